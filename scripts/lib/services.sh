@@ -1,0 +1,95 @@
+# Shared by scripts/run.sh and scripts/test.sh: install and start private service instances.
+# Each instance has its own data directory and port; nothing here touches a service it did not
+# start. Source this file; it defines functions only.
+
+# Installs Debian packages that are missing (no-op when all are present).
+ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+pg_bin_dir() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+# Runs a command as the PostgreSQL server's user: the server refuses to run as root.
+as_pg_user() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A data directory the server's user can reach: the wanted one, or one under /var/tmp when the
+# wanted one sits below directories closed to that user (a root-owned checkout, say).
+pg_data_dir_for() {
+  local wanted="$1" port="$2"
+  mkdir -p "$wanted"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$wanted"
+    if ! runuser -u postgres -- test -w "$wanted"; then
+      wanted="/var/tmp/shopfleet-pg-$port"
+      mkdir -p "$wanted" && chown postgres: "$wanted"
+    fi
+  fi
+  echo "$wanted"
+}
+
+# start_postgres DIR PORT: a private cluster in DIR on 127.0.0.1:PORT (idempotent), with an
+# application role `shopfleet` (LOGIN CREATEROLE NOINHERIT, not a superuser: DESIGN.md §1).
+start_postgres() {
+  local dir port bin
+  port="$2"
+  dir=$(pg_data_dir_for "$1" "$port")
+  ensure_packages postgresql
+  bin=$(pg_bin_dir)
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    echo "==> creating PostgreSQL cluster in $dir"
+    as_pg_user "$bin/initdb" -D "$dir" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >> "$dir/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 300
+shared_buffers = 256MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+  fi
+  if ! as_pg_user "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    echo "==> starting PostgreSQL on 127.0.0.1:$port"
+    as_pg_user "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
+  fi
+  PG_SOCKET_DIR="$dir"
+  PG_PORT="$port"
+  pg_super -c "do \$\$ begin
+      if not exists (select 1 from pg_roles where rolname = 'shopfleet') then
+        create role shopfleet login createrole noinherit password 'shopfleet';
+      end if; end \$\$;" >/dev/null
+}
+
+# psql as the cluster's superuser, over the private socket.
+pg_super() {
+  as_pg_user psql -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres "$@"
+}
+
+# ensure_database NAME: a database owned by the application role (idempotent).
+ensure_database() {
+  local name="$1"
+  if [ "$(pg_super -tAc "select 1 from pg_database where datname = '$name'")" != "1" ]; then
+    pg_super -c "create database \"$name\" owner shopfleet" >/dev/null
+  fi
+  # The role is NOINHERIT, so it does not get pg_database_owner's rights on `public`; sqlx keeps
+  # its migration table there.
+  pg_super -d "$name" -c "alter schema public owner to shopfleet" >/dev/null
+}
+
+# Where cargo builds: a cache outside the checkout, so fresh clones (CI) reuse earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shopfleet/target}"

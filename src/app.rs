@@ -1,0 +1,226 @@
+//! The HTTP application: shared state, middleware and the combined OpenAPI service.
+//!
+//! Request path (DESIGN.md §1): request id + error shape → tenant resolver (shop routes only)
+//! → security scheme checker (token bound to the shop) → handler (RBAC check, `TenantTx`).
+//!
+//! Rule: tests start the server through [`Application::build`], exactly as `serve` does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::Cors;
+use poem::web::Json;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
+use poem_openapi::OpenApiService;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rbac::Rbac;
+use crate::auth::tokens::TokenKeys;
+use crate::config::{DatabaseConfig, ServerConfig};
+use crate::error::{REQUEST_ID, into_json_response};
+use crate::tenancy::registry::{self, TenantRegistry};
+use crate::tenancy::resolver::TenantResolver;
+use crate::{auth, catalog, customers, platform, shop, signup, staff};
+
+/// Everything handlers share. Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<ServerConfig>,
+    pub tenants: TenantRegistry,
+    pub rbac: Rbac,
+    pub tokens: Arc<TokenKeys>,
+    pub login_limiter: LoginLimiter,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: ServerConfig) -> Self {
+        Self {
+            tenants: TenantRegistry::new(pool.clone(), config.tenant_cache_capacity),
+            rbac: Rbac::new(pool.clone(), config.tenant_cache_capacity),
+            tokens: Arc::new(TokenKeys::new(
+                config.jwt_secret.as_bytes(),
+                config.access_token_ttl_secs,
+                config.refresh_token_ttl_days,
+            )),
+            login_limiter: LoginLimiter::new(
+                config.login_max_failures,
+                Duration::from_secs(config.login_window_secs),
+            ),
+            config: Arc::new(config),
+            pool,
+        }
+    }
+
+    /// The public URL of a shop's storefront host.
+    pub fn shop_url(&self, slug: &str) -> String {
+        self.config.url_of_host(&format!("{slug}.{}", self.config.base_domain))
+    }
+}
+
+/// Opens the one pool shared by every shop.
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .max_lifetime(Duration::from_secs(config.database_max_lifetime_secs))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&config.database_url)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")
+}
+
+/// The OpenAPI service with every API of the platform.
+pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    let apis = (
+        signup::SignupApi { state: state.clone() },
+        auth::admin_api::AdminAuthApi { state: state.clone() },
+        auth::store_api::StoreAuthApi { state: state.clone() },
+        staff::StaffApi { state: state.clone() },
+        staff::RolesApi { state: state.clone() },
+        shop::ShopApi { state: state.clone() },
+        catalog::ProductsAdminApi { state: state.clone() },
+        catalog::CategoriesAdminApi { state: state.clone() },
+        catalog::StorefrontApi { state: state.clone() },
+        customers::CustomerAccountApi { state: state.clone() },
+        platform::PlatformApi { state: state.clone() },
+    );
+    OpenApiService::new(apis, "shopfleet", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Multi-tenant commerce platform. Shop routes (`/v1/admin`, `/v1/store`) are addressed \
+             by the shop's host (`<slug>.<base domain>` or a custom domain) or, on the platform \
+             host, by an `X-Shop: <slug>` header.",
+        )
+        .server("/")
+}
+
+/// The OpenAPI document as JSON, for `shopfleet openapi` and `/openapi.json`.
+pub fn openapi_json(state: &AppState) -> String {
+    openapi_service(state).spec()
+}
+
+/// The whole HTTP endpoint, middleware included.
+pub fn endpoint(state: AppState) -> impl Endpoint {
+    let api = openapi_service(&state);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .with(TenantResolver {
+            registry: state.tenants.clone(),
+            base_domain: state.config.base_domain.clone(),
+        })
+        .with(Cors::new())
+        .data(state)
+        .around(request_context)
+}
+
+/// Gives each request an id (or keeps a sane incoming `X-Request-Id`), a tracing span, and
+/// turns every escaped error into the JSON error shape carrying that id.
+async fn request_context<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let request_id = req
+        .header("x-request-id")
+        .filter(|id| (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+        shop = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = REQUEST_ID
+        .scope(
+            request_id.clone(),
+            async move {
+                match next.call(req).await {
+                    Ok(response) => response.into_response(),
+                    Err(err) => into_json_response(err),
+                }
+            }
+            .instrument(span.clone()),
+        )
+        .await;
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    span.in_scope(|| {
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+    });
+    Ok(response)
+}
+
+#[handler]
+fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[handler]
+async fn readyz(req: &Request) -> Response {
+    let Some(state) = req.data::<AppState>() else {
+        return poem::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match sqlx::query("select 1").execute(&state.pool).await {
+        Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            poem::error::ResponseError::as_response(&crate::error::AppError::from(err))
+        }
+    }
+}
+
+/// A server bound to its port, ready to run. Tests bind port 0 and read the port back.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    state: AppState,
+    listener: sqlx::postgres::PgListener,
+}
+
+impl Application {
+    pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        config.validate()?;
+        let pool = connect(&config.database).await?;
+        let listener = registry::connect_change_listener(&pool)
+            .await
+            .context("subscribing to shop change notifications")?;
+        let acceptor = TcpListener::bind(config.listen_addr.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {}", config.listen_addr))?;
+        let state = AppState::new(pool, config);
+        Ok(Self { acceptor, state, listener })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process ends.
+    pub async fn run(self) -> std::io::Result<()> {
+        tokio::spawn(registry::run_change_listener(
+            self.listener,
+            self.state.tenants.clone(),
+            self.state.rbac.clone(),
+        ));
+        Server::new_with_acceptor(self.acceptor).run(endpoint(self.state)).await
+    }
+}

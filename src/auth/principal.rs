@@ -1,0 +1,98 @@
+//! Verified principals: who is calling, proven by a token, bound to the resolved shop.
+//!
+//! Each is a poem-openapi `SecurityScheme` whose checker verifies the bearer token and then
+//! requires the token's shop to equal the shop the request was resolved to (else 401). A
+//! customer token on an admin route is 403: the caller is known, just not allowed there.
+//!
+//! Rule: handlers learn "who" only from these types, and "which shop" only from `Tenant`.
+
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use uuid::Uuid;
+
+use super::tokens::{Claims, TokenKind};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::tenancy::{ShopId, Tenant};
+
+/// A shop's owner or staff member.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: Uuid,
+    pub shop: ShopId,
+}
+
+/// A signed-in customer of a shop's storefront.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub id: Uuid,
+    pub shop: ShopId,
+}
+
+/// An administrator of the whole platform.
+#[derive(Debug, Clone)]
+pub struct PlatformAdmin {
+    pub id: Uuid,
+}
+
+/// Access token of a shop's staff, from `POST /v1/admin/auth/login` or signup.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_staff")]
+pub struct StaffAuth(pub Staff);
+
+/// Access token of a shop's customer, from `POST /v1/store/auth/login`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_customer")]
+pub struct CustomerAuth(pub Customer);
+
+/// Access token of a platform admin, from `POST /v1/platform/auth/login`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_platform_admin")]
+pub struct PlatformAdminAuth(pub PlatformAdmin);
+
+fn invalid_token() -> AppError {
+    AppError::unauthorized("invalid_token", "missing, invalid or expired access token")
+}
+
+fn context(req: &Request) -> Result<(&AppState, &Tenant), AppError> {
+    let state = req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
+    let tenant = req.data::<Tenant>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop route without tenant")))?;
+    Ok((state, tenant))
+}
+
+/// Verifies a shop token of any of `kinds` and requires it to belong to the resolved shop.
+fn verify_for_shop(req: &Request, token: &str, kinds: &[TokenKind]) -> Result<Claims, AppError> {
+    let (state, tenant) = context(req)?;
+    let claims = state.tokens.verify(token, kinds).ok_or_else(invalid_token)?;
+    if claims.shop != Some(tenant.id.0) {
+        return Err(AppError::unauthorized("token_shop_mismatch", "this token was issued for another shop"));
+    }
+    Ok(claims)
+}
+
+async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
+    let claims = verify_for_shop(req, &bearer.token, &[TokenKind::Staff, TokenKind::Customer])?;
+    if claims.kind != TokenKind::Staff {
+        return Err(AppError::forbidden("staff_only", "customer accounts cannot use the admin API").into());
+    }
+    Ok(Staff { id: claims.sub, shop: ShopId(claims.sub_shop()) })
+}
+
+async fn check_customer(req: &Request, bearer: Bearer) -> poem::Result<Customer> {
+    let claims = verify_for_shop(req, &bearer.token, &[TokenKind::Customer])?;
+    Ok(Customer { id: claims.sub, shop: ShopId(claims.sub_shop()) })
+}
+
+async fn check_platform_admin(req: &Request, bearer: Bearer) -> poem::Result<PlatformAdmin> {
+    let state = req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
+    let claims = state.tokens.verify(&bearer.token, &[TokenKind::PlatformAdmin]).ok_or_else(invalid_token)?;
+    Ok(PlatformAdmin { id: claims.sub })
+}
+
+impl Claims {
+    /// The shop of a token already checked against the tenant.
+    fn sub_shop(&self) -> Uuid {
+        self.shop.unwrap_or_default()
+    }
+}

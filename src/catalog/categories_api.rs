@@ -1,0 +1,134 @@
+//! `GET/POST /v1/admin/categories`, `PATCH/DELETE /v1/admin/categories/{id}`.
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::categories::{self, Category, CategoryFields};
+use crate::app::AppState;
+use crate::auth::principal::StaffAuth;
+use crate::error::AppResult;
+use crate::error_responses;
+use crate::tenancy::{Tenant, TenantTx};
+use crate::values::{parse_name, parse_url_slug, slugify};
+
+pub struct CategoriesAdminApi {
+    pub state: AppState,
+}
+
+#[derive(Debug, Object)]
+pub struct NewCategory {
+    pub name: String,
+    /// Generated from the name when absent.
+    pub slug: Option<String>,
+    pub parent_id: Option<Uuid>,
+    #[oai(default)]
+    pub description: String,
+    #[oai(default)]
+    pub position: i32,
+}
+
+#[derive(Debug, Object)]
+pub struct CategoryUpdate {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    /// `null` moves the category to the top level.
+    pub parent_id: MaybeUndefined<Uuid>,
+    pub description: Option<String>,
+    pub position: Option<i32>,
+}
+
+#[derive(ApiResponse)]
+enum CategoryCreated {
+    #[oai(status = 201)]
+    Created(Json<Category>),
+}
+
+#[derive(ApiResponse)]
+enum CategoryDeleted {
+    /// Deleted; its products stay, without this category.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+error_responses!(CategoryErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
+
+#[OpenApi(prefix_path = "/v1/admin/categories", tag = "crate::openapi_tags::Tag::Catalog")]
+impl CategoriesAdminApi {
+    /// List all categories (flat; use `parent_id` for the tree)
+    #[oai(path = "/", method = "get")]
+    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Category>>, CategoryErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "categories", "read").await?;
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let all = categories::list(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Json(all))
+    }
+
+    /// Create a category
+    #[oai(path = "/", method = "post")]
+    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewCategory>) -> Result<CategoryCreated, CategoryErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
+        let name = parse_name("name", &body.name, 100)?;
+        let slug = match body.slug.as_deref() {
+            Some(slug) => parse_url_slug("slug", slug)?,
+            None => slugify(&name),
+        };
+        let fields = CategoryFields {
+            parent_id: body.parent_id,
+            name,
+            slug,
+            description: body.description.trim().to_owned(),
+            position: body.position,
+        };
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let id = categories::insert(&mut tx, &fields).await?;
+        let category = categories::find(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(CategoryCreated::Created(Json(category)))
+    }
+
+    /// Change a category, or move it in the tree
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<CategoryUpdate>) -> Result<Json<Category>, CategoryErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
+        Ok(Json(self.change(&tenant, id.0, body.0).await?))
+    }
+
+    /// Delete a category
+    ///
+    /// `category_has_children` (409) while it has subcategories.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<CategoryDeleted, CategoryErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        categories::delete(&mut tx, id.0).await?;
+        tx.commit().await?;
+        Ok(CategoryDeleted::NoContent)
+    }
+}
+
+impl CategoriesAdminApi {
+    async fn change(&self, tenant: &Tenant, id: Uuid, req: CategoryUpdate) -> AppResult<Category> {
+        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
+        let current = categories::find(&mut tx, id).await?;
+        let fields = CategoryFields {
+            parent_id: match req.parent_id {
+                MaybeUndefined::Undefined => current.parent_id,
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(parent) => Some(parent),
+            },
+            name: req.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?.unwrap_or(current.name),
+            slug: req.slug.as_deref().map(|s| parse_url_slug("slug", s)).transpose()?.unwrap_or(current.slug),
+            description: req.description.map(|d| d.trim().to_owned()).unwrap_or(current.description),
+            position: req.position.unwrap_or(current.position),
+        };
+        categories::update(&mut tx, id, &fields).await?;
+        let category = categories::find(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(category)
+    }
+}

@@ -1,0 +1,17 @@
+//! The catalog of a shop: categories (a tree), products with options and variants.
+//!
+//! Money is integer minor units of the shop's currency (`Tenant::currency`), never floats.
+//! Ids are UUIDv7, so "newest first" is "id descending" and makes a stable cursor.
+//!
+//! Rule: every function here takes the connection of a `TenantTx`; nothing names a schema.
+
+mod categories;
+mod categories_api;
+mod products;
+mod products_api;
+mod storefront_api;
+
+pub use categories_api::CategoriesAdminApi;
+pub use products::{NewProduct, NewVariant, ProductOption, create_product};
+pub use products_api::ProductsAdminApi;
+pub use storefront_api::StorefrontApi;

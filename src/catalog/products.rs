@@ -1,0 +1,563 @@
+//! Products with options and variants: types, validation and SQL.
+//!
+//! A product has up to three options (e.g. Size, Colour), each with its values; every variant
+//! picks exactly one value of each option, and no two variants pick the same combination. A
+//! product without options has exactly one variant. `price_min`, `price_max` and `total_stock`
+//! on the product row are recomputed from its variants by the same transaction that writes them.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::categories;
+use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::values::{parse_name, parse_url_slug, slugify};
+
+const MAX_OPTIONS: usize = 3;
+const MAX_VARIANTS: usize = 100;
+/// 10^13 minor units: far above any real price, far below i64 overflow when summed.
+const MAX_PRICE: i64 = 10_000_000_000_000;
+const MAX_STOCK: i32 = 1_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename_all = "lowercase")]
+pub enum ProductStatus {
+    /// Not visible on the storefront yet.
+    Draft,
+    /// On sale.
+    Active,
+    /// Kept for history, not on sale.
+    Archived,
+}
+
+impl ProductStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Active => "active",
+            Self::Archived => "archived",
+        }
+    }
+
+    fn parse(value: &str) -> Self {
+        match value {
+            "active" => Self::Active,
+            "archived" => Self::Archived,
+            _ => Self::Draft,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
+pub struct ProductOption {
+    /// e.g. `Size`.
+    pub name: String,
+    /// e.g. `["S", "M", "L"]`, in display order.
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Variant {
+    pub id: Uuid,
+    pub sku: Option<String>,
+    /// e.g. `M / Blue`.
+    pub title: String,
+    /// Minor units of the shop's currency.
+    pub price: i64,
+    /// Former price shown struck through, in minor units.
+    pub compare_at_price: Option<i64>,
+    pub stock: i32,
+    /// One value per product option, in option order.
+    pub option_values: Vec<String>,
+    pub position: i32,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Product {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub status: ProductStatus,
+    pub options: Vec<ProductOption>,
+    pub variants: Vec<Variant>,
+    pub category_ids: Vec<Uuid>,
+    /// Lowest variant price, minor units.
+    pub price_min: i64,
+    /// Highest variant price, minor units.
+    pub price_max: i64,
+    /// Stock summed over variants.
+    pub total_stock: i64,
+    /// ISO 4217 code of every price of this product.
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A variant as written by the admin API; `id` names an existing variant to update.
+#[derive(Debug, Clone, Object)]
+pub struct NewVariant {
+    /// Present to update an existing variant of this product; absent to add one.
+    pub id: Option<Uuid>,
+    pub sku: Option<String>,
+    /// Generated from the option values when absent.
+    pub title: Option<String>,
+    /// Minor units, e.g. 1999 for 19.99 USD.
+    pub price: i64,
+    pub compare_at_price: Option<i64>,
+    #[oai(default)]
+    pub stock: i32,
+    #[oai(default)]
+    pub option_values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct NewProduct {
+    pub name: String,
+    /// Unique in the shop; generated from the name when absent.
+    pub slug: Option<String>,
+    #[oai(default)]
+    pub description: String,
+    /// Defaults to `draft`.
+    pub status: Option<ProductStatus>,
+    #[oai(default)]
+    pub options: Vec<ProductOption>,
+    /// At least one.
+    pub variants: Vec<NewVariant>,
+    #[oai(default)]
+    pub category_ids: Vec<Uuid>,
+}
+
+/// Partial update: absent fields keep their value. `variants`, when present, is the complete
+/// new list (variants with an `id` are updated, without one added, missing ones deleted).
+#[derive(Debug, Clone, Object)]
+pub struct ProductUpdate {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<ProductStatus>,
+    /// Changing options requires sending `variants` too.
+    pub options: Option<Vec<ProductOption>>,
+    pub variants: Option<Vec<NewVariant>>,
+    pub category_ids: Option<Vec<Uuid>>,
+}
+
+pub fn not_found() -> AppError {
+    AppError::not_found("product_not_found", "no such product")
+}
+
+fn validate_options(options: &[ProductOption]) -> AppResult<Vec<ProductOption>> {
+    if options.len() > MAX_OPTIONS {
+        return Err(AppError::validation("options", format!("at most {MAX_OPTIONS} options")));
+    }
+    let mut names = HashSet::new();
+    let mut clean = Vec::with_capacity(options.len());
+    for (i, option) in options.iter().enumerate() {
+        let name = parse_name(&format!("options[{i}].name"), &option.name, 50)?;
+        if !names.insert(name.to_lowercase()) {
+            return Err(AppError::validation(format!("options[{i}].name"), "option names must be unique"));
+        }
+        if option.values.is_empty() || option.values.len() > MAX_VARIANTS {
+            return Err(AppError::validation(format!("options[{i}].values"), format!("1 to {MAX_VARIANTS} values")));
+        }
+        let mut values = Vec::with_capacity(option.values.len());
+        for value in &option.values {
+            let value = parse_name(&format!("options[{i}].values"), value, 100)?;
+            if values.contains(&value) {
+                return Err(AppError::validation(format!("options[{i}].values"), format!("'{value}' is listed twice")));
+            }
+            values.push(value);
+        }
+        clean.push(ProductOption { name, values });
+    }
+    Ok(clean)
+}
+
+/// A variant after validation.
+struct CleanVariant {
+    id: Option<Uuid>,
+    sku: Option<String>,
+    title: String,
+    price: i64,
+    compare_at_price: Option<i64>,
+    stock: i32,
+    option_values: Vec<String>,
+}
+
+fn validate_variants(options: &[ProductOption], variants: &[NewVariant]) -> AppResult<Vec<CleanVariant>> {
+    if variants.is_empty() || variants.len() > MAX_VARIANTS {
+        return Err(AppError::validation("variants", format!("1 to {MAX_VARIANTS} variants")));
+    }
+    if options.is_empty() && variants.len() > 1 {
+        return Err(AppError::validation("variants", "a product without options has exactly one variant"));
+    }
+    let mut combinations = HashSet::new();
+    let mut skus = HashSet::new();
+    let mut clean = Vec::with_capacity(variants.len());
+    for (i, v) in variants.iter().enumerate() {
+        let field = |name: &str| format!("variants[{i}].{name}");
+        if !(0..=MAX_PRICE).contains(&v.price) {
+            return Err(AppError::validation(field("price"), "must be between 0 and 10^13 minor units"));
+        }
+        if v.compare_at_price.is_some_and(|p| !(0..=MAX_PRICE).contains(&p)) {
+            return Err(AppError::validation(field("compare_at_price"), "must be between 0 and 10^13 minor units"));
+        }
+        if !(0..=MAX_STOCK).contains(&v.stock) {
+            return Err(AppError::validation(field("stock"), "must be between 0 and 10^9"));
+        }
+        let values: Vec<String> = v.option_values.iter().map(|s| s.trim().to_owned()).collect();
+        if values.len() != options.len() {
+            return Err(AppError::validation(field("option_values"), format!("needs exactly {} values, one per option", options.len())));
+        }
+        for (value, option) in values.iter().zip(options) {
+            if !option.values.contains(value) {
+                return Err(AppError::validation(field("option_values"), format!("'{value}' is not a value of {}", option.name)));
+            }
+        }
+        if !combinations.insert(values.clone()) {
+            return Err(AppError::validation(field("option_values"), "another variant has the same option values"));
+        }
+        let sku = v.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        if let Some(sku) = &sku {
+            if sku.len() > 64 || sku.chars().any(char::is_control) {
+                return Err(AppError::validation(field("sku"), "at most 64 printable characters"));
+            }
+            if !skus.insert(sku.to_lowercase()) {
+                return Err(AppError::validation(field("sku"), "two variants have the same SKU"));
+            }
+        }
+        let title = match v.title.as_deref() {
+            Some(title) => parse_name(&field("title"), title, 200)?,
+            None if values.is_empty() => "Default".to_owned(),
+            None => values.join(" / "),
+        };
+        clean.push(CleanVariant { id: v.id, sku, title, price: v.price, compare_at_price: v.compare_at_price, stock: v.stock, option_values: values });
+    }
+    Ok(clean)
+}
+
+fn dedup_categories(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut seen = HashSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
+fn product_conflict(err: sqlx::Error) -> AppError {
+    match &err {
+        sqlx::Error::Database(db) if db.constraint() == Some("variants_sku_key") => {
+            on_unique_violation(err, "variants_sku_key", "sku_taken", "another product of this shop uses this SKU")
+        }
+        _ => on_unique_violation(err, "products_slug_key", "slug_taken", "a product with this slug exists"),
+    }
+}
+
+/// Creates a product with its variants and category links.
+pub async fn create_product(conn: &mut PgConnection, req: &NewProduct) -> AppResult<Uuid> {
+    let name = parse_name("name", &req.name, 200)?;
+    let options = validate_options(&req.options)?;
+    let variants = validate_variants(&options, &req.variants)?;
+    if variants.iter().any(|v| v.id.is_some()) {
+        return Err(AppError::validation("variants", "new products cannot name existing variant ids"));
+    }
+    let category_ids = dedup_categories(&req.category_ids);
+    for id in &category_ids {
+        categories::ensure_exists(conn, *id, "category_ids").await?;
+    }
+    let slug = match req.slug.as_deref() {
+        Some(slug) => parse_url_slug("slug", slug)?,
+        None => free_slug(conn, &slugify(&name)).await?,
+    };
+    let id = Uuid::now_v7();
+    sqlx::query("insert into products (id, name, slug, description, status, options) values ($1, $2, $3, $4, $5, $6)")
+        .bind(id)
+        .bind(&name)
+        .bind(&slug)
+        .bind(req.description.trim())
+        .bind(req.status.unwrap_or(ProductStatus::Draft).as_str())
+        .bind(sqlx::types::Json(&options))
+        .execute(&mut *conn)
+        .await
+        .map_err(product_conflict)?;
+    write_variants(conn, id, &variants).await?;
+    write_categories(conn, id, &category_ids).await?;
+    refresh_summary(conn, id).await?;
+    Ok(id)
+}
+
+/// `base`, or `base-2`, `base-3`, … whichever is free (for generated slugs only).
+async fn free_slug(conn: &mut PgConnection, base: &str) -> AppResult<String> {
+    let taken: Vec<String> = sqlx::query_scalar("select slug from products where slug = $1 or slug like $1 || '-%'")
+        .bind(base)
+        .fetch_all(conn)
+        .await?;
+    let taken: HashSet<String> = taken.into_iter().collect();
+    Ok((1..)
+        .map(|n| if n == 1 { base.to_owned() } else { format!("{base}-{n}") })
+        .find(|candidate| !taken.contains(candidate))
+        .unwrap_or_else(|| format!("{base}-{}", Uuid::now_v7().simple())))
+}
+
+pub async fn update_product(conn: &mut PgConnection, id: Uuid, req: &ProductUpdate) -> AppResult<()> {
+    // Lock the product: concurrent edits of one product apply one after the other.
+    let current: Option<(sqlx::types::Json<Vec<ProductOption>>,)> = sqlx::query_as("select options from products where id = $1 for update")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((sqlx::types::Json(current_options),)) = current else {
+        return Err(not_found());
+    };
+    let options = match &req.options {
+        Some(options) => {
+            let options = validate_options(options)?;
+            if options != current_options && req.variants.is_none() {
+                return Err(AppError::validation("variants", "send the variants when changing options"));
+            }
+            options
+        }
+        None => current_options,
+    };
+    let name = req.name.as_deref().map(|n| parse_name("name", n, 200)).transpose()?;
+    let slug = req.slug.as_deref().map(|s| parse_url_slug("slug", s)).transpose()?;
+    sqlx::query(
+        "update products set name = coalesce($2, name), slug = coalesce($3, slug), \
+         description = coalesce($4, description), status = coalesce($5, status), options = $6, \
+         updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(slug)
+    .bind(req.description.as_deref().map(str::trim))
+    .bind(req.status.map(ProductStatus::as_str))
+    .bind(sqlx::types::Json(&options))
+    .execute(&mut *conn)
+    .await
+    .map_err(product_conflict)?;
+
+    if let Some(variants) = &req.variants {
+        let variants = validate_variants(&options, variants)?;
+        let keep: Vec<Uuid> = variants.iter().filter_map(|v| v.id).collect();
+        let existing: Vec<Uuid> = sqlx::query_scalar("select id from variants where product_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        if let Some(foreign) = keep.iter().find(|v| !existing.contains(v)) {
+            return Err(AppError::validation("variants", format!("variant {foreign} is not a variant of this product")));
+        }
+        sqlx::query("delete from variants where product_id = $1 and id <> all($2)")
+            .bind(id)
+            .bind(&keep)
+            .execute(&mut *conn)
+            .await?;
+        // SKUs are rewritten below; clearing them first lets two variants swap SKUs.
+        sqlx::query("update variants set sku = null where product_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        write_variants(conn, id, &variants).await?;
+    }
+    if let Some(category_ids) = &req.category_ids {
+        let category_ids = dedup_categories(category_ids);
+        for category in &category_ids {
+            categories::ensure_exists(conn, *category, "category_ids").await?;
+        }
+        sqlx::query("delete from product_categories where product_id = $1").bind(id).execute(&mut *conn).await?;
+        write_categories(conn, id, &category_ids).await?;
+    }
+    refresh_summary(conn, id).await?;
+    Ok(())
+}
+
+async fn write_variants(conn: &mut PgConnection, product: Uuid, variants: &[CleanVariant]) -> AppResult<()> {
+    for (position, v) in variants.iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        sqlx::query(
+            "insert into variants (id, product_id, sku, title, price, compare_at_price, stock, option_values, position) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             on conflict (id) do update set sku = excluded.sku, title = excluded.title, price = excluded.price, \
+             compare_at_price = excluded.compare_at_price, stock = excluded.stock, \
+             option_values = excluded.option_values, position = excluded.position, updated_at = now()",
+        )
+        .bind(v.id.unwrap_or_else(Uuid::now_v7))
+        .bind(product)
+        .bind(&v.sku)
+        .bind(&v.title)
+        .bind(v.price)
+        .bind(v.compare_at_price)
+        .bind(v.stock)
+        .bind(&v.option_values)
+        .bind(position)
+        .execute(&mut *conn)
+        .await
+        .map_err(product_conflict)?;
+    }
+    Ok(())
+}
+
+async fn write_categories(conn: &mut PgConnection, product: Uuid, category_ids: &[Uuid]) -> AppResult<()> {
+    sqlx::query("insert into product_categories (product_id, category_id) select $1, unnest($2::uuid[])")
+        .bind(product)
+        .bind(category_ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn refresh_summary(conn: &mut PgConnection, product: Uuid) -> AppResult<()> {
+    sqlx::query(
+        "update products p set price_min = s.price_min, price_max = s.price_max, total_stock = s.total_stock \
+         from (select coalesce(min(price), 0) as price_min, coalesce(max(price), 0) as price_max, \
+               coalesce(sum(stock), 0)::bigint as total_stock from variants where product_id = $1) s \
+         where p.id = $1",
+    )
+    .bind(product)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    id: Uuid,
+    name: String,
+    slug: String,
+    description: String,
+    status: String,
+    options: sqlx::types::Json<Vec<ProductOption>>,
+    price_min: i64,
+    price_max: i64,
+    total_stock: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct VariantRow {
+    id: Uuid,
+    sku: Option<String>,
+    title: String,
+    price: i64,
+    compare_at_price: Option<i64>,
+    stock: i32,
+    option_values: Vec<String>,
+    position: i32,
+}
+
+/// Loads a product by id or slug (`by_slug`), optionally only if active.
+pub async fn load_product(conn: &mut PgConnection, key: ProductKey<'_>, currency: &str) -> AppResult<Product> {
+    let base = "select id, name, slug, description, status, options, price_min, price_max, total_stock, \
+                created_at, updated_at from products";
+    let row: Option<ProductRow> = match key {
+        ProductKey::Id(id) => sqlx::query_as(&format!("{base} where id = $1")).bind(id).fetch_optional(&mut *conn).await?,
+        ProductKey::ActiveSlug(slug) => {
+            sqlx::query_as(&format!("{base} where slug = $1 and status = 'active'")).bind(slug).fetch_optional(&mut *conn).await?
+        }
+    };
+    let row = row.ok_or_else(not_found)?;
+    let variants: Vec<VariantRow> = sqlx::query_as(
+        "select id, sku, title, price, compare_at_price, stock, option_values, position from variants \
+         where product_id = $1 order by position, id",
+    )
+    .bind(row.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let category_ids: Vec<Uuid> = sqlx::query_scalar("select category_id from product_categories where product_id = $1 order by category_id")
+        .bind(row.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Product {
+        id: row.id,
+        name: row.name,
+        slug: row.slug,
+        description: row.description,
+        status: ProductStatus::parse(&row.status),
+        options: row.options.0,
+        variants: variants
+            .into_iter()
+            .map(|v| Variant {
+                id: v.id,
+                sku: v.sku,
+                title: v.title,
+                price: v.price,
+                compare_at_price: v.compare_at_price,
+                stock: v.stock,
+                option_values: v.option_values,
+                position: v.position,
+            })
+            .collect(),
+        category_ids,
+        price_min: row.price_min,
+        price_max: row.price_max,
+        total_stock: row.total_stock,
+        currency: currency.to_owned(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub enum ProductKey<'a> {
+    Id(Uuid),
+    ActiveSlug(&'a str),
+}
+
+pub async fn delete_product(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
+    let deleted = sqlx::query("delete from products where id = $1").bind(id).execute(conn).await?;
+    if deleted.rows_affected() == 0 {
+        return Err(not_found());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant(price: i64, values: &[&str]) -> NewVariant {
+        NewVariant { id: None, sku: None, title: None, price, compare_at_price: None, stock: 1, option_values: values.iter().map(|s| s.to_string()).collect() }
+    }
+
+    fn size_colour() -> Vec<ProductOption> {
+        vec![
+            ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into()] },
+            ProductOption { name: "Colour".into(), values: vec!["Red".into()] },
+        ]
+    }
+
+    #[test]
+    fn variants_must_pick_one_known_value_per_option() {
+        let options = size_colour();
+        let ok = validate_variants(&options, &[variant(100, &["S", "Red"]), variant(120, &["M", "Red"])]).unwrap();
+        assert_eq!(ok[1].title, "M / Red");
+        for bad in [
+            vec![variant(100, &["S"])],
+            vec![variant(100, &["XL", "Red"])],
+            vec![variant(100, &["S", "Red"]), variant(100, &["S", "Red"])],
+            vec![variant(-1, &["S", "Red"])],
+            vec![],
+        ] {
+            assert!(validate_variants(&options, &bad).is_err());
+        }
+    }
+
+    #[test]
+    fn product_without_options_has_one_default_variant() {
+        let ok = validate_variants(&[], &[variant(500, &[])]).unwrap();
+        assert_eq!(ok[0].title, "Default");
+        assert!(validate_variants(&[], &[variant(500, &[]), variant(600, &[])]).is_err());
+    }
+
+    #[test]
+    fn options_are_bounded_and_unique() {
+        let dup = vec![
+            ProductOption { name: "Size".into(), values: vec!["S".into()] },
+            ProductOption { name: "size".into(), values: vec!["M".into()] },
+        ];
+        assert!(validate_options(&dup).is_err());
+        let repeated = vec![ProductOption { name: "Size".into(), values: vec!["S".into(), "S".into()] }];
+        assert!(validate_options(&repeated).is_err());
+        let four: Vec<_> = (0..4).map(|i| ProductOption { name: format!("O{i}"), values: vec!["x".into()] }).collect();
+        assert!(validate_options(&four).is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! The storefront catalog: `GET /v1/store/products`, `GET /v1/store/products/{slug}`,
+//! `GET /v1/store/categories`. Public (no token), active products only.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::categories;
+use super::products::{self, ProductKey, ProductOption};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::error_responses;
+use crate::tenancy::{Tenant, TenantTx};
+use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
+
+pub struct StorefrontApi {
+    pub state: AppState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum StoreSort {
+    /// Newest first (default).
+    Newest,
+    /// Cheapest first, by lowest variant price.
+    PriceAsc,
+    /// Most expensive first, by lowest variant price.
+    PriceDesc,
+    /// Alphabetical.
+    Name,
+}
+
+/// Where the previous page stopped, in the sort's own key.
+#[derive(Debug, Serialize, Deserialize)]
+enum StoreCursor {
+    Newest(Uuid),
+    Price(i64, Uuid),
+    Name(String, Uuid),
+}
+
+#[derive(Debug, Object, sqlx::FromRow)]
+pub struct StoreProductSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    /// Lowest variant price, minor units.
+    pub price_min: i64,
+    /// Highest variant price, minor units.
+    pub price_max: i64,
+    /// Highest "compare at" price among variants, for a struck-through price.
+    pub compare_at_price: Option<i64>,
+    /// Some variant has stock.
+    pub in_stock: bool,
+    /// The database's lowercase of the name: the key of the `name` sort's cursor.
+    #[oai(skip)]
+    pub sort_name: String,
+}
+
+#[derive(Debug, Object)]
+pub struct StoreProductPage {
+    pub items: Vec<StoreProductSummary>,
+    pub currency: String,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct StoreVariant {
+    pub id: Uuid,
+    pub title: String,
+    pub price: i64,
+    pub compare_at_price: Option<i64>,
+    pub option_values: Vec<String>,
+    /// In stock now.
+    pub available: bool,
+}
+
+#[derive(Debug, Object, sqlx::FromRow)]
+pub struct CategoryRef {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Object)]
+pub struct StoreProduct {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub options: Vec<ProductOption>,
+    pub variants: Vec<StoreVariant>,
+    pub categories: Vec<CategoryRef>,
+    pub price_min: i64,
+    pub price_max: i64,
+    pub currency: String,
+    pub in_stock: bool,
+}
+
+#[derive(Debug, Object)]
+pub struct StoreCategory {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    /// 0 for top-level categories; the list is in tree order (each parent before its children).
+    pub depth: u32,
+}
+
+error_responses!(StoreErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 Unprocessable });
+
+#[OpenApi(prefix_path = "/v1/store", tag = "crate::openapi_tags::Tag::Storefront")]
+impl StorefrontApi {
+    /// Browse the shop's products
+    #[oai(path = "/products", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        tenant: Data<&Tenant>,
+        /// Category slug; includes its subcategories.
+        category: Query<Option<String>>,
+        /// Lowest price, minor units.
+        min_price: Query<Option<i64>>,
+        /// Highest price, minor units.
+        max_price: Query<Option<i64>>,
+        sort: Query<Option<StoreSort>>,
+        cursor: Query<Option<String>>,
+        /// 1–100, default 20.
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<StoreProductPage>, StoreErrors> {
+        let filter = StoreFilter {
+            category: category.0,
+            min_price: min_price.0,
+            max_price: max_price.0,
+            sort: sort.0.unwrap_or(StoreSort::Newest),
+            cursor: cursor.0,
+            limit: page_limit(limit.0)?,
+        };
+        Ok(Json(self.browse(&tenant, filter).await?))
+    }
+
+    /// One active product by its slug
+    #[oai(path = "/products/:slug", method = "get")]
+    async fn get(&self, tenant: Data<&Tenant>, slug: Path<String>) -> Result<Json<StoreProduct>, StoreErrors> {
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let product = products::load_product(&mut tx, ProductKey::ActiveSlug(&slug.0), &tenant.currency).await?;
+        let categories: Vec<CategoryRef> = sqlx::query_as(
+            "select c.id, c.name, c.slug from categories c join product_categories pc on pc.category_id = c.id \
+             where pc.product_id = $1 order by c.position, c.name",
+        )
+        .bind(product.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(StoreProduct {
+            id: product.id,
+            name: product.name,
+            slug: product.slug,
+            description: product.description,
+            options: product.options,
+            in_stock: product.total_stock > 0,
+            variants: product
+                .variants
+                .into_iter()
+                .map(|v| StoreVariant {
+                    id: v.id,
+                    title: v.title,
+                    price: v.price,
+                    compare_at_price: v.compare_at_price,
+                    option_values: v.option_values,
+                    available: v.stock > 0,
+                })
+                .collect(),
+            categories,
+            price_min: product.price_min,
+            price_max: product.price_max,
+            currency: product.currency,
+        }))
+    }
+
+    /// The shop's categories, in tree order
+    #[oai(path = "/categories", method = "get")]
+    async fn categories(&self, tenant: Data<&Tenant>) -> Result<Json<Vec<StoreCategory>>, StoreErrors> {
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let all = categories::list(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Json(tree_order(all)))
+    }
+}
+
+struct StoreFilter {
+    category: Option<String>,
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    sort: StoreSort,
+    cursor: Option<String>,
+    limit: i64,
+}
+
+impl StorefrontApi {
+    async fn browse(&self, tenant: &Tenant, filter: StoreFilter) -> AppResult<StoreProductPage> {
+        if filter.min_price.is_some_and(|p| p < 0) {
+            return Err(AppError::validation("min_price", "must not be negative"));
+        }
+        if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)
+            && min > max
+        {
+            return Err(AppError::validation("max_price", "must not be below min_price"));
+        }
+        let cursor: Option<StoreCursor> = filter.cursor.as_deref().map(decode_cursor).transpose()?;
+        let (keyset, order) = match filter.sort {
+            StoreSort::Newest => ("($4::uuid is null or p.id < $4)", "p.id desc"),
+            StoreSort::PriceAsc => ("($5::bigint is null or (p.price_min, p.id) > ($5, $4::uuid))", "p.price_min, p.id"),
+            StoreSort::PriceDesc => ("($5::bigint is null or (p.price_min, p.id) < ($5, $4::uuid))", "p.price_min desc, p.id desc"),
+            StoreSort::Name => ("($6::text is null or (lower(p.name), p.id) > ($6, $4::uuid))", "lower(p.name), p.id"),
+        };
+        let (after_id, after_price, after_name) = match (filter.sort, cursor) {
+            (_, None) => (None, None, None),
+            (StoreSort::Newest, Some(StoreCursor::Newest(id))) => (Some(id), None, None),
+            (StoreSort::PriceAsc | StoreSort::PriceDesc, Some(StoreCursor::Price(price, id))) => (Some(id), Some(price), None),
+            (StoreSort::Name, Some(StoreCursor::Name(name, id))) => (Some(id), None, Some(name)),
+            _ => return Err(AppError::bad_request("invalid_cursor", "the cursor belongs to another sort order")),
+        };
+        let sql = format!(
+            "with recursive scope as ( \
+                 select id from categories where slug = $1 \
+                 union all select c.id from categories c join scope s on c.parent_id = s.id) \
+             select p.id, p.name, p.slug, p.price_min, p.price_max, p.total_stock > 0 as in_stock, lower(p.name) as sort_name, \
+                 (select max(v.compare_at_price) from variants v where v.product_id = p.id) as compare_at_price \
+             from products p \
+             where p.status = 'active' \
+               and ($1::text is null or exists (select 1 from product_categories pc \
+                    where pc.product_id = p.id and pc.category_id in (select id from scope))) \
+               and ($2::bigint is null or p.price_min >= $2) \
+               and ($3::bigint is null or p.price_min <= $3) \
+               and {keyset} \
+             order by {order} limit $7"
+        );
+
+        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
+        if let Some(slug) = &filter.category {
+            let exists: bool = sqlx::query_scalar("select exists (select 1 from categories where slug = $1)")
+                .bind(slug)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !exists {
+                return Err(categories::not_found());
+            }
+        }
+        let mut items: Vec<StoreProductSummary> = sqlx::query_as(&sql)
+            .bind(&filter.category)
+            .bind(filter.min_price)
+            .bind(filter.max_price)
+            .bind(after_id)
+            .bind(after_price)
+            .bind(after_name)
+            .bind(filter.limit + 1)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+
+        let next_cursor = next_page(&mut items, filter.limit).map(|last| {
+            encode_cursor(&match filter.sort {
+                StoreSort::Newest => StoreCursor::Newest(last.id),
+                StoreSort::PriceAsc | StoreSort::PriceDesc => StoreCursor::Price(last.price_min, last.id),
+                StoreSort::Name => StoreCursor::Name(last.sort_name.clone(), last.id),
+            })
+        });
+        Ok(StoreProductPage { items, currency: tenant.currency.clone(), next_cursor })
+    }
+}
+
+/// Orders a flat category list so that each parent comes before its children, siblings by
+/// position then name.
+fn tree_order(all: Vec<categories::Category>) -> Vec<StoreCategory> {
+    fn visit(parent: Option<Uuid>, depth: u32, all: &[categories::Category], out: &mut Vec<StoreCategory>) {
+        for c in all.iter().filter(|c| c.parent_id == parent) {
+            out.push(StoreCategory {
+                id: c.id,
+                parent_id: c.parent_id,
+                name: c.name.clone(),
+                slug: c.slug.clone(),
+                description: c.description.clone(),
+                depth,
+            });
+            if depth < 64 {
+                visit(Some(c.id), depth + 1, all, out);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(all.len());
+    visit(None, 0, &all, &mut out);
+    out
+}

@@ -1,0 +1,174 @@
+//! What the CLI subcommands do; `main.rs` only parses arguments and calls these.
+//!
+//! Rule: CLI actions on shops are audited like API actions, with actor kind `cli`.
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::{Context, anyhow, bail};
+use sqlx::PgPool;
+
+use crate::app::{self, AppState, Application};
+use crate::auth::password;
+use crate::config::{DatabaseConfig, ServerConfig};
+use crate::error::AppError;
+use crate::platform::{admins, audit, shops};
+use crate::tenancy::{ShopId, ShopStatus, migrate, provisioning};
+
+/// Turns an API error into a CLI error with its code and message.
+pub fn cli_error(err: AppError) -> anyhow::Error {
+    let body = err.body();
+    anyhow!("{}: {}", body.error.code, body.error.message)
+}
+
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let pool = app::connect(&config.database).await?;
+    migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
+    let report = migrate::migrate_shops(&pool, &migrate::embedded(), 4, false).await?;
+    if !report.failed.is_empty() {
+        tracing::error!(failed = report.failed.len(), "some shops failed to migrate; run `shopfleet migrate`");
+    }
+    pool.close().await;
+    let application = Application::build(config).await?;
+    tracing::info!(addr = %application.local_addr(), "shopfleet listening");
+    application.run().await.context("serving HTTP")
+}
+
+pub async fn migrate(db: &DatabaseConfig, concurrency: usize, status: bool) -> anyhow::Result<()> {
+    let pool = app::connect(db).await?;
+    migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
+    let migrations = migrate::embedded();
+    let latest = migrate::latest_version(&migrations);
+    if status {
+        let versions = migrate::shop_versions(&pool).await?;
+        println!("{:<42} {:<10} {:>8} {:>8}", "SHOP", "STATUS", "VERSION", "PENDING");
+        for shop in &versions {
+            let pending = migrations.iter().filter(|m| m.version > shop.schema_version).count();
+            println!("{:<42} {:<10} {:>8} {:>8}", shop.slug, shop.status, shop.schema_version, pending);
+        }
+        let behind = versions.iter().filter(|s| s.schema_version < latest).count();
+        println!("{} shops, latest tenant version {latest}, {behind} behind", versions.len());
+        return Ok(());
+    }
+    let report = migrate::migrate_shops(&pool, &migrations, concurrency, std::io::stderr().is_terminal()).await?;
+    for (slug, from, to) in &report.upgraded {
+        println!("migrated {slug}: {from} -> {to}");
+    }
+    for (slug, at, error) in &report.failed {
+        eprintln!("FAILED {slug} (stays at {at}): {error}");
+    }
+    println!("{} migrated, {} failed, latest version {}", report.upgraded.len(), report.failed.len(), report.latest);
+    if !report.failed.is_empty() {
+        bail!("{} shops failed to migrate; fix and re-run to resume", report.failed.len());
+    }
+    Ok(())
+}
+
+/// Reads a password from an environment variable, or else from standard input.
+pub fn read_password(env_var: &str) -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var(env_var) {
+        return Ok(password);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("password (then Enter; it will be shown): ");
+    }
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).context("reading the password from stdin")?;
+    let password = input.lines().next().unwrap_or_default().to_owned();
+    if password.is_empty() {
+        bail!("no password: set {env_var} or pipe it on stdin");
+    }
+    Ok(password)
+}
+
+pub async fn admin_create(db: &DatabaseConfig, email: &str, password_env: &str) -> anyhow::Result<()> {
+    let email = crate::values::Email::parse("email", email).map_err(cli_error)?;
+    let password = read_password(password_env)?;
+    password::check_strength(&password, email.as_str()).map_err(|msg| anyhow!("password {msg}"))?;
+    let pool = app::connect(db).await?;
+    migrate::migrate_platform(&pool).await?;
+    let hash = password::hash(password).await.map_err(cli_error)?;
+    let id = admins::create(&pool, email.as_str(), &hash).await.map_err(cli_error)?;
+    println!("platform admin {} created ({id})", email.as_str());
+    Ok(())
+}
+
+async fn find_shop(pool: &PgPool, slug: &str) -> anyhow::Result<ShopId> {
+    let id: Option<uuid::Uuid> = sqlx::query_scalar("select id from platform.shops where slug = $1 and status <> 'purged'")
+        .bind(slug)
+        .fetch_optional(pool)
+        .await?;
+    id.map(ShopId).ok_or_else(|| anyhow!("no shop '{slug}'"))
+}
+
+/// `shop suspend|resume|delete|purge <slug>`.
+pub async fn shop_action(db: &DatabaseConfig, action: ShopAction, slug: &str) -> anyhow::Result<()> {
+    let pool = app::connect(db).await?;
+    let id = find_shop(&pool, slug).await?;
+    let actor = audit::Actor { kind: "cli", id: None, label: whoami() };
+    let mut tx = pool.begin().await?;
+    let (name, to, from): (&str, ShopStatus, &[&str]) = match action {
+        ShopAction::Suspend => ("shop.suspend", ShopStatus::Suspended, &["active"]),
+        ShopAction::Resume => ("shop.resume", ShopStatus::Active, &["suspended"]),
+        ShopAction::Delete => ("shop.delete", ShopStatus::Deleted, &["active", "suspended"]),
+        ShopAction::Purge => {
+            if provisioning::purge(&mut tx, id).await.map_err(cli_error)? {
+                audit::record(&mut tx, &actor, "shop.purge", Some(id.0), serde_json::json!({})).await.map_err(cli_error)?;
+            }
+            tx.commit().await?;
+            println!("{slug} purged: schema and role dropped");
+            return Ok(());
+        }
+    };
+    let before = shops::change_status(&mut tx, &actor, id.0, from, to, name).await.map_err(cli_error)?;
+    tx.commit().await?;
+    println!("{slug}: {} -> {}", before.status, to.as_str());
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum ShopAction {
+    Suspend,
+    Resume,
+    Delete,
+    Purge,
+}
+
+pub async fn shop_list(db: &DatabaseConfig) -> anyhow::Result<()> {
+    let pool = app::connect(db).await?;
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "select slug, name, status, plan, schema_version from platform.shops order by slug",
+    )
+    .fetch_all(&pool)
+    .await?;
+    println!("{:<42} {:<30} {:<10} {:<6} {:>7}", "SLUG", "NAME", "STATUS", "PLAN", "VERSION");
+    for (slug, name, status, plan, version) in rows {
+        println!("{slug:<42} {name:<30} {status:<10} {plan:<6} {version:>7}");
+    }
+    Ok(())
+}
+
+fn whoami() -> String {
+    std::env::var("USER").map_or_else(|_| "cli".to_owned(), |user| format!("cli:{user}"))
+}
+
+/// The OpenAPI document, without a database.
+pub fn openapi_document() -> anyhow::Result<String> {
+    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://localhost/unused")?;
+    let config = ServerConfig {
+        database: DatabaseConfig {
+            database_url: String::new(),
+            database_max_connections: 1,
+            database_max_lifetime_secs: 60,
+        },
+        listen_addr: "127.0.0.1:0".into(),
+        base_domain: "shops.localhost".into(),
+        public_url_template: "http://{host}".into(),
+        jwt_secret: "x".repeat(32),
+        access_token_ttl_secs: 900,
+        refresh_token_ttl_days: 30,
+        tenant_cache_capacity: 1,
+        login_max_failures: 10,
+        login_window_secs: 300,
+    };
+    Ok(app::openapi_json(&AppState::new(pool, config)))
+}

@@ -1,0 +1,7 @@
+//! Customers of a shop: storefront accounts (register, profile).
+//!
+//! Rule: a customer exists in one shop only; the same e-mail in two shops is two customers.
+
+mod account_api;
+
+pub use account_api::CustomerAccountApi;

@@ -1,0 +1,191 @@
+//! `shopfleet seed-demo`: two demo shops, `tinashop` (clothing, VND) and `micocah` (coffee,
+//! USD), each with an owner, a small category tree and about twenty products with variants.
+//! Idempotent: a shop that exists already is left untouched.
+
+use anyhow::Context;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
+use crate::error::AppError;
+use crate::tenancy::provisioning::{NewShop, provision};
+use crate::tenancy::{Slug, TenantTx, migrate};
+
+/// Demo shop: slug, name, currency, owner e-mail, owner password.
+pub const DEMO_SHOPS: &[(&str, &str, &str, &str, &str)] = &[
+    ("tinashop", "Tina Shop", "VND", "owner@tinashop.test", "tinashop-demo-2026"),
+    ("micocah", "Mi Cocah Coffee", "USD", "owner@micocah.test", "micocah-demo-2026"),
+];
+
+struct DemoCategory {
+    name: &'static str,
+    slug: &'static str,
+    parent: Option<&'static str>,
+}
+
+fn categories(slug: &str) -> Vec<DemoCategory> {
+    let c = |name, slug, parent| DemoCategory { name, slug, parent };
+    match slug {
+        "tinashop" => vec![
+            c("Tops", "tops", None),
+            c("T-shirts", "t-shirts", Some("tops")),
+            c("Shirts", "shirts", Some("tops")),
+            c("Bottoms", "bottoms", None),
+            c("Accessories", "accessories", None),
+        ],
+        _ => vec![
+            c("Coffee", "coffee", None),
+            c("Single origin", "single-origin", Some("coffee")),
+            c("Blends", "blends", Some("coffee")),
+            c("Tea", "tea", None),
+            c("Brewing gear", "brewing-gear", None),
+        ],
+    }
+}
+
+/// (name, category slug, base price in minor units, options)
+fn products(slug: &str) -> Vec<(String, &'static str, i64, Vec<ProductOption>)> {
+    let opt = |name: &str, values: &[&str]| ProductOption { name: name.into(), values: values.iter().map(|v| (*v).into()).collect() };
+    match slug {
+        "tinashop" => {
+            let sizes = opt("Size", &["S", "M", "L", "XL"]);
+            let colours = opt("Colour", &["White", "Black", "Navy"]);
+            let mut list = Vec::new();
+            for (i, name) in ["Classic Crew Tee", "Linen Blend Tee", "Striped Boat Tee", "Pocket Tee", "Organic Cotton Tee", "Oversized Tee", "Henley Tee"].iter().enumerate() {
+                list.push((name.to_string(), "t-shirts", 159_000 + 20_000 * i as i64, vec![sizes.clone(), colours.clone()]));
+            }
+            for (i, name) in ["Oxford Shirt", "Linen Shirt", "Flannel Shirt", "Denim Shirt", "Poplin Shirt"].iter().enumerate() {
+                list.push((name.to_string(), "shirts", 349_000 + 30_000 * i as i64, vec![sizes.clone()]));
+            }
+            for (i, name) in ["Chino Trousers", "Linen Shorts", "Slim Jeans", "Jogger Pants"].iter().enumerate() {
+                list.push((name.to_string(), "bottoms", 399_000 + 50_000 * i as i64, vec![opt("Waist", &["28", "30", "32", "34"])]));
+            }
+            for (i, name) in ["Canvas Tote", "Bucket Hat", "Leather Belt", "Wool Socks"].iter().enumerate() {
+                list.push((name.to_string(), "accessories", 99_000 + 40_000 * i as i64, vec![]));
+            }
+            list
+        }
+        _ => {
+            let weights = opt("Weight", &["250g", "1kg"]);
+            let grind = opt("Grind", &["Whole bean", "Filter", "Espresso"]);
+            let mut list = Vec::new();
+            for (i, name) in ["Ethiopia Yirgacheffe", "Colombia Huila", "Kenya Nyeri", "Guatemala Antigua", "Vietnam Da Lat Arabica", "Brazil Cerrado"].iter().enumerate() {
+                list.push((name.to_string(), "single-origin", 1_400 + 150 * i as i64, vec![weights.clone(), grind.clone()]));
+            }
+            for (i, name) in ["House Espresso Blend", "Morning Blend", "Decaf Blend", "Robusta Phin Blend"].iter().enumerate() {
+                list.push((name.to_string(), "blends", 1_200 + 100 * i as i64, vec![weights.clone(), grind.clone()]));
+            }
+            for (i, name) in ["Sencha Green Tea", "Oolong Tea", "Jasmine Tea", "Earl Grey"].iter().enumerate() {
+                list.push((name.to_string(), "tea", 900 + 120 * i as i64, vec![opt("Size", &["50g", "100g"])]));
+            }
+            for (i, name) in ["Vietnamese Phin Filter", "Pour-over Dripper", "Hand Grinder", "Gooseneck Kettle", "Glass Server", "Paper Filters (100)"].iter().enumerate() {
+                list.push((name.to_string(), "brewing-gear", 1_500 + 1_800 * i as i64, vec![]));
+            }
+            list
+        }
+    }
+}
+
+/// Every combination of the options' values, in order.
+fn combinations(options: &[ProductOption]) -> Vec<Vec<String>> {
+    options.iter().fold(vec![Vec::new()], |acc, option| {
+        acc.iter()
+            .flat_map(|prefix| option.values.iter().map(move |v| [prefix.clone(), vec![v.clone()]].concat()))
+            .collect()
+    })
+}
+
+pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
+    let migrations = migrate::embedded();
+    for (slug, name, currency, email, pass) in DEMO_SHOPS {
+        let exists: bool = sqlx::query_scalar("select exists (select 1 from platform.shops where slug = $1 and status <> 'purged')")
+            .bind(slug)
+            .fetch_one(pool)
+            .await?;
+        if exists {
+            println!("{slug}: exists, left as it is");
+            continue;
+        }
+        let new_shop = NewShop {
+            slug: Slug::parse(slug).map_err(anyhow::Error::msg)?,
+            name: (*name).to_owned(),
+            currency: (*currency).to_owned(),
+            plan: "pro".to_owned(),
+            owner_email: (*email).to_owned(),
+            owner_name: "Demo Owner".to_owned(),
+            owner_password_hash: password::hash((*pass).to_owned()).await.map_err(to_anyhow)?,
+        };
+        let shop = provision(pool, &migrations, &new_shop).await.map_err(to_anyhow)?;
+
+        let mut tx = TenantTx::begin(pool, &shop.tenant).await?;
+        let mut category_ids = std::collections::HashMap::new();
+        for (position, category) in categories(slug).iter().enumerate() {
+            let id = Uuid::now_v7();
+            sqlx::query("insert into categories (id, parent_id, name, slug, position) values ($1, $2, $3, $4, $5)")
+                .bind(id)
+                .bind(category.parent.and_then(|p| category_ids.get(p).copied()))
+                .bind(category.name)
+                .bind(category.slug)
+                .bind(i32::try_from(position).unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+            category_ids.insert(category.slug, id);
+        }
+        let list = products(slug);
+        for (i, (product_name, category, price, options)) in list.iter().enumerate() {
+            let sku_prefix: String = product_name.split_whitespace().filter_map(|w| w.chars().next()).collect::<String>().to_uppercase();
+            let variants = combinations(options)
+                .into_iter()
+                .enumerate()
+                .map(|(n, values)| NewVariant {
+                    id: None,
+                    sku: Some(format!("{}-{sku_prefix}-{i:02}-{n:02}", &slug[..3].to_uppercase())),
+                    title: None,
+                    price: price + 10 * i64::try_from(n).unwrap_or_default() * if *currency == "VND" { 1_000 } else { 1 },
+                    compare_at_price: (i % 4 == 0).then_some(price * 5 / 4),
+                    stock: i32::try_from((i * 7 + n * 3) % 25).unwrap_or_default(),
+                    option_values: values,
+                })
+                .collect();
+            let product = NewProduct {
+                name: product_name.clone(),
+                slug: None,
+                description: format!("{product_name} from {name}."),
+                status: None,
+                options: options.clone(),
+                variants,
+                category_ids: category_ids.get(category).copied().into_iter().collect(),
+            };
+            let id = create_product(&mut tx, &product).await.map_err(to_anyhow)?;
+            // Most products on sale, one kept as a draft to show the difference.
+            let status = if i == list.len() - 1 { "draft" } else { "active" };
+            sqlx::query("update products set status = $2 where id = $1").bind(id).bind(status).execute(&mut *tx).await?;
+        }
+        tx.commit().await.context("committing the demo catalog")?;
+        println!("{slug}: created with {} products (owner {email} / {pass})", list.len());
+    }
+    Ok(())
+}
+
+fn to_anyhow(err: AppError) -> anyhow::Error {
+    let body = err.body();
+    anyhow::anyhow!("{}: {}", body.error.code, body.error.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_cover_every_value_pair() {
+        let options = vec![
+            ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into()] },
+            ProductOption { name: "Colour".into(), values: vec!["Red".into(), "Blue".into(), "Green".into()] },
+        ];
+        let all = combinations(&options);
+        assert_eq!(all.len(), 6);
+        assert_eq!(all[0], vec!["S", "Red"]);
+        assert_eq!(combinations(&[]), vec![Vec::<String>::new()]);
+    }
+}

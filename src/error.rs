@@ -1,0 +1,274 @@
+//! The one error type of request handling and the one JSON error shape on the wire:
+//! `{"error": {"code": "product_not_found", "message": "…", "request_id": "…"}}`.
+//!
+//! Rule: a handler never builds an error body by hand. It returns `AppError` (or a `?` on
+//! something that converts into it) and the operation's error enum, made by
+//! [`error_responses!`], turns it into the declared status. Internal errors are logged with
+//! their cause and answered with a generic 500 body: database messages never reach a client.
+
+use poem::http::StatusCode;
+use poem_openapi::Object;
+
+tokio::task_local! {
+    /// The id of the request being handled, set by the request-id middleware in `app.rs`.
+    pub static REQUEST_ID: String;
+}
+
+/// The id of the current request, or an empty string outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed request that is not about one field (conflicting headers, bad cursor, …).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// A field failed validation.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    #[error("authentication required")]
+    Unauthorized { code: &'static str, message: String },
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation { field: field.into(), message: message.into() }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized { code, message: message.into() }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden { code, message: message.into() }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound { code, message: message.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body a client sees. Logs internal errors, which are the only ones with a hidden cause.
+    pub fn body(&self) -> ErrorBody {
+        let (code, message, field) = match self {
+            Self::BadRequest { code, message }
+            | Self::Unauthorized { code, message }
+            | Self::Forbidden { code, message }
+            | Self::NotFound { code, message }
+            | Self::Conflict { code, message } => (*code, message.clone(), None),
+            Self::Validation { field, message } => {
+                ("validation_failed", format!("{field}: {message}"), Some(field.clone()))
+            }
+            Self::RateLimited { retry_after_secs } => (
+                "rate_limited",
+                format!("too many requests; retry after {retry_after_secs} s"),
+                None,
+            ),
+            Self::Database(err) => {
+                tracing::error!(error = %err, "database error");
+                ("internal_error", "internal server error".to_owned(), None)
+            }
+            Self::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                ("internal_error", "internal server error".to_owned(), None)
+            }
+        };
+        ErrorBody::new(code, message, field)
+    }
+
+    /// Seconds a client should wait, for the `Retry-After` header of a 429.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+/// Maps a unique-violation on `constraint` to a 409 with `code`; any other error passes through.
+/// The one place where database constraint names turn into API error codes.
+pub fn on_unique_violation(
+    err: sqlx::Error,
+    constraint: &str,
+    code: &'static str,
+    message: &str,
+) -> AppError {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+        && db.constraint() == Some(constraint)
+    {
+        return AppError::conflict(code, message);
+    }
+    AppError::Database(err)
+}
+
+/// The error envelope of every non-2xx JSON response.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code, e.g. `slug_taken`, `shop_suspended`.
+    pub code: String,
+    /// Human-readable explanation; wording may change.
+    pub message: String,
+    /// For `validation_failed`: the request field at fault.
+    #[oai(skip_serializing_if_is_none)]
+    pub field: Option<String>,
+    /// Id of the request, also in the `X-Request-Id` response header.
+    pub request_id: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: String, field: Option<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message,
+                field,
+                request_id: current_request_id(),
+            },
+        }
+    }
+}
+
+/// Declares an operation's error responses as a poem-openapi `ApiResponse` enum, so the OpenAPI
+/// spec lists the status codes that operation really returns. Every enum also has a 500 variant
+/// and a catch-all for statuses raised by shared layers (tenant resolution, rate limiting).
+///
+/// ```ignore
+/// error_responses!(ProductErrors { 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable });
+/// ```
+#[macro_export]
+macro_rules! error_responses {
+    ($(#[$meta:meta])* $name:ident { $($status:tt $variant:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, poem_openapi::ApiResponse)]
+        pub enum $name {
+            $(
+                #[oai(status = $status)]
+                $variant(
+                    poem_openapi::payload::Json<$crate::error::ErrorBody>,
+                    #[oai(header = "Retry-After")] Option<u64>,
+                ),
+            )*
+            /// Internal error; details are in the server log under the request id.
+            #[oai(status = 500)]
+            Internal(
+                poem_openapi::payload::Json<$crate::error::ErrorBody>,
+                #[oai(header = "Retry-After")] Option<u64>,
+            ),
+            /// Any other error status.
+            Other(
+                poem::http::StatusCode,
+                poem_openapi::payload::Json<$crate::error::ErrorBody>,
+                #[oai(header = "Retry-After")] Option<u64>,
+            ),
+        }
+
+        impl From<$crate::error::AppError> for $name {
+            fn from(err: $crate::error::AppError) -> Self {
+                let status = err.status();
+                let body = poem_openapi::payload::Json(err.body());
+                let retry_after = err.retry_after();
+                match status.as_u16() {
+                    $($status => Self::$variant(body, retry_after),)*
+                    500 => Self::Internal(body, retry_after),
+                    _ => Self::Other(status, body, retry_after),
+                }
+            }
+        }
+
+        impl From<sqlx::Error> for $name {
+            fn from(err: sqlx::Error) -> Self {
+                $crate::error::AppError::from(err).into()
+            }
+        }
+    };
+}
+
+impl poem::error::ResponseError for AppError {
+    fn status(&self) -> StatusCode {
+        AppError::status(self)
+    }
+
+    fn as_response(&self) -> poem::Response {
+        let body = serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&self.body()))
+            .unwrap_or_default();
+        let mut response = poem::Response::builder()
+            .status(AppError::status(self))
+            .content_type("application/json; charset=utf-8");
+        if let Some(secs) = self.retry_after() {
+            response = response.header("Retry-After", secs.to_string());
+        }
+        response.body(body)
+    }
+}
+
+/// Turns any error that escaped a handler (poem's own: unknown route, wrong method, malformed
+/// JSON, missing credentials) into the one JSON error shape.
+pub fn into_json_response(err: poem::Error) -> poem::Response {
+    if err.is::<AppError>() || err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let code = match status {
+        StatusCode::NOT_FOUND => "route_not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNAUTHORIZED => "invalid_token",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_client_error() => "invalid_request",
+        _ => "internal_error",
+    };
+    let message = if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled error");
+        "internal server error".to_owned()
+    } else {
+        err.to_string()
+    };
+    let body = ErrorBody::new(code, message, None);
+    let bytes = serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&body)).unwrap_or_default();
+    poem::Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(bytes)
+}

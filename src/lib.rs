@@ -1,0 +1,18 @@
+//! shopfleet: one service hosting many isolated shops. See `DESIGN.md` for the map and
+//! `README.md` for running it.
+
+pub mod app;
+pub mod auth;
+pub mod catalog;
+pub mod commands;
+pub mod config;
+pub mod customers;
+pub mod demo;
+pub mod error;
+mod openapi_tags;
+pub mod platform;
+pub mod shop;
+pub mod signup;
+pub mod staff;
+pub mod tenancy;
+pub mod values;

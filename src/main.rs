@@ -1,0 +1,109 @@
+//! The `shopfleet` binary: parses the command line and calls into the library.
+
+use clap::{Parser, Subcommand};
+use shopfleet::commands::{self, ShopAction};
+use shopfleet::config::{DatabaseConfig, ServerConfig};
+
+#[derive(Parser)]
+#[command(name = "shopfleet", version, about = "Multi-tenant commerce platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, then serve the HTTP API.
+    Serve(ServerConfig),
+    /// Apply platform migrations, then pending tenant migrations to every shop.
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseConfig,
+        /// Shops migrated at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Show each shop's schema version instead of migrating.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Manage shops.
+    Shop {
+        #[command(subcommand)]
+        action: ShopCommand,
+    },
+    /// Manage platform admins.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+    /// Create the demo shops `tinashop` and `micocah` (idempotent).
+    SeedDemo {
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// List every shop with status, plan and schema version.
+    List {
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
+    /// Refuse every request to the shop until resumed.
+    Suspend { slug: String, #[command(flatten)] db: DatabaseConfig },
+    /// Serve a suspended shop again.
+    Resume { slug: String, #[command(flatten)] db: DatabaseConfig },
+    /// Delete a shop (its hosts answer 404 at once; data stays until purged).
+    Delete { slug: String, #[command(flatten)] db: DatabaseConfig },
+    /// Drop a deleted shop's schema and role for good.
+    Purge { slug: String, #[command(flatten)] db: DatabaseConfig },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform admin; the password comes from SHOPFLEET_ADMIN_PASSWORD or stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    match Cli::parse().command {
+        Command::Serve(config) => commands::serve(config).await,
+        Command::Migrate { db, concurrency, status } => commands::migrate(&db, concurrency, status).await,
+        Command::Shop { action } => match action {
+            ShopCommand::List { db } => commands::shop_list(&db).await,
+            ShopCommand::Suspend { slug, db } => commands::shop_action(&db, ShopAction::Suspend, &slug).await,
+            ShopCommand::Resume { slug, db } => commands::shop_action(&db, ShopAction::Resume, &slug).await,
+            ShopCommand::Delete { slug, db } => commands::shop_action(&db, ShopAction::Delete, &slug).await,
+            ShopCommand::Purge { slug, db } => commands::shop_action(&db, ShopAction::Purge, &slug).await,
+        },
+        Command::Admin { action: AdminCommand::Create { email, db } } => {
+            commands::admin_create(&db, &email, "SHOPFLEET_ADMIN_PASSWORD").await
+        }
+        Command::SeedDemo { db } => {
+            let pool = shopfleet::app::connect(&db).await?;
+            shopfleet::tenancy::migrate::migrate_platform(&pool).await?;
+            shopfleet::demo::seed(&pool).await
+        }
+        Command::Openapi => {
+            println!("{}", commands::openapi_document()?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! `/v1/platform/…`: the platform admin API.
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::audit::{self, Actor, AuditEntry};
+use super::shops::{self, ShopRecord, ShopUsage};
+use super::admins;
+use crate::app::AppState;
+use crate::auth::password;
+use crate::auth::principal::PlatformAdminAuth;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::session::invalid_credentials;
+use crate::auth::tokens::TokenKind;
+use crate::error::{AppError, AppResult};
+use crate::error_responses;
+use crate::tenancy::{ShopId, ShopStatus, migrate, provisioning};
+use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
+
+pub struct PlatformApi {
+    pub state: AppState,
+}
+
+#[derive(Debug, Object)]
+pub struct PlatformLogin {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Object)]
+pub struct PlatformToken {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Object)]
+pub struct ShopPage {
+    pub items: Vec<ShopRecord>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct ShopDetail {
+    #[oai(flatten)]
+    pub shop: ShopRecord,
+    /// Storefront URL on the platform's domain.
+    pub url: String,
+    pub domains: Vec<String>,
+    /// Tenant migration version of this build; `schema_version` below it means pending work.
+    pub latest_schema_version: i64,
+    /// Absent for purged shops.
+    pub usage: Option<ShopUsage>,
+}
+
+#[derive(Debug, Object)]
+pub struct ShopPlanUpdate {
+    /// A plan code: `free`, `basic`, `pro`.
+    pub plan: String,
+}
+
+#[derive(Debug, Object)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum ShopDeleted {
+    #[oai(status = 204)]
+    NoContent,
+}
+
+error_responses!(PlatformErrors { 400 BadRequest, 401 Unauthorized, 404 NotFound, 409 Conflict, 422 Unprocessable, 429 TooManyRequests });
+
+#[OpenApi(prefix_path = "/v1/platform", tag = "crate::openapi_tags::Tag::Platform")]
+impl PlatformApi {
+    /// Sign in as a platform admin
+    #[oai(path = "/auth/login", method = "post")]
+    async fn login(&self, body: Json<PlatformLogin>) -> Result<Json<PlatformToken>, PlatformErrors> {
+        let key = LoginLimiter::key("platform", "platform_admin", &body.email);
+        self.state.login_limiter.check(&key)?;
+        let account = admins::find_by_email(&self.state.pool, &body.email).await?;
+        let (id, hash) = account.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
+        let valid = password::verify(body.password.clone(), hash).await?;
+        let Some(id) = id.filter(|_| valid) else {
+            self.state.login_limiter.record_failure(&key);
+            return Err(invalid_credentials().into());
+        };
+        self.state.login_limiter.record_success(&key);
+        let access_token = self.state.tokens.issue_access(TokenKind::PlatformAdmin, id, None)?;
+        Ok(Json(PlatformToken {
+            access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: self.state.tokens.access_ttl.num_seconds(),
+        }))
+    }
+
+    /// List shops
+    #[oai(path = "/shops", method = "get")]
+    async fn list_shops(
+        &self,
+        _auth: PlatformAdminAuth,
+        /// Case-insensitive match on slug or name.
+        q: Query<Option<String>>,
+        /// `active`, `suspended`, `deleted` or `purged`.
+        status: Query<Option<String>>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<ShopPage>, PlatformErrors> {
+        let limit = page_limit(limit.0)?;
+        if let Some(status) = status.0.as_deref()
+            && ShopStatus::parse(status).is_none()
+        {
+            return Err(AppError::validation("status", "is not a shop status").into());
+        }
+        let before: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
+        let pattern = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty())
+            .map(|q| format!("%{}%", escape_like(q)));
+        let mut items = shops::list(&self.state.pool, pattern.as_deref(), status.0.as_deref(), before, limit + 1).await?;
+        let next_cursor = next_page(&mut items, limit).map(|last| encode_cursor(&last.id));
+        Ok(Json(ShopPage { items, next_cursor }))
+    }
+
+    /// A shop with its domains and usage
+    #[oai(path = "/shops/:id", method = "get")]
+    async fn get_shop(&self, _auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformErrors> {
+        Ok(Json(self.detail(id.0).await?))
+    }
+
+    /// Suspend a shop
+    ///
+    /// Every route of the shop answers 403 `shop_suspended` until it is resumed, on every
+    /// instance within a second.
+    #[oai(path = "/shops/:id/suspend", method = "post")]
+    async fn suspend(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformErrors> {
+        self.change_status(&auth, id.0, &["active"], ShopStatus::Suspended, "shop.suspend").await?;
+        Ok(Json(self.detail(id.0).await?))
+    }
+
+    /// Resume a suspended shop
+    #[oai(path = "/shops/:id/resume", method = "post")]
+    async fn resume(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformErrors> {
+        self.change_status(&auth, id.0, &["suspended"], ShopStatus::Active, "shop.resume").await?;
+        Ok(Json(self.detail(id.0).await?))
+    }
+
+    /// Change a shop's plan
+    #[oai(path = "/shops/:id", method = "patch")]
+    async fn update_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, body: Json<ShopPlanUpdate>) -> Result<Json<ShopDetail>, PlatformErrors> {
+        let actor = self.actor(&auth).await?;
+        let mut tx = self.state.pool.begin().await?;
+        let shop = shops::find(&mut tx, id.0, true).await?;
+        if !shops::plan_exists(&mut tx, &body.plan).await? {
+            return Err(AppError::validation("plan", format!("no plan '{}'", body.plan)).into());
+        }
+        sqlx::query("update platform.shops set plan = $2, updated_at = now() where id = $1")
+            .bind(shop.id)
+            .bind(&body.plan)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(&mut tx, &actor, "shop.change_plan", Some(shop.id), serde_json::json!({ "from": shop.plan, "to": body.plan })).await?;
+        tx.commit().await?;
+        self.state.tenants.invalidate_all();
+        Ok(Json(self.detail(id.0).await?))
+    }
+
+    /// Delete a shop
+    ///
+    /// The shop disappears at once (its hosts answer 404). With `purge=true` its schema and
+    /// role are dropped too; otherwise `shopfleet shop purge` does that later.
+    #[oai(path = "/shops/:id", method = "delete")]
+    async fn delete_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, purge: Query<Option<bool>>) -> Result<ShopDeleted, PlatformErrors> {
+        let actor = self.actor(&auth).await?;
+        let mut tx = self.state.pool.begin().await?;
+        let shop = shops::change_status(&mut tx, &actor, id.0, &["active", "suspended"], ShopStatus::Deleted, "shop.delete").await?;
+        if purge.0.unwrap_or(false) && provisioning::purge(&mut tx, ShopId(shop.id)).await? {
+            audit::record(&mut tx, &actor, "shop.purge", Some(shop.id), serde_json::json!({})).await?;
+        }
+        tx.commit().await?;
+        self.state.tenants.invalidate_all();
+        Ok(ShopDeleted::NoContent)
+    }
+
+    /// The audit log, newest first
+    #[oai(path = "/audit-log", method = "get")]
+    async fn audit_log(
+        &self,
+        _auth: PlatformAdminAuth,
+        /// Only entries about this shop.
+        shop_id: Query<Option<Uuid>>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<AuditPage>, PlatformErrors> {
+        let limit = page_limit(limit.0)?;
+        let before: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
+        let mut conn = self.state.pool.acquire().await?;
+        let mut items = audit::list(&mut conn, shop_id.0, before, limit + 1).await?;
+        let next_cursor = next_page(&mut items, limit).map(|last| encode_cursor(&last.id));
+        Ok(Json(AuditPage { items, next_cursor }))
+    }
+}
+
+impl PlatformApi {
+    async fn actor(&self, auth: &PlatformAdminAuth) -> AppResult<Actor> {
+        let label = admins::email_of(&self.state.pool, auth.0.id)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("invalid_token", "this admin account no longer exists"))?;
+        Ok(Actor { kind: "platform_admin", id: Some(auth.0.id), label })
+    }
+
+    async fn change_status(&self, auth: &PlatformAdminAuth, id: Uuid, from: &[&str], to: ShopStatus, action: &str) -> AppResult<()> {
+        let actor = self.actor(auth).await?;
+        let mut tx = self.state.pool.begin().await?;
+        shops::change_status(&mut tx, &actor, id, from, to, action).await?;
+        tx.commit().await?;
+        // The trigger's NOTIFY reaches every instance; this one need not wait for it.
+        self.state.tenants.invalidate_all();
+        Ok(())
+    }
+
+    async fn detail(&self, id: Uuid) -> AppResult<ShopDetail> {
+        let mut conn = self.state.pool.acquire().await?;
+        let shop = shops::find(&mut conn, id, false).await?;
+        drop(conn);
+        let usage = shops::usage(&self.state.pool, &shop).await?;
+        Ok(ShopDetail {
+            url: self.state.shop_url(&shop.slug),
+            domains: shops::domains_of(&self.state.pool, id).await?,
+            latest_schema_version: migrate::latest_version(&migrate::embedded()),
+            usage,
+            shop,
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! `GET/POST /v1/admin/staff`, `PATCH/DELETE /v1/admin/staff/{id}`.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{check_assignable, role_permissions};
+use crate::app::AppState;
+use crate::auth::principal::StaffAuth;
+use crate::auth::{password, rbac, tokens};
+use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::error_responses;
+use crate::tenancy::{Tenant, TenantTx};
+use crate::values::{Email, parse_name};
+
+pub struct StaffApi {
+    pub state: AppState,
+}
+
+#[derive(Debug, Object, sqlx::FromRow)]
+pub struct StaffMember {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// Role name; every staff member has exactly one.
+    pub role: String,
+    /// The shop's owner: cannot be removed or given another role.
+    pub is_owner: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+pub struct NewStaffMember {
+    pub email: String,
+    #[oai(default)]
+    pub name: String,
+    /// A built-in role (`manager`, `staff`) or a custom role.
+    pub role: String,
+    /// Initial password, at least 10 characters; the staff member signs in with it.
+    pub password: String,
+}
+
+#[derive(Debug, Object)]
+pub struct StaffUpdate {
+    pub name: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum StaffCreated {
+    #[oai(status = 201)]
+    Created(Json<StaffMember>),
+}
+
+#[derive(ApiResponse)]
+enum StaffDeleted {
+    /// Removed; their sessions are revoked.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+error_responses!(StaffErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
+
+const SELECT_STAFF: &str = "select s.id, s.email, s.name, s.is_owner, s.created_at, \
+     coalesce(substr(r.v1, 6), '') as role from staff s \
+     left join casbin_rules r on r.ptype = 'g' and r.v0 = s.id::text";
+
+async fn find_staff(conn: &mut PgConnection, id: Uuid) -> AppResult<StaffMember> {
+    sqlx::query_as(&format!("{SELECT_STAFF} where s.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("staff_not_found", "no such staff member"))
+}
+
+async fn role_exists(conn: &mut PgConnection, role: &str) -> AppResult<Vec<String>> {
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from roles where name = $1)")
+        .bind(role)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Err(AppError::validation("role", format!("no role named '{role}'")));
+    }
+    role_permissions(conn, role).await
+}
+
+#[OpenApi(prefix_path = "/v1/admin/staff", tag = "crate::openapi_tags::Tag::Staff")]
+impl StaffApi {
+    /// List staff
+    #[oai(path = "/", method = "get")]
+    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<StaffMember>>, StaffErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "staff", "read").await?;
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let staff = sqlx::query_as(&format!("{SELECT_STAFF} order by s.is_owner desc, s.created_at"))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Json(staff))
+    }
+
+    /// Add a staff member
+    ///
+    /// `email_taken` (409) if the shop has staff with that e-mail; `privilege_escalation` (403)
+    /// for a role with permissions you do not hold.
+    #[oai(path = "/", method = "post")]
+    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewStaffMember>) -> Result<StaffCreated, StaffErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
+        Ok(StaffCreated::Created(Json(self.add(&tenant, auth.0.id, body.0).await?)))
+    }
+
+    /// Change a staff member's name or role
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<StaffUpdate>) -> Result<Json<StaffMember>, StaffErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
+        Ok(Json(self.change(&tenant, auth.0.id, id.0, body.0).await?))
+    }
+
+    /// Remove a staff member
+    ///
+    /// The owner cannot be removed (`owner_protected`, 409).
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<StaffDeleted, StaffErrors> {
+        self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let member = find_staff(&mut tx, id.0).await?;
+        if member.is_owner {
+            return Err(AppError::conflict("owner_protected", "the shop owner cannot be removed").into());
+        }
+        sqlx::query("delete from casbin_rules where ptype = 'g' and v0 = $1")
+            .bind(member.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tokens::revoke_subject(&mut tx, member.id).await?;
+        sqlx::query("delete from staff where id = $1").bind(member.id).execute(&mut *tx).await?;
+        rbac::notify_policy_change(&mut tx, tenant.id).await?;
+        tx.commit().await?;
+        self.state.rbac.invalidate(tenant.id).await;
+        Ok(StaffDeleted::NoContent)
+    }
+}
+
+impl StaffApi {
+    async fn add(&self, tenant: &Tenant, actor: Uuid, req: NewStaffMember) -> AppResult<StaffMember> {
+        let email = Email::parse("email", &req.email)?;
+        password::check_strength(&req.password, email.as_str()).map_err(|msg| AppError::validation("password", msg))?;
+        let name: String = req.name.trim().chars().take(100).collect();
+        let role = req.role.trim().to_owned();
+
+        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
+        let permissions = role_exists(&mut tx, &role).await?;
+        check_assignable(&self.state, tenant, actor, &role, &permissions).await?;
+        let hash = password::hash(req.password).await?;
+        let id = Uuid::now_v7();
+        sqlx::query("insert into staff (id, email, name, password_hash) values ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(email.as_str())
+            .bind(&name)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| on_unique_violation(err, "staff_email_key", "email_taken", "a staff member with this e-mail exists"))?;
+        rbac::assign_role(&mut tx, tenant.id, id, &role).await?;
+        rbac::notify_policy_change(&mut tx, tenant.id).await?;
+        let member = find_staff(&mut tx, id).await?;
+        tx.commit().await?;
+        self.state.rbac.invalidate(tenant.id).await;
+        Ok(member)
+    }
+
+    async fn change(&self, tenant: &Tenant, actor: Uuid, id: Uuid, req: StaffUpdate) -> AppResult<StaffMember> {
+        let name = req.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?;
+        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
+        let member = find_staff(&mut tx, id).await?;
+        if let Some(role) = req.role.as_deref().map(str::trim).filter(|r| *r != member.role) {
+            if member.is_owner {
+                return Err(AppError::conflict("owner_protected", "the owner's role cannot be changed"));
+            }
+            let permissions = role_exists(&mut tx, role).await?;
+            check_assignable(&self.state, tenant, actor, role, &permissions).await?;
+            rbac::assign_role(&mut tx, tenant.id, id, role).await?;
+            rbac::notify_policy_change(&mut tx, tenant.id).await?;
+        }
+        sqlx::query("update staff set name = coalesce($2, name), updated_at = now() where id = $1")
+            .bind(id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let member = find_staff(&mut tx, id).await?;
+        tx.commit().await?;
+        self.state.rbac.invalidate(tenant.id).await;
+        Ok(member)
+    }
+}

@@ -1,0 +1,89 @@
+//! `TenantTx`: the one door to a shop's tables.
+//!
+//! It begins a transaction and, in the same round trip as its first query, sets three
+//! transaction-local settings: `search_path` to the shop's schema, `role` to the shop's role and
+//! `shopfleet.tenant_id` to the shop id. Being local (`set_config(…, true)`), none of them
+//! survives COMMIT or ROLLBACK, so a pooled connection never carries one shop into the next
+//! request, and the design works behind PgBouncer in transaction mode.
+//!
+//! Rule: no session-level `SET` anywhere. Shop-data functions take `&mut PgConnection` from a
+//! `TenantTx`; the application's own login role has no rights on any shop schema, so a query
+//! that bypasses `TenantTx` fails instead of leaking.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use super::{ShopId, Tenant, quote_ident};
+
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    shop_id: ShopId,
+}
+
+impl TenantTx {
+    /// Begins a transaction in the shop's schema, acting as the shop's role.
+    pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        enter_shop(&mut tx, &tenant.schema_name, &tenant.role_name, tenant.id).await?;
+        Ok(Self { tx, shop_id: tenant.id })
+    }
+
+    pub fn shop_id(&self) -> ShopId {
+        self.shop_id
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for TenantTx {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// Switches an open transaction into a shop's schema and role, transaction-locally. Used by
+/// `TenantTx` and by provisioning and migration, which start as the application role.
+pub async fn enter_shop(
+    conn: &mut PgConnection,
+    schema_name: &str,
+    role_name: &str,
+    shop_id: ShopId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "select set_config('search_path', $1, true), set_config('role', $2, true), \
+         set_config('shopfleet.tenant_id', $3, true)",
+    )
+    .bind(quote_ident(schema_name))
+    .bind(role_name)
+    .bind(shop_id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Returns an open transaction to the application role and the platform schema, e.g. to
+/// record a shop's schema version after migrating it in the same transaction.
+pub async fn leave_shop(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "select set_config('role', 'none', true), set_config('search_path', 'platform', true), \
+         set_config('shopfleet.tenant_id', '', true)",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

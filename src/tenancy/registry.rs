@@ -1,0 +1,148 @@
+//! The in-process registry of shops: resolves a slug or a custom domain to a [`Tenant`]
+//! without a database round trip per request.
+//!
+//! Entries (including "no such shop") live in a bounded cache with a TTL as a safety net.
+//! Changes to `platform.shops` and `platform.domains` fire `NOTIFY shopfleet_tenants` from a
+//! trigger, whoever made them (API, CLI, SQL console); every instance listens and drops its
+//! cache. Shop changes are rare next to reads, so dropping everything keeps the rule simple:
+//! a cached answer is never older than the last change this instance was told about.
+//!
+//! Rule: the listener is connected before the server accepts requests, and a lost listener
+//! connection also drops the cache (notifications may have been missed meanwhile).
+
+use std::time::Duration;
+
+use moka::future::Cache;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use uuid::Uuid;
+
+use super::{ShopId, ShopStatus, Tenant};
+use crate::auth::rbac::Rbac;
+
+/// Channel of shop and domain changes (payload: the shop id).
+pub const TENANTS_CHANNEL: &str = "shopfleet_tenants";
+/// Channel of RBAC policy changes (payload: the shop id).
+pub const POLICIES_CHANNEL: &str = "shopfleet_policies";
+
+const TTL: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub struct TenantRegistry {
+    pool: PgPool,
+    cache: Cache<LookupKey, Option<Tenant>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LookupKey {
+    Slug(String),
+    Domain(String),
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    currency: String,
+    plan: String,
+    status: String,
+    schema_name: String,
+    role_name: String,
+}
+
+const SELECT_TENANT: &str = "select s.id, s.slug, s.name, s.currency, s.plan, s.status, \
+     s.schema_name, s.role_name from platform.shops s";
+
+impl TenantRegistry {
+    pub fn new(pool: PgPool, capacity: u64) -> Self {
+        let cache = Cache::builder().max_capacity(capacity).time_to_live(TTL).build();
+        Self { pool, cache }
+    }
+
+    /// The live (active or suspended) shop under `key`, or `None`. Deleted shops are unknown.
+    pub async fn lookup(&self, key: &LookupKey) -> Result<Option<Tenant>, sqlx::Error> {
+        let pool = self.pool.clone();
+        let owned = key.clone();
+        self.cache
+            .try_get_with(key.clone(), async move { fetch(&pool, &owned).await })
+            .await
+            .map_err(|err| match std::sync::Arc::try_unwrap(err) {
+                Ok(err) => err,
+                Err(shared) => sqlx::Error::Protocol(shared.to_string()),
+            })
+    }
+
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+}
+
+async fn fetch(pool: &PgPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::Error> {
+    let row: Option<TenantRow> = match key {
+        LookupKey::Slug(slug) => {
+            sqlx::query_as(&format!(
+                "{SELECT_TENANT} where s.slug = $1 and s.status in ('active', 'suspended')"
+            ))
+            .bind(slug)
+            .fetch_optional(pool)
+            .await?
+        }
+        LookupKey::Domain(host) => {
+            sqlx::query_as(&format!(
+                "{SELECT_TENANT} join platform.domains d on d.shop_id = s.id \
+                 where d.hostname = $1 and s.status in ('active', 'suspended')"
+            ))
+            .bind(host)
+            .fetch_optional(pool)
+            .await?
+        }
+    };
+    Ok(row.and_then(|row| {
+        Some(Tenant {
+            id: ShopId(row.id),
+            slug: row.slug,
+            name: row.name,
+            currency: row.currency,
+            plan: row.plan,
+            status: ShopStatus::parse(&row.status)?,
+            schema_name: row.schema_name,
+            role_name: row.role_name,
+        })
+    }))
+}
+
+/// Subscribes to change notifications. Awaited before serving, so nothing is missed; the
+/// returned listener is then driven by [`run_change_listener`].
+pub async fn connect_change_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen_all([TENANTS_CHANNEL, POLICIES_CHANNEL]).await?;
+    Ok(listener)
+}
+
+/// Drops cached tenants and enforcers as notifications arrive. Runs for the life of the server.
+pub async fn run_change_listener(mut listener: PgListener, tenants: TenantRegistry, rbac: Rbac) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match notification.channel() {
+                TENANTS_CHANNEL => tenants.invalidate_all(),
+                POLICIES_CHANNEL => match notification.payload().parse::<Uuid>() {
+                    Ok(id) => rbac.invalidate(ShopId(id)).await,
+                    Err(_) => rbac.invalidate_all(),
+                },
+                _ => {}
+            },
+            Ok(None) => {
+                tracing::warn!("change listener reconnected; dropping tenant and policy caches");
+                tenants.invalidate_all();
+                rbac.invalidate_all();
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "change listener failed; retrying");
+                tenants.invalidate_all();
+                rbac.invalidate_all();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}

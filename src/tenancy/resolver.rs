@@ -1,0 +1,189 @@
+//! Tenant resolution: which shop a request is for (DESIGN.md §1).
+//!
+//! - `Host: tinashop.<base domain>` → slug `tinashop`;
+//! - `Host: <base domain>` (or `localhost` / an IP address: health checks, local clients) plus
+//!   `X-Shop: tinashop` → slug `tinashop`;
+//! - any other host → a custom domain in `platform.domains`.
+//!
+//! A host naming one shop and an `X-Shop` naming another is a 400, never a silent pick. Unknown
+//! and deleted shops are 404, suspended shops 403 `shop_suspended`.
+//!
+//! Rule: only shop routes (`/v1/admin`, `/v1/store`) are resolved here, and the resolved
+//! [`Tenant`] put in the request is the only source of "which shop" downstream.
+
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+
+use super::registry::{LookupKey, TenantRegistry};
+use super::{ShopStatus, Tenant};
+use crate::error::AppError;
+
+/// Where the shop of a request comes from, before looking it up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HostShop {
+    /// The platform host: the shop, if any, comes from `X-Shop`.
+    Platform,
+    /// A subdomain of the base domain.
+    Subdomain(String),
+    /// Some other host: maybe a shop's custom domain.
+    CustomDomain(String),
+}
+
+/// Normalises a `Host` header (lowercase, no port, no trailing dot) and classifies it.
+pub fn classify_host(host: &str, base_domain: &str) -> HostShop {
+    let host = host.trim().to_ascii_lowercase();
+    let host = strip_port(&host).trim_end_matches('.');
+    if host.is_empty() || host == base_domain || host == "localhost" || is_ip_literal(host) {
+        return HostShop::Platform;
+    }
+    match host.strip_suffix(base_domain).and_then(|rest| rest.strip_suffix('.')) {
+        Some(sub) => HostShop::Subdomain(sub.to_owned()),
+        None => HostShop::CustomDomain(host.to_owned()),
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        // [::1]:8080
+        return host.split_once(']').map_or(host, |(addr, _)| &host[..addr.len() + 1]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+fn is_ip_literal(host: &str) -> bool {
+    host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Resolves the shop of a request from its `Host` and `X-Shop` headers.
+pub async fn resolve(
+    registry: &TenantRegistry,
+    base_domain: &str,
+    host: &str,
+    x_shop: Option<&str>,
+) -> Result<Tenant, AppError> {
+    let from_header = x_shop.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty());
+    let from_host = match classify_host(host, base_domain) {
+        HostShop::Platform => None,
+        HostShop::Subdomain(slug) => Some(LookupKey::Slug(slug)),
+        HostShop::CustomDomain(domain) => Some(LookupKey::Domain(domain)),
+    };
+
+    let tenant = match (from_host, from_header) {
+        (None, None) => {
+            return Err(AppError::bad_request(
+                "shop_required",
+                "this route belongs to a shop: use the shop's host or an X-Shop header",
+            ));
+        }
+        (None, Some(slug)) => lookup(registry, LookupKey::Slug(slug)).await?,
+        (Some(key), None) => lookup(registry, key).await?,
+        (Some(key), Some(slug)) => {
+            let tenant = lookup(registry, key).await?;
+            if tenant.slug != slug {
+                return Err(AppError::bad_request(
+                    "shop_conflict",
+                    "the Host and the X-Shop header name different shops",
+                ));
+            }
+            tenant
+        }
+    };
+
+    match tenant.status {
+        ShopStatus::Active => Ok(tenant),
+        ShopStatus::Suspended => {
+            Err(AppError::forbidden("shop_suspended", "this shop is suspended"))
+        }
+        ShopStatus::Deleted | ShopStatus::Purged => Err(shop_not_found()),
+    }
+}
+
+async fn lookup(registry: &TenantRegistry, key: LookupKey) -> Result<Tenant, AppError> {
+    registry.lookup(&key).await?.ok_or_else(shop_not_found)
+}
+
+fn shop_not_found() -> AppError {
+    AppError::not_found("shop_not_found", "no shop at this address")
+}
+
+/// Middleware resolving the tenant of shop routes and putting it in the request.
+pub struct TenantResolver {
+    pub registry: TenantRegistry,
+    pub base_domain: String,
+}
+
+/// Paths that belong to a shop.
+fn is_shop_route(path: &str) -> bool {
+    ["/v1/admin", "/v1/store"]
+        .iter()
+        .any(|prefix| path.strip_prefix(prefix).is_some_and(|r| r.is_empty() || r.starts_with('/')))
+}
+
+impl<E: Endpoint> Middleware<E> for TenantResolver {
+    type Output = TenantResolverEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        TenantResolverEndpoint {
+            inner,
+            registry: self.registry.clone(),
+            base_domain: self.base_domain.clone(),
+        }
+    }
+}
+
+pub struct TenantResolverEndpoint<E> {
+    inner: E,
+    registry: TenantRegistry,
+    base_domain: String,
+}
+
+impl<E: Endpoint> Endpoint for TenantResolverEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
+        if is_shop_route(req.uri().path()) {
+            let host = req
+                .header("host")
+                .or_else(|| req.uri().host())
+                .unwrap_or_default()
+                .to_owned();
+            let tenant =
+                resolve(&self.registry, &self.base_domain, &host, req.header("x-shop")).await?;
+            tracing::Span::current().record("shop", tenant.slug.as_str());
+            req.extensions_mut().insert(tenant);
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "shops.example.com";
+
+    #[test]
+    fn classifies_hosts() {
+        assert_eq!(classify_host("tinashop.shops.example.com", BASE), HostShop::Subdomain("tinashop".into()));
+        assert_eq!(classify_host("TinaShop.Shops.Example.com:8080", BASE), HostShop::Subdomain("tinashop".into()));
+        assert_eq!(classify_host("shops.example.com", BASE), HostShop::Platform);
+        assert_eq!(classify_host("shops.example.com.", BASE), HostShop::Platform);
+        assert_eq!(classify_host("127.0.0.1:3000", BASE), HostShop::Platform);
+        assert_eq!(classify_host("[::1]:3000", BASE), HostShop::Platform);
+        assert_eq!(classify_host("localhost:8080", BASE), HostShop::Platform);
+        assert_eq!(classify_host("www.tinashop.vn", BASE), HostShop::CustomDomain("www.tinashop.vn".into()));
+        // A look-alike suffix is a custom domain, not a subdomain.
+        assert_eq!(classify_host("evilshops.example.com", BASE), HostShop::CustomDomain("evilshops.example.com".into()));
+    }
+
+    #[test]
+    fn only_shop_paths_are_resolved() {
+        assert!(is_shop_route("/v1/admin/products"));
+        assert!(is_shop_route("/v1/store"));
+        assert!(!is_shop_route("/v1/administrator"));
+        assert!(!is_shop_route("/v1/signup"));
+        assert!(!is_shop_route("/v1/platform/shops"));
+    }
+}

@@ -1,0 +1,174 @@
+//! Small validated values parsed at the edge (parse, don't validate): e-mail addresses,
+//! currency codes, display names, URL slugs, and the cursor of paginated lists.
+//!
+//! Rule: a handler parses request fields into these once; code inside trusts them.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// A syntactically valid e-mail address, trimmed; compared case-insensitively in SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let value = raw.trim();
+        if value.len() > 254 || !email_address::EmailAddress::is_valid(value) || !value.contains('.') {
+            return Err(AppError::validation(field, "is not a valid e-mail address"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An ISO 4217 currency code, e.g. `USD`, `VND`.
+pub fn parse_currency(field: &str, raw: &str) -> Result<String, AppError> {
+    let code = raw.trim().to_ascii_uppercase();
+    iso_currency::Currency::from_code(&code)
+        .map(|c| c.code().to_owned())
+        .ok_or_else(|| AppError::validation(field, "is not an ISO 4217 currency code"))
+}
+
+/// A trimmed, non-empty text of at most `max` characters.
+pub fn parse_name(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(AppError::validation(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(AppError::validation(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(AppError::validation(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// A URL slug for products and categories: lowercase letters, digits and single `-`.
+pub fn parse_url_slug(field: &str, raw: &str) -> Result<String, AppError> {
+    let value = raw.trim();
+    let valid = (1..=120).contains(&value.len())
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !value.starts_with('-')
+        && !value.ends_with('-')
+        && !value.contains("--");
+    if valid { Ok(value.to_owned()) } else {
+        Err(AppError::validation(field, "may contain only lowercase letters, digits and single '-'"))
+    }
+}
+
+/// Makes a URL slug from a name: "Áo Thun Cổ Tròn!" → "ao-thun-co-tron".
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars().flat_map(fold_accent) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug: String = slug.chars().take(100).collect();
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() { "item".to_owned() } else { slug }
+}
+
+/// Folds common Latin accents (including Vietnamese) to ASCII for slugs.
+fn fold_accent(c: char) -> Option<char> {
+    const GROUPS: &[(&str, char)] = &[
+        ("àáâãäåāăąạảấầẩẫậắằẳẵặ", 'a'), ("ÀÁÂÃÄÅĀĂĄẠẢẤẦẨẪẬẮẰẲẴẶ", 'a'),
+        ("èéêëēĕėęěẹẻẽếềểễệ", 'e'), ("ÈÉÊËĒĔĖĘĚẸẺẼẾỀỂỄỆ", 'e'),
+        ("ìíîïĩīĭįıỉị", 'i'), ("ÌÍÎÏĨĪĬĮİỈỊ", 'i'),
+        ("òóôõöøōŏőơọỏốồổỗộớờởỡợ", 'o'), ("ÒÓÔÕÖØŌŎŐƠỌỎỐỒỔỖỘỚỜỞỠỢ", 'o'),
+        ("ùúûüũūŭůűųưụủứừửữự", 'u'), ("ÙÚÛÜŨŪŬŮŰŲƯỤỦỨỪỬỮỰ", 'u'),
+        ("ýÿỳỵỷỹ", 'y'), ("ÝŸỲỴỶỸ", 'y'), ("đð", 'd'), ("ĐÐ", 'd'), ("çćĉċč", 'c'),
+        ("ÇĆĈĊČ", 'c'), ("ñńņňŉ", 'n'), ("ÑŃŅŇ", 'n'), ("śŝşš", 's'), ("ŚŜŞŠ", 's'),
+        ("źżž", 'z'), ("ŹŻŽ", 'z'), ("ß", 's'),
+    ];
+    if c.is_ascii() {
+        return Some(c);
+    }
+    GROUPS.iter().find(|(group, _)| group.contains(c)).map(|(_, ascii)| *ascii).or(Some(' '))
+}
+
+/// Page size of a list: default 20, at most 100.
+pub fn page_limit(raw: Option<u32>) -> Result<i64, AppError> {
+    match raw {
+        None => Ok(20),
+        Some(n @ 1..=100) => Ok(i64::from(n)),
+        Some(_) => Err(AppError::validation("limit", "must be between 1 and 100")),
+    }
+}
+
+/// Opaque cursors: the sort key of the last item seen, as URL-safe base64 JSON.
+pub fn encode_cursor<T: Serialize>(key: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+pub fn decode_cursor<T: DeserializeOwned>(raw: &str) -> Result<T, AppError> {
+    URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| AppError::bad_request("invalid_cursor", "the cursor is not one this API gave out"))
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern.
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Trims a page fetched with `limit + 1` rows and returns the last item kept if there is more.
+pub fn next_page<T>(items: &mut Vec<T>, limit: i64) -> Option<&T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if items.len() > limit {
+        items.truncate(limit);
+        items.last()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugify_makes_readable_ascii_slugs() {
+        assert_eq!(slugify("Áo Thun Cổ Tròn!"), "ao-thun-co-tron");
+        assert_eq!(slugify("  Linen  Shirt -- Blue "), "linen-shirt-blue");
+        assert_eq!(slugify("¡¡¡"), "item");
+        assert!(parse_url_slug("s", &slugify(&"x y ".repeat(80))).is_ok());
+    }
+
+    #[test]
+    fn parses_emails_and_currencies() {
+        assert!(Email::parse("email", " tina@example.com ").is_ok());
+        assert!(Email::parse("email", "tina@localhost").is_err());
+        assert!(Email::parse("email", "not-an-email").is_err());
+        assert_eq!(parse_currency("currency", "vnd").unwrap(), "VND");
+        assert!(parse_currency("currency", "XXY").is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = encode_cursor(&(42_i64, "abc"));
+        assert_eq!(decode_cursor::<(i64, String)>(&cursor).unwrap(), (42, "abc".to_owned()));
+        assert!(decode_cursor::<(i64, String)>("%%%").is_err());
+    }
+
+    #[test]
+    fn page_limit_is_bounded() {
+        assert_eq!(page_limit(None).unwrap(), 20);
+        assert_eq!(page_limit(Some(100)).unwrap(), 100);
+        assert!(page_limit(Some(0)).is_err());
+        assert!(page_limit(Some(101)).is_err());
+    }
+}

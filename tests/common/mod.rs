@@ -1,0 +1,210 @@
+//! Test harness: starts the real application on port 0 against the real PostgreSQL started by
+//! `scripts/test.sh` (`TEST_DATABASE_URL`), exactly as `serve` does. Each test makes its own
+//! shops with random slugs, so tests run in parallel on one database.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use shopfleet::app::Application;
+use shopfleet::config::{DatabaseConfig, ServerConfig};
+use shopfleet::tenancy::migrate;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub const BASE_DOMAIN: &str = "shops.test";
+pub const PASSWORD: &str = "correct-horse-battery";
+
+pub fn database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .expect("TEST_DATABASE_URL is not set: run the tests through scripts/test.sh")
+}
+
+pub fn server_config() -> ServerConfig {
+    ServerConfig {
+        database: DatabaseConfig {
+            database_url: database_url(),
+            database_max_connections: 10,
+            database_max_lifetime_secs: 300,
+        },
+        listen_addr: "127.0.0.1:0".into(),
+        base_domain: BASE_DOMAIN.into(),
+        public_url_template: "http://{host}".into(),
+        jwt_secret: "test-secret-test-secret-test-secret!".into(),
+        access_token_ttl_secs: 900,
+        refresh_token_ttl_days: 30,
+        tenant_cache_capacity: 1000,
+        login_max_failures: 5,
+        login_window_secs: 300,
+    }
+}
+
+pub async fn pool() -> PgPool {
+    PgPoolOptions::new().max_connections(5).connect(&database_url()).await.expect("connect to the test database")
+}
+
+pub fn random_slug(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+}
+
+/// A shop made through `POST /v1/signup`.
+#[derive(Debug, Clone)]
+pub struct TestShop {
+    pub id: String,
+    pub slug: String,
+    pub owner_email: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(server_config()).await
+    }
+
+    pub async fn spawn_with(config: ServerConfig) -> Self {
+        let pool = pool().await;
+        migrate::migrate_platform(&pool).await.expect("platform migrations");
+        let app = Application::build(config).await.expect("build the application");
+        let addr = app.local_addr();
+        tokio::spawn(app.run());
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { addr, client, pool }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A request on the platform host.
+    pub fn platform(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request to a shop route, addressed with `X-Shop`.
+    pub fn shop(&self, method: Method, slug: &str, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).header("X-Shop", slug)
+    }
+
+    /// A request with an explicit `Host` header (subdomain or custom domain).
+    pub fn host(&self, method: Method, host: &str, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).header("Host", host)
+    }
+
+    pub async fn signup(&self, prefix: &str) -> TestShop {
+        self.signup_with(prefix, "USD").await
+    }
+
+    pub async fn signup_with(&self, prefix: &str, currency: &str) -> TestShop {
+        let slug = random_slug(prefix);
+        let owner_email = format!("owner@{slug}.example.com");
+        let response = self
+            .platform(Method::POST, "/v1/signup")
+            .json(&json!({
+                "slug": slug, "name": format!("Shop {slug}"), "currency": currency,
+                "owner_email": owner_email, "owner_password": PASSWORD,
+            }))
+            .send()
+            .await
+            .expect("signup request");
+        let (status, body) = read(response).await;
+        assert_eq!(status, StatusCode::CREATED, "signup failed: {body}");
+        TestShop {
+            id: body["shop_id"].as_str().expect("shop_id").to_owned(),
+            slug,
+            owner_email,
+            token: body["tokens"]["access_token"].as_str().expect("token").to_owned(),
+            refresh_token: body["tokens"]["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// Sends with the shop's owner token.
+    pub async fn owner(&self, shop: &TestShop, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.as_token(&shop.token, &shop.slug, method, path, body).await
+    }
+
+    pub async fn as_token(&self, token: &str, slug: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.shop(method, slug, path).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
+    /// Adds a staff member with `role` and returns their access token.
+    pub async fn staff_token(&self, shop: &TestShop, role: &str) -> String {
+        let email = format!("{role}-{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (status, body) = self
+            .owner(shop, Method::POST, "/v1/admin/staff", Some(json!({ "email": email, "role": role, "password": PASSWORD })))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "adding staff: {body}");
+        self.login(&shop.slug, "/v1/admin/auth/login", &email).await
+    }
+
+    pub async fn login(&self, slug: &str, path: &str, email: &str) -> String {
+        let (status, body) = read(
+            self.shop(Method::POST, slug, path).json(&json!({ "email": email, "password": PASSWORD })).send().await.expect("login"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "login failed: {body}");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Registers a storefront customer and returns their access token.
+    pub async fn customer_token(&self, shop: &TestShop) -> String {
+        let email = format!("c-{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (status, body) = read(
+            self.shop(Method::POST, &shop.slug, "/v1/store/customers")
+                .json(&json!({ "email": email, "password": PASSWORD, "first_name": "Cus" }))
+                .send()
+                .await
+                .expect("register"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "register failed: {body}");
+        body["tokens"]["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates an active product with one variant per size and returns its JSON.
+    pub async fn product(&self, shop: &TestShop, name: &str, price: i64) -> Value {
+        let (status, body) = self
+            .owner(
+                shop,
+                Method::POST,
+                "/v1/admin/products",
+                Some(json!({
+                    "name": name, "status": "active",
+                    "options": [{ "name": "Size", "values": ["S", "M"] }],
+                    "variants": [
+                        { "price": price, "stock": 5, "option_values": ["S"] },
+                        { "price": price + 100, "stock": 0, "option_values": ["M"] }
+                    ]
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "creating product: {body}");
+        body
+    }
+}
+
+pub async fn read(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+/// Asserts the error shape and code of a response.
+pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str) {
+    assert_eq!(status, expected_status, "unexpected status, body: {body}");
+    assert_eq!(body["error"]["code"], code, "unexpected error code, body: {body}");
+    assert!(body["error"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "error without request id: {body}");
+}

@@ -23,7 +23,7 @@ pub fn cli_error(err: AppError) -> anyhow::Error {
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let pool = app::connect(&config.database).await?;
     migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
-    let report = migrate::migrate_shops(&pool, &migrate::embedded(), 4, false).await?;
+    let report = migrate::migrate_shops(&pool, &migrate::embedded(), None, 4, false).await?;
     if !report.failed.is_empty() {
         tracing::error!(failed = report.failed.len(), "some shops failed to migrate; run `shopfleet migrate`");
     }
@@ -33,7 +33,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     application.run().await.context("serving HTTP")
 }
 
-pub async fn migrate(db: &DatabaseConfig, concurrency: usize, status: bool) -> anyhow::Result<()> {
+pub async fn migrate(db: &DatabaseConfig, shops: &[String], concurrency: usize, status: bool) -> anyhow::Result<()> {
     let pool = app::connect(db).await?;
     migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
     let migrations = migrate::embedded();
@@ -49,7 +49,7 @@ pub async fn migrate(db: &DatabaseConfig, concurrency: usize, status: bool) -> a
         println!("{} shops, latest tenant version {latest}, {behind} behind", versions.len());
         return Ok(());
     }
-    let report = migrate::migrate_shops(&pool, &migrations, concurrency, std::io::stderr().is_terminal()).await?;
+    let report = migrate::migrate_shops(&pool, &migrations, (!shops.is_empty()).then_some(shops), concurrency, std::io::stderr().is_terminal()).await?;
     for (slug, from, to) in &report.upgraded {
         println!("migrated {slug}: {from} -> {to}");
     }

@@ -25,6 +25,9 @@ enum Command {
         /// Show each shop's schema version instead of migrating.
         #[arg(long)]
         status: bool,
+        /// Migrate only this shop (repeatable), e.g. a canary before the fleet.
+        #[arg(long = "shop", value_name = "SLUG")]
+        shops: Vec<String>,
     },
     /// Manage shops.
     Shop {
@@ -85,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
 
     match Cli::parse().command {
         Command::Serve(config) => commands::serve(config).await,
-        Command::Migrate { db, concurrency, status } => commands::migrate(&db, concurrency, status).await,
+        Command::Migrate { db, concurrency, status, shops } => commands::migrate(&db, &shops, concurrency, status).await,
         Command::Shop { action } => match action {
             ShopCommand::List { db } => commands::shop_list(&db).await,
             ShopCommand::Suspend { slug, db } => commands::shop_action(&db, ShopAction::Suspend, &slug).await,

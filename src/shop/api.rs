@@ -106,6 +106,8 @@ impl ShopApi {
         self.state.rbac.require(&tenant, auth.0.id, "domains", "write").await?;
         let hostname = domains::parse_hostname(&body.hostname, &self.state.config.base_domain)?;
         let domain = domains::add(&self.state.pool, tenant.id, &hostname).await?;
+        // Other instances hear of it by NOTIFY; this one must not answer from its cache meanwhile.
+        self.state.tenants.invalidate_all();
         Ok(DomainCreated::Created(Json(domain)))
     }
 
@@ -114,6 +116,7 @@ impl ShopApi {
     async fn remove_domain(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<DomainDeleted, ShopErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "domains", "write").await?;
         domains::remove(&self.state.pool, tenant.id, id.0).await?;
+        self.state.tenants.invalidate_all();
         Ok(DomainDeleted::NoContent)
     }
 }

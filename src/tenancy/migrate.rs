@@ -78,13 +78,22 @@ struct PendingShop {
 }
 
 /// Brings every shop behind `latest_version(migrations)` up to it, `concurrency` at a time.
-pub async fn migrate_shops(pool: &PgPool, migrations: &[TenantMigration], concurrency: usize, progress: bool) -> anyhow::Result<MigrateReport> {
+/// `only` restricts the run to the shops with these slugs (a canary first, say).
+pub async fn migrate_shops(
+    pool: &PgPool,
+    migrations: &[TenantMigration],
+    only: Option<&[String]>,
+    concurrency: usize,
+    progress: bool,
+) -> anyhow::Result<MigrateReport> {
     let latest = latest_version(migrations);
     let pending: Vec<PendingShop> = sqlx::query_as(
         "select id, slug, schema_name, role_name, schema_version from platform.shops \
-         where status <> 'purged' and schema_version < $1 order by created_at",
+         where status <> 'purged' and schema_version < $1 and ($2::text[] is null or slug = any($2)) \
+         order by created_at",
     )
     .bind(latest)
+    .bind(only)
     .fetch_all(pool)
     .await?;
 

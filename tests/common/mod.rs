@@ -208,3 +208,30 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCod
     assert_eq!(body["error"]["code"], code, "unexpected error code, body: {body}");
     assert!(body["error"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "error without request id: {body}");
 }
+
+impl TestApp {
+    /// Creates a platform admin (as `shopfleet admin create` does) and returns their token.
+    pub async fn platform_admin_token(&self) -> String {
+        let email = format!("admin-{}@platform.example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let hash = shopfleet::auth::password::hash(PASSWORD.to_owned()).await.expect("hash");
+        shopfleet::platform::admins::create(&self.pool, &email, &hash).await.expect("create admin");
+        let (status, body) = read(
+            self.platform(Method::POST, "/v1/platform/auth/login")
+                .json(&json!({ "email": email, "password": PASSWORD }))
+                .send()
+                .await
+                .expect("platform login"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "platform login: {body}");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn as_admin(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.platform(method, path).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+}

@@ -23,3 +23,10 @@ echo "==> cargo nextest run (target dir $CARGO_TARGET_DIR)"
 cargo nextest run --all-targets --no-fail-fast "$@"
 # Doc tests are not run by nextest.
 cargo test --doc --quiet
+
+echo "==> validating the OpenAPI document"
+python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+spec="$(mktemp --suffix=.json)"
+cargo run --quiet -- openapi > "$spec"
+python3 -m openapi_spec_validator "$spec"
+rm -f "$spec"

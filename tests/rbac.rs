@@ -18,8 +18,9 @@ async fn each_builtin_role_gets_exactly_its_permissions() {
     let manager = app.staff_token(&shop, "manager").await;
     let staff = app.staff_token(&shop, "staff").await;
 
-    // (token, method, path, body, expected status)
-    let cases: Vec<(&str, &str, Method, &str, Option<serde_json::Value>, StatusCode)> = vec![
+    // (role, token, method, path, body, expected status)
+    type Case<'a> = (&'a str, &'a str, Method, &'a str, Option<serde_json::Value>, StatusCode);
+    let cases: Vec<Case> = vec![
         ("staff", &staff, Method::GET, "/v1/admin/products", None, StatusCode::OK),
         ("staff", &staff, Method::POST, "/v1/admin/products", Some(product_body("By staff")), StatusCode::CREATED),
         ("staff", &staff, Method::GET, "/v1/admin/categories", None, StatusCode::OK),

@@ -116,7 +116,6 @@ error_responses!(StoreErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 
 impl StorefrontApi {
     /// Browse the shop's products
     #[oai(path = "/products", method = "get")]
-    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         tenant: Data<&Tenant>,

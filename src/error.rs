@@ -272,3 +272,32 @@ pub fn into_json_response(err: poem::Error) -> poem::Response {
         .content_type("application/json; charset=utf-8")
         .body(bytes)
 }
+
+// The error sets operations share. Shop routes can always answer 400 (no shop, or conflicting
+// Host and X-Shop), 403 (suspended shop, or a role without the permission) and 404 (unknown
+// shop, or an unknown resource); authenticated ones add 401.
+
+error_responses!(
+    /// An authenticated shop operation without validation or conflicts (reads, plain deletes).
+    ShopReadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound }
+);
+error_responses!(
+    /// A staff list with filters and paging.
+    ShopListErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+);
+error_responses!(
+    /// A staff create or update: validation (422) and uniqueness or state conflicts (409).
+    ShopWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable }
+);
+error_responses!(
+    /// A staff delete that can conflict with the resource's state.
+    ShopDeleteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict }
+);
+error_responses!(
+    /// A public storefront read.
+    StorefrontErrors { 400 BadRequest, 403 Forbidden, 404 NotFound }
+);
+error_responses!(
+    /// A public storefront list with filters and paging.
+    StorefrontListErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+);

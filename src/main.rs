@@ -50,6 +50,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ShopCommand {
+    /// Create a shop and its owner; the password comes from SHOPFLEET_OWNER_PASSWORD or stdin.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[arg(long)]
+        owner_email: String,
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
     /// List every shop with status, plan and schema version.
     List {
         #[command(flatten)]
@@ -90,6 +103,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(config) => commands::serve(config).await,
         Command::Migrate { db, concurrency, status, shops } => commands::migrate(&db, &shops, concurrency, status).await,
         Command::Shop { action } => match action {
+            ShopCommand::Create { slug, name, currency, owner_email, db } => {
+                commands::shop_create(&db, &slug, &name, &currency, &owner_email, "SHOPFLEET_OWNER_PASSWORD").await
+            }
             ShopCommand::List { db } => commands::shop_list(&db).await,
             ShopCommand::Suspend { slug, db } => commands::shop_action(&db, ShopAction::Suspend, &slug).await,
             ShopCommand::Resume { slug, db } => commands::shop_action(&db, ShopAction::Resume, &slug).await,

@@ -8,6 +8,7 @@ use super::principal::StaffAuth;
 use super::session;
 use super::tokens::{TokenKind, TokenPair};
 use crate::app::AppState;
+use crate::error::ShopReadErrors;
 use crate::error_responses;
 use crate::tenancy::Tenant;
 
@@ -35,8 +36,8 @@ pub enum LoggedOut {
 }
 
 error_responses!(
-    /// Errors of login and refresh.
-    LoginErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests }
+    /// Errors of a password login.
+    LoginErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 429 TooManyRequests }
 );
 
 #[OpenApi(prefix_path = "/v1/admin/auth", tag = "crate::openapi_tags::Tag::AdminAuth")]
@@ -55,7 +56,7 @@ impl AdminAuthApi {
     ///
     /// Refresh tokens are single-use: presenting a spent one revokes its whole family.
     #[oai(path = "/refresh", method = "post")]
-    async fn refresh(&self, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<Json<TokenPair>, LoginErrors> {
+    async fn refresh(&self, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<Json<TokenPair>, ShopReadErrors> {
         Ok(Json(session::refresh(&self.state, &tenant, TokenKind::Staff, &body.refresh_token).await?))
     }
 
@@ -63,7 +64,7 @@ impl AdminAuthApi {
     ///
     /// Revokes the given refresh token and every token refreshed from the same login.
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<LoggedOut, LoginErrors> {
+    async fn logout(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<LoggedOut, ShopReadErrors> {
         session::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
         Ok(LoggedOut::NoContent)
     }

@@ -9,6 +9,7 @@ use super::principal::CustomerAuth;
 use super::session;
 use super::tokens::{TokenKind, TokenPair};
 use crate::app::AppState;
+use crate::error::ShopReadErrors;
 use crate::tenancy::Tenant;
 
 pub struct StoreAuthApi {
@@ -26,13 +27,13 @@ impl StoreAuthApi {
 
     /// Exchange a customer's refresh token for a new pair
     #[oai(path = "/refresh", method = "post")]
-    async fn refresh(&self, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<Json<TokenPair>, LoginErrors> {
+    async fn refresh(&self, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<Json<TokenPair>, ShopReadErrors> {
         Ok(Json(session::refresh(&self.state, &tenant, TokenKind::Customer, &body.refresh_token).await?))
     }
 
     /// Sign a customer out
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, auth: CustomerAuth, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<LoggedOut, LoginErrors> {
+    async fn logout(&self, auth: CustomerAuth, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<LoggedOut, ShopReadErrors> {
         session::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
         Ok(LoggedOut::NoContent)
     }

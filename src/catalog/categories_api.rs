@@ -9,9 +9,8 @@ use uuid::Uuid;
 
 use super::categories::{self, Category, CategoryFields};
 use crate::app::AppState;
+use crate::error::{AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors};
 use crate::auth::principal::StaffAuth;
-use crate::error::AppResult;
-use crate::error_responses;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{parse_name, parse_url_slug, slugify};
 
@@ -54,13 +53,12 @@ enum CategoryDeleted {
     NoContent,
 }
 
-error_responses!(CategoryErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
 
 #[OpenApi(prefix_path = "/v1/admin/categories", tag = "crate::openapi_tags::Tag::Catalog")]
 impl CategoriesAdminApi {
     /// List all categories (flat; use `parent_id` for the tree)
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Category>>, CategoryErrors> {
+    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Category>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = categories::list(&mut tx).await?;
@@ -70,7 +68,7 @@ impl CategoriesAdminApi {
 
     /// Create a category
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewCategory>) -> Result<CategoryCreated, CategoryErrors> {
+    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewCategory>) -> Result<CategoryCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
         let name = parse_name("name", &body.name, 100)?;
         let slug = match body.slug.as_deref() {
@@ -93,7 +91,7 @@ impl CategoriesAdminApi {
 
     /// Change a category, or move it in the tree
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<CategoryUpdate>) -> Result<Json<Category>, CategoryErrors> {
+    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<CategoryUpdate>) -> Result<Json<Category>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
         Ok(Json(self.change(&tenant, id.0, body.0).await?))
     }
@@ -102,7 +100,7 @@ impl CategoriesAdminApi {
     ///
     /// `category_has_children` (409) while it has subcategories.
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<CategoryDeleted, CategoryErrors> {
+    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<CategoryDeleted, ShopDeleteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         categories::delete(&mut tx, id.0).await?;

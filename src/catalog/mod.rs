@@ -12,6 +12,6 @@ mod products_api;
 mod storefront_api;
 
 pub use categories_api::CategoriesAdminApi;
-pub use products::{NewProduct, NewVariant, ProductOption, create_product};
+pub use products::{NewProduct, NewVariant, ProductOption, ProductStatus, create_product};
 pub use products_api::ProductsAdminApi;
 pub use storefront_api::StorefrontApi;

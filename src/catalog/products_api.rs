@@ -9,9 +9,8 @@ use uuid::Uuid;
 
 use super::products::{self, NewProduct, Product, ProductKey, ProductStatus, ProductUpdate};
 use crate::app::AppState;
+use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::auth::principal::StaffAuth;
-use crate::error::AppResult;
-use crate::error_responses;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
 
@@ -54,7 +53,6 @@ enum ProductDeleted {
     NoContent,
 }
 
-error_responses!(ProductErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
 
 #[OpenApi(prefix_path = "/v1/admin/products", tag = "crate::openapi_tags::Tag::Catalog")]
 impl ProductsAdminApi {
@@ -73,7 +71,7 @@ impl ProductsAdminApi {
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
-    ) -> Result<Json<ProductPage>, ProductErrors> {
+    ) -> Result<Json<ProductPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
@@ -106,7 +104,7 @@ impl ProductsAdminApi {
     ///
     /// `slug_taken` or `sku_taken` (409) on duplicates within the shop.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewProduct>) -> Result<ProductCreated, ProductErrors> {
+    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewProduct>) -> Result<ProductCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let id = products::create_product(&mut tx, &body.0).await?;
@@ -117,7 +115,7 @@ impl ProductsAdminApi {
 
     /// A product with its variants
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<Json<Product>, ProductErrors> {
+    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<Json<Product>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let product = products::load_product(&mut tx, ProductKey::Id(id.0), &tenant.currency).await?;
@@ -129,14 +127,14 @@ impl ProductsAdminApi {
     ///
     /// Absent fields keep their values; `variants`, when sent, is the complete new list.
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<ProductUpdate>) -> Result<Json<Product>, ProductErrors> {
+    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<ProductUpdate>) -> Result<Json<Product>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         Ok(Json(self.change(&tenant, id.0, &body.0).await?))
     }
 
     /// Delete a product and its variants
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<ProductDeleted, ProductErrors> {
+    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<ProductDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         products::delete_product(&mut tx, id.0).await?;

@@ -11,8 +11,7 @@ use uuid::Uuid;
 use super::categories;
 use super::products::{self, ProductKey, ProductOption};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult};
-use crate::error_responses;
+use crate::error::{AppError, AppResult, StorefrontErrors, StorefrontListErrors};
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
 
@@ -110,7 +109,6 @@ pub struct StoreCategory {
     pub depth: u32,
 }
 
-error_responses!(StoreErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 Unprocessable });
 
 #[OpenApi(prefix_path = "/v1/store", tag = "crate::openapi_tags::Tag::Storefront")]
 impl StorefrontApi {
@@ -129,7 +127,7 @@ impl StorefrontApi {
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
-    ) -> Result<Json<StoreProductPage>, StoreErrors> {
+    ) -> Result<Json<StoreProductPage>, StorefrontListErrors> {
         let filter = StoreFilter {
             category: category.0,
             min_price: min_price.0,
@@ -143,7 +141,7 @@ impl StorefrontApi {
 
     /// One active product by its slug
     #[oai(path = "/products/:slug", method = "get")]
-    async fn get(&self, tenant: Data<&Tenant>, slug: Path<String>) -> Result<Json<StoreProduct>, StoreErrors> {
+    async fn get(&self, tenant: Data<&Tenant>, slug: Path<String>) -> Result<Json<StoreProduct>, StorefrontErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let product = products::load_product(&mut tx, ProductKey::ActiveSlug(&slug.0), &tenant.currency).await?;
         let categories: Vec<CategoryRef> = sqlx::query_as(
@@ -182,7 +180,7 @@ impl StorefrontApi {
 
     /// The shop's categories, in tree order
     #[oai(path = "/categories", method = "get")]
-    async fn categories(&self, tenant: Data<&Tenant>) -> Result<Json<Vec<StoreCategory>>, StoreErrors> {
+    async fn categories(&self, tenant: Data<&Tenant>) -> Result<Json<Vec<StoreCategory>>, StorefrontErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = categories::list(&mut tx).await?;
         tx.commit().await?;

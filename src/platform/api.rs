@@ -73,13 +73,16 @@ enum ShopDeleted {
     NoContent,
 }
 
-error_responses!(PlatformErrors { 400 BadRequest, 401 Unauthorized, 404 NotFound, 409 Conflict, 422 Unprocessable, 429 TooManyRequests });
+error_responses!(PlatformLoginErrors { 400 BadRequest, 401 Unauthorized, 429 TooManyRequests });
+error_responses!(PlatformListErrors { 400 BadRequest, 401 Unauthorized, 422 Unprocessable });
+error_responses!(PlatformReadErrors { 401 Unauthorized, 404 NotFound });
+error_responses!(PlatformChangeErrors { 401 Unauthorized, 404 NotFound, 409 Conflict, 422 Unprocessable });
 
 #[OpenApi(prefix_path = "/v1/platform", tag = "crate::openapi_tags::Tag::Platform")]
 impl PlatformApi {
     /// Sign in as a platform admin
     #[oai(path = "/auth/login", method = "post")]
-    async fn login(&self, body: Json<PlatformLogin>) -> Result<Json<PlatformToken>, PlatformErrors> {
+    async fn login(&self, body: Json<PlatformLogin>) -> Result<Json<PlatformToken>, PlatformLoginErrors> {
         let key = LoginLimiter::key("platform", "platform_admin", &body.email);
         self.state.login_limiter.check(&key)?;
         let account = admins::find_by_email(&self.state.pool, &body.email).await?;
@@ -109,7 +112,7 @@ impl PlatformApi {
         status: Query<Option<String>>,
         cursor: Query<Option<String>>,
         limit: Query<Option<u32>>,
-    ) -> Result<Json<ShopPage>, PlatformErrors> {
+    ) -> Result<Json<ShopPage>, PlatformListErrors> {
         let limit = page_limit(limit.0)?;
         if let Some(status) = status.0.as_deref()
             && ShopStatus::parse(status).is_none()
@@ -126,7 +129,7 @@ impl PlatformApi {
 
     /// A shop with its domains and usage
     #[oai(path = "/shops/:id", method = "get")]
-    async fn get_shop(&self, _auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformErrors> {
+    async fn get_shop(&self, _auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformReadErrors> {
         Ok(Json(self.detail(id.0).await?))
     }
 
@@ -135,21 +138,21 @@ impl PlatformApi {
     /// Every route of the shop answers 403 `shop_suspended` until it is resumed, on every
     /// instance within a second.
     #[oai(path = "/shops/:id/suspend", method = "post")]
-    async fn suspend(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformErrors> {
+    async fn suspend(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
         self.change_status(&auth, id.0, &["active"], ShopStatus::Suspended, "shop.suspend").await?;
         Ok(Json(self.detail(id.0).await?))
     }
 
     /// Resume a suspended shop
     #[oai(path = "/shops/:id/resume", method = "post")]
-    async fn resume(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformErrors> {
+    async fn resume(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
         self.change_status(&auth, id.0, &["suspended"], ShopStatus::Active, "shop.resume").await?;
         Ok(Json(self.detail(id.0).await?))
     }
 
     /// Change a shop's plan
     #[oai(path = "/shops/:id", method = "patch")]
-    async fn update_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, body: Json<ShopPlanUpdate>) -> Result<Json<ShopDetail>, PlatformErrors> {
+    async fn update_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, body: Json<ShopPlanUpdate>) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
         let actor = self.actor(&auth).await?;
         let mut tx = self.state.pool.begin().await?;
         let shop = shops::find(&mut tx, id.0, true).await?;
@@ -172,7 +175,7 @@ impl PlatformApi {
     /// The shop disappears at once (its hosts answer 404). With `purge=true` its schema and
     /// role are dropped too; otherwise `shopfleet shop purge` does that later.
     #[oai(path = "/shops/:id", method = "delete")]
-    async fn delete_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, purge: Query<Option<bool>>) -> Result<ShopDeleted, PlatformErrors> {
+    async fn delete_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, purge: Query<Option<bool>>) -> Result<ShopDeleted, PlatformChangeErrors> {
         let actor = self.actor(&auth).await?;
         let mut tx = self.state.pool.begin().await?;
         let shop = shops::change_status(&mut tx, &actor, id.0, &["active", "suspended"], ShopStatus::Deleted, "shop.delete").await?;
@@ -193,7 +196,7 @@ impl PlatformApi {
         shop_id: Query<Option<Uuid>>,
         cursor: Query<Option<String>>,
         limit: Query<Option<u32>>,
-    ) -> Result<Json<AuditPage>, PlatformErrors> {
+    ) -> Result<Json<AuditPage>, PlatformListErrors> {
         let limit = page_limit(limit.0)?;
         let before: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut conn = self.state.pool.acquire().await?;

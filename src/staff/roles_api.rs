@@ -9,10 +9,9 @@ use uuid::Uuid;
 
 use super::{check_assignable, is_builtin, role_permissions};
 use crate::app::AppState;
+use crate::error::{AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation};
 use crate::auth::principal::StaffAuth;
 use crate::auth::rbac::{self, PERMISSIONS};
-use crate::error::{AppError, AppResult, on_unique_violation};
-use crate::error_responses;
 use crate::tenancy::{Tenant, TenantTx};
 
 pub struct RolesApi {
@@ -51,7 +50,6 @@ enum RoleDeleted {
     NoContent,
 }
 
-error_responses!(RoleErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
 
 fn parse_role_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
@@ -67,7 +65,7 @@ fn parse_role_name(raw: &str) -> AppResult<String> {
 impl RolesApi {
     /// List roles with their permissions
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Role>>, RoleErrors> {
+    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Role>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let rows: Vec<(String, String, bool)> = sqlx::query_as("select name, description, builtin from roles order by builtin desc, name")
@@ -84,7 +82,7 @@ impl RolesApi {
 
     /// Every permission a role can hold
     #[oai(path = "/permissions", method = "get")]
-    async fn permissions(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<String>>, RoleErrors> {
+    async fn permissions(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<String>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "read").await?;
         Ok(Json(PERMISSIONS.iter().map(|p| (*p).to_owned()).collect()))
     }
@@ -94,7 +92,7 @@ impl RolesApi {
     /// `role_exists` (409) for a taken name; `privilege_escalation` (403) for a permission you
     /// do not hold.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewRole>) -> Result<RoleCreated, RoleErrors> {
+    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewRole>) -> Result<RoleCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "write").await?;
         Ok(RoleCreated::Created(Json(self.add(&tenant, auth.0.id, body.0).await?)))
     }
@@ -103,7 +101,7 @@ impl RolesApi {
     ///
     /// `role_in_use` (409) while staff hold it; built-in roles cannot be deleted.
     #[oai(path = "/:name", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, name: Path<String>) -> Result<RoleDeleted, RoleErrors> {
+    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, name: Path<String>) -> Result<RoleDeleted, ShopDeleteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "write").await?;
         if is_builtin(&name.0) {
             return Err(AppError::conflict("role_builtin", "built-in roles cannot be deleted").into());

@@ -10,10 +10,9 @@ use uuid::Uuid;
 
 use super::{check_assignable, role_permissions};
 use crate::app::AppState;
+use crate::error::{AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation};
 use crate::auth::principal::StaffAuth;
 use crate::auth::{password, rbac, tokens};
-use crate::error::{AppError, AppResult, on_unique_violation};
-use crate::error_responses;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{Email, parse_name};
 
@@ -63,7 +62,6 @@ enum StaffDeleted {
     NoContent,
 }
 
-error_responses!(StaffErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
 
 const SELECT_STAFF: &str = "select s.id, s.email, s.name, s.is_owner, s.created_at, \
      coalesce(substr(r.v1, 6), '') as role from staff s \
@@ -92,7 +90,7 @@ async fn role_exists(conn: &mut PgConnection, role: &str) -> AppResult<Vec<Strin
 impl StaffApi {
     /// List staff
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<StaffMember>>, StaffErrors> {
+    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<StaffMember>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let staff = sqlx::query_as(&format!("{SELECT_STAFF} order by s.is_owner desc, s.created_at"))
@@ -107,14 +105,14 @@ impl StaffApi {
     /// `email_taken` (409) if the shop has staff with that e-mail; `privilege_escalation` (403)
     /// for a role with permissions you do not hold.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewStaffMember>) -> Result<StaffCreated, StaffErrors> {
+    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewStaffMember>) -> Result<StaffCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
         Ok(StaffCreated::Created(Json(self.add(&tenant, auth.0.id, body.0).await?)))
     }
 
     /// Change a staff member's name or role
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<StaffUpdate>) -> Result<Json<StaffMember>, StaffErrors> {
+    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<StaffUpdate>) -> Result<Json<StaffMember>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
         Ok(Json(self.change(&tenant, auth.0.id, id.0, body.0).await?))
     }
@@ -123,7 +121,7 @@ impl StaffApi {
     ///
     /// The owner cannot be removed (`owner_protected`, 409).
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<StaffDeleted, StaffErrors> {
+    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<StaffDeleted, ShopDeleteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let member = find_staff(&mut tx, id.0).await?;

@@ -1,0 +1,208 @@
+//! Benchmark driver used by `scripts/bench.sh` (not a test: it measures, it asserts nothing).
+//!
+//! - `signup N`: N signups over HTTP against an in-process server; latency p50/p99 of the
+//!   whole request and of its database provisioning part (`Server-Timing: provision`).
+//! - `migrate N`: provisions shops until there are N, then times `migrate` with nothing
+//!   pending, and applying one new tenant migration to all of them.
+//! - `seed-storefront N FILE`: N shops with 20 active products each; writes their slugs to FILE.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+use shopfleet::app::{self, Application};
+use shopfleet::catalog::{NewProduct, NewVariant, ProductOption, create_product};
+use shopfleet::config::{DatabaseConfig, ServerConfig};
+use shopfleet::tenancy::migrate::{self, TenantMigration};
+use shopfleet::tenancy::provisioning::{NewShop, provision};
+use shopfleet::tenancy::{Slug, TenantTx};
+
+fn database() -> DatabaseConfig {
+    DatabaseConfig {
+        database_url: std::env::var("DATABASE_URL").expect("DATABASE_URL"),
+        database_max_connections: 20,
+        database_max_lifetime_secs: 900,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn summary(label: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{label}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        samples.len(),
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.99),
+        percentile(&samples, 1.0)
+    );
+}
+
+async fn signup(count: usize) -> anyhow::Result<()> {
+    let pool = app::connect(&database()).await?;
+    migrate::migrate_platform(&pool).await?;
+    let config = ServerConfig {
+        database: database(),
+        listen_addr: "127.0.0.1:0".into(),
+        base_domain: "shops.bench".into(),
+        public_url_template: "http://{host}".into(),
+        jwt_secret: "bench-secret-bench-secret-bench-secret".into(),
+        access_token_ttl_secs: 900,
+        refresh_token_ttl_days: 30,
+        tenant_cache_capacity: 10_000,
+        login_max_failures: 10,
+        login_window_secs: 300,
+    };
+    let application = Application::build(config).await?;
+    let url = format!("http://{}/v1/signup", application.local_addr());
+    tokio::spawn(application.run());
+    let client = reqwest::Client::new();
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let (mut total, mut provisioning) = (Vec::new(), Vec::new());
+    for i in 0..count {
+        let slug = format!("s{}-{i}", &run[20..]);
+        let started = Instant::now();
+        let response = client
+            .post(&url)
+            .json(&json!({ "slug": slug, "name": "Bench", "owner_email": format!("o@{slug}.example.com"), "owner_password": "bench-password-42" }))
+            .send()
+            .await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(response.status() == 201, "signup {i}: {}", response.status());
+        let timing = response.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let provision_ms: f64 = timing
+            .split(',')
+            .find_map(|part| part.trim().strip_prefix("provision;dur="))
+            .and_then(|ms| ms.parse().ok())
+            .context("no provision timing")?;
+        total.push(elapsed);
+        provisioning.push(Duration::from_secs_f64(provision_ms / 1000.0));
+    }
+    summary("signup (whole HTTP request, incl. argon2id hashing)", total);
+    summary("signup database provisioning (role, schema, migrations, policies, owner)", provisioning);
+    Ok(())
+}
+
+async fn create_shops(pool: &sqlx::PgPool, target: i64, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let existing: Vec<String> = sqlx::query_scalar("select slug from platform.shops where slug like $1 || '-%' and status = 'active'")
+        .bind(prefix)
+        .fetch_all(pool)
+        .await?;
+    let mut slugs = existing;
+    let migrations = migrate::embedded();
+    // One hash for all: the benchmark is about the database, not about argon2.
+    let hash = shopfleet::auth::password::hash("bench-password-42".into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = Instant::now();
+    while (slugs.len() as i64) < target {
+        let slug = format!("{prefix}-{}", slugs.len());
+        let new_shop = NewShop {
+            slug: Slug::parse(&slug).map_err(anyhow::Error::msg)?,
+            name: slug.clone(),
+            currency: "USD".into(),
+            plan: "free".into(),
+            owner_email: format!("o@{slug}.example.com"),
+            owner_name: String::new(),
+            owner_password_hash: hash.clone(),
+        };
+        provision(pool, &migrations, &new_shop).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        slugs.push(slug);
+    }
+    eprintln!("{} shops ready in {:.1} s", slugs.len(), started.elapsed().as_secs_f64());
+    Ok(slugs)
+}
+
+async fn migrate_bench(count: i64) -> anyhow::Result<()> {
+    let pool = app::connect(&database()).await?;
+    migrate::migrate_platform(&pool).await?;
+    create_shops(&pool, count, "mig").await?;
+    let base = migrate::embedded();
+
+    let started = Instant::now();
+    let report = migrate::migrate_shops(&pool, &base, None, 8, false).await?;
+    println!("migrate, nothing pending, {} shops in the fleet: {:.1} ms ({} migrated)", count, started.elapsed().as_secs_f64() * 1000.0, report.upgraded.len());
+
+    let next = migrate::latest_version(&base) + 1;
+    let with_new: Vec<_> = base
+        .iter()
+        .cloned()
+        .chain([TenantMigration {
+            version: next,
+            description: "bench: add a column and an index".into(),
+            sql: Cow::Borrowed("alter table products add column if not exists bench_note text; \
+                                create index if not exists products_bench_note_idx on products (bench_note);"),
+        }])
+        .collect();
+    let started = Instant::now();
+    let report = migrate::migrate_shops(&pool, &with_new, None, 8, false).await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "migrate, one new migration (add column + index), concurrency 8: {} shops in {:.2} s = {:.0} shops/s, {} failed",
+        report.upgraded.len(), secs, report.upgraded.len() as f64 / secs, report.failed.len()
+    );
+    // Leave the fleet at the binary's version, so the next run starts from the same place.
+    sqlx::query("update platform.shops set schema_version = $1 where schema_version = $2").bind(next - 1).bind(next).execute(&pool).await?;
+    Ok(())
+}
+
+async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
+    let pool = app::connect(&database()).await?;
+    migrate::migrate_platform(&pool).await?;
+    let slugs = create_shops(&pool, count, "store").await?;
+    for slug in &slugs {
+        let tenant = sqlx::query_as::<_, (uuid::Uuid, String, String)>("select id, schema_name, role_name from platform.shops where slug = $1")
+            .bind(slug)
+            .fetch_one(&pool)
+            .await?;
+        let tenant = shopfleet::tenancy::Tenant {
+            id: shopfleet::tenancy::ShopId(tenant.0),
+            slug: slug.clone(),
+            name: slug.clone(),
+            currency: "USD".into(),
+            plan: "free".into(),
+            status: shopfleet::tenancy::ShopStatus::Active,
+            schema_name: tenant.1,
+            role_name: tenant.2,
+        };
+        let mut tx = TenantTx::begin(&pool, &tenant).await?;
+        let have: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await?;
+        for i in have..20 {
+            let product = NewProduct {
+                name: format!("Product {i}"),
+                slug: None,
+                description: "A product of the benchmark catalog.".into(),
+                status: Some(shopfleet::catalog::ProductStatus::Active),
+                options: vec![ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into(), "L".into()] }],
+                variants: ["S", "M", "L"]
+                    .iter()
+                    .enumerate()
+                    .map(|(n, size)| NewVariant {
+                        id: None, sku: None, title: None, price: 1000 + 100 * i + n as i64, compare_at_price: None, stock: 10,
+                        option_values: vec![(*size).into()],
+                    })
+                    .collect(),
+                category_ids: vec![],
+            };
+            create_product(&mut tx, &product).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        tx.commit().await?;
+    }
+    std::fs::write(file, slugs.join("\n") + "\n")?;
+    println!("{} storefront shops with 20 products each; slugs in {file}", slugs.len());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize| args.get(i).and_then(|n| n.parse::<i64>().ok()).context("a count is needed");
+    match args.first().map(String::as_str) {
+        Some("signup") => signup(usize::try_from(number(1)?)?).await,
+        Some("migrate") => migrate_bench(number(1)?).await,
+        Some("seed-storefront") => seed_storefront(number(1)?, args.get(2).context("a file for the slugs")?).await,
+        _ => anyhow::bail!("usage: bench_fleet signup N | migrate N | seed-storefront N FILE"),
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Benchmarks behind docs/BENCHMARKS.md. Starts its own PostgreSQL (port 54349, a fresh
+# database each run) and its own server (port 18080); touches nothing else.
+#   scripts/bench.sh            all of them
+#   scripts/bench.sh signup     one of: signup migrate storefront
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/services.sh
+
+STATE_DIR="${SHOPFLEET_STATE_DIR:-$PWD/.shopfleet}"
+BENCH_PG_PORT="${BENCH_PG_PORT:-54349}"
+BENCH_HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
+DURATION="${BENCH_DURATION:-20s}"
+what="${1:-all}"
+
+ensure_packages wrk
+start_postgres "$STATE_DIR/bench-pg" "$BENCH_PG_PORT"
+pg_super -c "drop database if exists shopfleet_bench with (force)" >/dev/null
+pg_super -c "do \$\$ declare r record; begin
+    for r in select rolname from pg_roles where rolname like 'shop\_%' loop
+      execute format('drop role %I', r.rolname);
+    end loop; end \$\$;" >/dev/null
+ensure_database shopfleet_bench
+export DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$BENCH_PG_PORT/shopfleet_bench"
+
+echo "==> building (release)"
+cargo build --release --quiet --bin shopfleet --example bench_fleet
+bin="$CARGO_TARGET_DIR/release"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $("$(pg_bin_dir)/postgres" --version | awk '{print $3}')"
+
+if [[ "$what" == all || "$what" == signup ]]; then
+  echo "==> signup: 200 sequential signups over HTTP"
+  "$bin/examples/bench_fleet" signup 200
+fi
+
+if [[ "$what" == all || "$what" == migrate ]]; then
+  echo "==> migrate over 1,000 shops"
+  "$bin/examples/bench_fleet" migrate 1000
+fi
+
+if [[ "$what" == all || "$what" == storefront ]]; then
+  echo "==> storefront: GET /v1/store/products, 64 connections over 100 shops, $DURATION"
+  slugs="$STATE_DIR/bench-slugs.txt"
+  "$bin/examples/bench_fleet" seed-storefront 100 "$slugs"
+  JWT_SECRET="bench-secret-bench-secret-bench-secret" LISTEN_ADDR="127.0.0.1:$BENCH_HTTP_PORT" \
+    BASE_DOMAIN=shops.bench DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn \
+    "$bin/shopfleet" serve > "$STATE_DIR/bench-server.log" 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$BENCH_HTTP_PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  # Warm up the tenant and statement caches, then measure.
+  SLUGS_FILE="$slugs" wrk -t2 -c64 -d3s -s scripts/bench/rotate_shops.lua "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products" >/dev/null
+  SLUGS_FILE="$slugs" wrk -t2 -c64 -d"$DURATION" --latency -s scripts/bench/rotate_shops.lua \
+    "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products"
+  kill $server; wait $server 2>/dev/null || true
+  trap - EXIT
+
+  echo "==> pgbench -S (select-only), 64 clients, same cluster, $DURATION"
+  pg_super -c "drop database if exists pgbench with (force)" >/dev/null
+  pg_super -c "create database pgbench" >/dev/null
+  as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -i -q -s 10 pgbench 2>/dev/null
+  as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -S -c 64 -j 2 -T "${DURATION%s}" pgbench 2>/dev/null \
+    | grep -E "^(tps|latency|number of transactions)"
+fi

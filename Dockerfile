@@ -1,6 +1,7 @@
-# shopfleet: one image, one binary. Build with `docker build -t shopfleet .`; run with
+# shopfleet: one image, one binary. Build with `docker build -t shopfleet .`; then
+#   docker run --rm -e DATABASE_URL=… shopfleet migrate        (a deploy step: shop schemas)
 #   docker run -p 8080:8080 -e DATABASE_URL=… -e JWT_SECRET=… -e BASE_DOMAIN=… shopfleet
-# (`serve` applies pending migrations itself; `shopfleet migrate` etc. work as the command.)
+# Any subcommand works in place of `serve`. See README.md for the settings.
 
 # ---- build -------------------------------------------------------------------------------
 FROM rust:1-bookworm AS builder

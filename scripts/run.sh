@@ -50,7 +50,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   start_postgres "$STATE_DIR/pg" "$RUN_PG_PORT"
   ensure_database shopfleet
   export DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$RUN_PG_PORT/shopfleet"
-  db_note="private PostgreSQL on 127.0.0.1:$RUN_PG_PORT (data in $PG_SOCKET_DIR)"
+  db_note="private PostgreSQL on 127.0.0.1:$RUN_PG_PORT, data in $PG_SOCKET_DIR"
 else
   db_note="DATABASE_URL from the environment"
 fi

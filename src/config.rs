@@ -10,7 +10,8 @@ use clap::Args;
 /// Settings shared by every subcommand that talks to the database.
 #[derive(Clone, Args)]
 pub struct DatabaseConfig {
-    /// PostgreSQL URL of the application's login role (not a superuser: see README).
+    /// PostgreSQL URL of the application's login role (not a superuser: see README). TLS with
+    /// `?sslmode=require` (or `verify-full` and `sslrootcert=…`); system CA roots are trusted.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: String,
 
@@ -49,7 +50,8 @@ pub struct ServerConfig {
     #[arg(long, env = "BASE_DOMAIN", default_value = "shops.localhost")]
     pub base_domain: String,
 
-    /// Scheme and port used when the API prints a shop's URL, e.g. `http://{slug}.{base}:8080`.
+    /// How the API prints a shop's URL: `{host}` becomes `<slug>.<base domain>`, e.g.
+    /// `https://{host}` or `http://{host}:8080`.
     #[arg(long, env = "PUBLIC_URL_TEMPLATE", default_value = "http://{host}:8080")]
     pub public_url_template: String,
 

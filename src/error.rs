@@ -262,6 +262,9 @@ pub fn into_json_response(err: poem::Error) -> poem::Response {
     let message = if status.is_server_error() {
         tracing::error!(error = %err, "unhandled error");
         "internal server error".to_owned()
+    } else if status == StatusCode::UNAUTHORIZED {
+        // poem-openapi's own wording for a missing bearer token is a bare "authorization error".
+        "missing, invalid or expired access token".to_owned()
     } else {
         err.to_string()
     };

@@ -1,5 +1,7 @@
 //! The `shopfleet` binary: parses the command line and calls into the library.
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 use shopfleet::commands::{self, ShopAction};
 use shopfleet::config::{DatabaseConfig, ServerConfig};
@@ -97,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     match Cli::parse().command {

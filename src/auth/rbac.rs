@@ -68,15 +68,21 @@ impl Rbac {
         Self { pool, enforcers: Cache::builder().max_capacity(capacity).build() }
     }
 
-    /// 403 unless `subject` may do `action` on `object` in the tenant's shop.
+    /// 403 unless staff member `subject` may do `action` on `object` in the tenant's shop;
+    /// 401 if they hold no role at all any more (removed while their token is still valid).
     pub async fn require(&self, tenant: &Tenant, subject: Uuid, object: &str, action: &str) -> AppResult<()> {
-        if self.allowed(tenant, &subject.to_string(), object, action).await? {
+        let enforcer = self.enforcer(tenant).await?;
+        let (subject, domain) = (subject.to_string(), tenant.id.to_string());
+        if enforcer.get_roles_for_user(&subject, Some(&domain)).is_empty() {
+            return Err(AppError::unauthorized("invalid_token", "this account no longer exists"));
+        }
+        let allowed = enforcer
+            .enforce((subject.as_str(), domain.as_str(), object, action))
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("casbin: {err}")))?;
+        if allowed {
             Ok(())
         } else {
-            Err(AppError::forbidden(
-                "forbidden",
-                format!("your role does not allow {action} on {object}"),
-            ))
+            Err(AppError::forbidden("forbidden", format!("your role does not allow {action} on {object}")))
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! A product has up to three options (e.g. Size, Colour), each with its values; every variant
 //! picks exactly one value of each option, and no two variants pick the same combination. A
-//! product without options has exactly one variant. `price_min`, `price_max` and `total_stock`
+//! product without options has exactly one variant. `price_min`, `price_max`, `total_stock` and
+//! `compare_at_max`
 //! on the product row are recomputed from its variants by the same transaction that writes them.
 
 use std::collections::HashSet;
@@ -407,9 +408,11 @@ async fn write_categories(conn: &mut PgConnection, product: Uuid, category_ids: 
 
 async fn refresh_summary(conn: &mut PgConnection, product: Uuid) -> AppResult<()> {
     sqlx::query(
-        "update products p set price_min = s.price_min, price_max = s.price_max, total_stock = s.total_stock \
+        "update products p set price_min = s.price_min, price_max = s.price_max, total_stock = s.total_stock, \
+         compare_at_max = s.compare_at_max \
          from (select coalesce(min(price), 0) as price_min, coalesce(max(price), 0) as price_max, \
-               coalesce(sum(stock), 0)::bigint as total_stock from variants where product_id = $1) s \
+               coalesce(sum(stock), 0)::bigint as total_stock, max(compare_at_price) as compare_at_max \
+               from variants where product_id = $1) s \
          where p.id = $1",
     )
     .bind(product)

@@ -226,7 +226,7 @@ impl StorefrontApi {
                  select id from categories where slug = $1 \
                  union all select c.id from categories c join scope s on c.parent_id = s.id) \
              select p.id, p.name, p.slug, p.price_min, p.price_max, p.total_stock > 0 as in_stock, lower(p.name) as sort_name, \
-                 (select max(v.compare_at_price) from variants v where v.product_id = p.id) as compare_at_price \
+                 p.compare_at_max as compare_at_price \
              from products p \
              where p.status = 'active' \
                and ($1::text is null or exists (select 1 from product_categories pc \

@@ -22,10 +22,19 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    /// Begins a transaction in the shop's schema, acting as the shop's role.
+    /// Begins a transaction in the shop's schema, acting as the shop's role: `BEGIN` and the
+    /// three settings travel in one simple-query round trip.
     pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        enter_shop(&mut tx, &tenant.schema_name, &tenant.role_name, tenant.id).await?;
+        // The values are ours, not a client's (a validated slug, a hex role name, a UUID), and
+        // are quoted as literals all the same: a simple query cannot take bind parameters.
+        let statement = format!(
+            "begin; select set_config('search_path', {}, true), set_config('role', {}, true), \
+             set_config('shopfleet.tenant_id', {}, true)",
+            quote_literal(&quote_ident(&tenant.schema_name)),
+            quote_literal(&tenant.role_name),
+            quote_literal(&tenant.id.to_string()),
+        );
+        let tx = pool.begin_with(statement).await?;
         Ok(Self { tx, shop_id: tenant.id })
     }
 
@@ -54,6 +63,11 @@ impl DerefMut for TenantTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
+}
+
+/// Quotes a SQL string literal (standard_conforming_strings is on: only `'` needs doubling).
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// Switches an open transaction into a shop's schema and role, transaction-locally. Used by

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures::StreamExt;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Cors;
 use poem::web::Json;
@@ -24,7 +25,7 @@ use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::rbac::Rbac;
 use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseConfig, ServerConfig};
-use crate::error::{REQUEST_ID, into_json_response};
+use crate::error::{AppError, REQUEST_ID, into_json_response};
 use crate::tenancy::registry::{self, TenantRegistry};
 use crate::tenancy::resolver::TenantResolver;
 use crate::{auth, catalog, customers, platform, shop, signup, staff};
@@ -66,10 +67,15 @@ impl AppState {
 }
 
 /// Opens the one pool shared by every shop.
+///
+/// No ping before each checkout (sqlx's default): it would add a round trip to every request.
+/// A connection broken by a server restart fails one query and is then discarded; the lifetime
+/// limit recycles the rest.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .max_lifetime(Duration::from_secs(config.database_max_lifetime_secs))
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect(&config.database_url)
         .await
@@ -125,9 +131,34 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .around(request_context)
 }
 
+/// Largest request body accepted (JSON APIs; uploads go straight to object storage).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Refuses a declared body over [`MAX_BODY_BYTES`] with 413, and cuts off an undeclared
+/// (chunked) one at that size, so that no request can make the server buffer without bound.
+fn limit_body(req: &mut Request) -> Result<(), AppError> {
+    let declared = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return Err(AppError::PayloadTooLarge { max_bytes: MAX_BODY_BYTES });
+    }
+    if declared.is_none() {
+        let mut seen = 0usize;
+        let stream = req.take_body().into_bytes_stream().map(move |chunk| {
+            let chunk = chunk?;
+            seen += chunk.len();
+            if seen > MAX_BODY_BYTES {
+                return Err(std::io::Error::other("request body too large"));
+            }
+            Ok(chunk)
+        });
+        req.set_body(poem::Body::from_bytes_stream(stream));
+    }
+    Ok(())
+}
+
 /// Gives each request an id (or keeps a sane incoming `X-Request-Id`), a tracing span, and
 /// turns every escaped error into the JSON error shape carrying that id.
-async fn request_context<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let request_id = req
         .header("x-request-id")
         .filter(|id| (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
@@ -144,6 +175,9 @@ async fn request_context<E: Endpoint>(next: E, req: Request) -> poem::Result<Res
         .scope(
             request_id.clone(),
             async move {
+                if let Err(err) = limit_body(&mut req) {
+                    return poem::error::ResponseError::as_response(&err);
+                }
                 match next.call(req).await {
                     Ok(response) => response.into_response(),
                     Err(err) => into_json_response(err),
@@ -175,7 +209,7 @@ async fn readyz(req: &Request) -> Response {
         Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            poem::error::ResponseError::as_response(&crate::error::AppError::from(err))
+            poem::error::ResponseError::as_response(&AppError::from(err))
         }
     }
 }

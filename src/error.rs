@@ -37,6 +37,8 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    #[error("request body too large")]
+    PayloadTooLarge { max_bytes: usize },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -79,6 +81,7 @@ impl AppError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,6 +102,9 @@ impl AppError {
                 format!("too many requests; retry after {retry_after_secs} s"),
                 None,
             ),
+            Self::PayloadTooLarge { max_bytes } => {
+                ("payload_too_large", format!("request bodies are limited to {max_bytes} bytes"), None)
+            }
             Self::Database(err) => {
                 tracing::error!(error = %err, "database error");
                 ("internal_error", "internal server error".to_owned(), None)

@@ -43,3 +43,23 @@ async fn the_openapi_document_lists_operations_with_their_error_statuses() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("swagger"), "Swagger UI page");
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_whole() {
+    let app = TestApp::spawn().await;
+    let huge = format!("{{\"slug\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let (status, body) = read(app.platform(Method::POST, "/v1/signup").header("content-type", "application/json").body(huge.clone()).send().await.unwrap()).await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    // Without a Content-Length (chunked), the body is cut off at the limit: a 400, no signup.
+    let stream = futures::stream::iter(huge.into_bytes().chunks(64 * 1024).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>());
+    let response = app
+        .platform(Method::POST, "/v1/signup")
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
+}

@@ -20,9 +20,15 @@ pg_bin_dir() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
-# Runs a command as the PostgreSQL server's user: the server refuses to run as root.
+# Runs a command as the PostgreSQL server's user: the server refuses to run as root. From /,
+# since that user may not be allowed into the current directory.
 as_pg_user() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# True when something accepts TCP connections on 127.0.0.1:PORT.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # A data directory the server's user can reach: the wanted one, or one under /var/tmp when the
@@ -64,6 +70,11 @@ full_page_writes = off
 CONF
   fi
   if ! as_pg_user "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    if port_in_use "$port"; then
+      echo "error: port $port is taken by a server these scripts did not start from $dir;" >&2
+      echo "       choose another port (see the script's *_PG_PORT variable)." >&2
+      return 1
+    fi
     echo "==> starting PostgreSQL on 127.0.0.1:$port"
     as_pg_user "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
   fi

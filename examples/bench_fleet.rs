@@ -47,6 +47,8 @@ async fn signup(count: usize) -> anyhow::Result<()> {
     migrate::migrate_platform(&pool).await?;
     let config = ServerConfig {
         database: database(),
+        search: Default::default(),
+        storage: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),
@@ -100,6 +102,7 @@ async fn create_shops(pool: &sqlx::PgPool, target: i64, prefix: &str) -> anyhow:
     while (slugs.len() as i64) < target {
         let slug = format!("{prefix}-{}", slugs.len());
         let new_shop = NewShop {
+            id: shopfleet::tenancy::ShopId::generate(),
             slug: Slug::parse(&slug).map_err(anyhow::Error::msg)?,
             name: slug.clone(),
             currency: "USD".into(),
@@ -187,7 +190,7 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
                     .collect(),
                 category_ids: vec![],
             };
-            create_product(&mut tx, &product).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            create_product(&mut tx, tenant.id, &product).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         tx.commit().await?;
     }

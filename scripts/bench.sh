@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks behind docs/BENCHMARKS.md. Starts its own PostgreSQL (port 54349, a fresh
-# database each run) and its own server (port 18080); touches nothing else.
+# database each run), its own server (port 18080) and, for `media`, its own S3-compatible
+# server (moto, port 54380); touches nothing else.
 #   scripts/bench.sh            all of them
-#   scripts/bench.sh signup     one of: signup migrate storefront
+#   scripts/bench.sh signup     one of: signup migrate storefront media
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -10,6 +11,9 @@ source scripts/lib/services.sh
 STATE_DIR="${SHOPFLEET_STATE_DIR:-$PWD/.shopfleet}"
 BENCH_PG_PORT="${BENCH_PG_PORT:-54349}"
 BENCH_HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
+BENCH_S3_PORT="${BENCH_S3_PORT:-54380}"
+MEDIA_UPLOADS="${MEDIA_UPLOADS:-200}"
+MEDIA_CONCURRENCY="${MEDIA_CONCURRENCY:-8}"
 DURATION="${BENCH_DURATION:-20s}"
 what="${1:-all}"
 
@@ -24,7 +28,7 @@ ensure_database shopfleet_bench
 export DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$BENCH_PG_PORT/shopfleet_bench"
 
 echo "==> building (release)"
-cargo build --release --quiet --bin shopfleet --example bench_fleet
+cargo build --release --quiet --bin shopfleet --example bench_fleet --example bench_media
 bin="$CARGO_TARGET_DIR/release"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $("$(pg_bin_dir)/postgres" --version | awk '{print $3}')"
 
@@ -64,4 +68,11 @@ if [[ "$what" == all || "$what" == storefront ]]; then
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -i -q -s 10 pgbench 2>/dev/null
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -S -c 64 -j 2 -T "${DURATION%s}" pgbench 2>/dev/null \
     | grep -E "^(tps|latency|number of transactions)"
+fi
+
+if [[ "$what" == all || "$what" == media ]]; then
+  echo "==> media: $MEDIA_UPLOADS uploads of 1 MB images into moto (S3), $MEDIA_CONCURRENCY at a time"
+  start_moto "$STATE_DIR/bench-s3" "$BENCH_S3_PORT"
+  S3_ENDPOINT="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 RUST_LOG=warn \
+    "$bin/examples/bench_media" "$MEDIA_UPLOADS" "$MEDIA_CONCURRENCY"
 fi

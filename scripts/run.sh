@@ -146,4 +146,6 @@ export LISTEN_ADDR="${LISTEN_ADDR:-0.0.0.0:$PORT}"
 # (The default is built outside `${…:-…}`: braces inside it would end the expansion early.)
 default_template="http://{host}:$PORT"
 export PUBLIC_URL_TEMPLATE="${PUBLIC_URL_TEMPLATE:-$default_template}"
+# Product images: the local store under the state directory unless S3_BUCKET (or STORAGE_DIR) is set.
+export STORAGE_DIR="${STORAGE_DIR:-$STATE_DIR/objects}"
 exec "$BIN" serve

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# Sets up the real services the tests need (a private PostgreSQL) and runs every test.
-# Idempotent; touches only the services it starts itself (ports 54339 and up).
+# Sets up the real services the tests need (a private PostgreSQL, an S3-compatible server) and
+# runs every test. Idempotent; touches only the services it starts itself (ports 54339 and up,
+# moto on 54370).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
 
 STATE_DIR="${SHOPFLEET_STATE_DIR:-$PWD/.shopfleet}"
 TEST_PG_PORT="${TEST_PG_PORT:-54339}"
+TEST_S3_PORT="${TEST_S3_PORT:-54370}"
 
 start_postgres "$STATE_DIR/test-pg" "$TEST_PG_PORT"
-# A fresh database per run; shop roles are cluster-wide, so drop those of earlier runs too.
+# Fresh databases per run; shop roles are cluster-wide, so drop those of earlier runs too.
+# Servers with the S3 store get a database of their own: one database, one store.
 pg_super -c "drop database if exists shopfleet_test with (force)" >/dev/null
+pg_super -c "drop database if exists shopfleet_test_s3 with (force)" >/dev/null
 pg_super -c "do \$\$ declare r record; begin
     for r in select rolname from pg_roles where rolname like 'shop\_%' loop
       execute format('drop role %I', r.rolname);
     end loop; end \$\$;" >/dev/null
 ensure_database shopfleet_test
+ensure_database shopfleet_test_s3
 export TEST_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test"
+export TEST_S3_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_s3"
+
+# S3: moto's server; tests make their own buckets. Dummy credentials: moto accepts any.
+start_moto "$STATE_DIR/test-s3" "$TEST_S3_PORT"
+export TEST_S3_ENDPOINT="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 echo "==> cargo nextest run (target dir $CARGO_TARGET_DIR)"

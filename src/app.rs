@@ -28,7 +28,12 @@ use crate::config::{DatabaseConfig, ServerConfig};
 use crate::error::{AppError, REQUEST_ID, into_json_response};
 use crate::tenancy::registry::{self, TenantRegistry};
 use crate::tenancy::resolver::TenantResolver;
-use crate::{auth, catalog, customers, platform, shop, signup, staff};
+use crate::events::consumers::ConsumerContext;
+use crate::events::worker::{OutboxWorker, RetryPolicy};
+use crate::search::meili::MeiliEngine;
+use crate::search::{SearchEngine, engine_from_config};
+use crate::storage::{LocalUrls, ObjectStore};
+use crate::{auth, catalog, customers, media, platform, search, shop, signup, staff, storage};
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -39,11 +44,26 @@ pub struct AppState {
     pub rbac: Rbac,
     pub tokens: Arc<TokenKeys>,
     pub login_limiter: LoginLimiter,
+    /// The search engine (MeiliSearch or PostgreSQL full-text search).
+    pub search: Arc<dyn SearchEngine>,
+    /// The same engine when it is MeiliSearch: tenant tokens need its keys.
+    pub meili: Option<Arc<MeiliEngine>>,
+    /// Object storage (S3 or a local directory): product images.
+    pub store: Arc<dyn ObjectStore>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: ServerConfig) -> Self {
-        Self {
+    pub fn new(pool: PgPool, config: ServerConfig) -> anyhow::Result<Self> {
+        let (search, meili) = engine_from_config(&config.search, pool.clone()).context("configuring search")?;
+        // The local store's signed URLs are served by this application on the platform host.
+        let store = storage::from_config(
+            &config.storage,
+            LocalUrls { secret: config.jwt_secret.as_bytes().to_vec(), base_url: config.url_of_host(&config.base_domain) },
+        );
+        Ok(Self {
+            search,
+            meili,
+            store,
             tenants: TenantRegistry::new(pool.clone(), config.tenant_cache_capacity),
             rbac: Rbac::new(pool.clone(), config.tenant_cache_capacity),
             tokens: Arc::new(TokenKeys::new(
@@ -57,7 +77,7 @@ impl AppState {
             ),
             config: Arc::new(config),
             pool,
-        }
+        })
     }
 
     /// The public URL of a shop's storefront host.
@@ -93,8 +113,11 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         shop::ShopApi { state: state.clone() },
         catalog::ProductsAdminApi { state: state.clone() },
         catalog::CategoriesAdminApi { state: state.clone() },
+        media::MediaAdminApi { state: state.clone() },
+        media::MediaUploadsApi { state: state.clone() },
         catalog::StorefrontApi { state: state.clone() },
         customers::CustomerAccountApi { state: state.clone() },
+        search::api::SearchApi { state: state.clone() },
         platform::PlatformApi { state: state.clone() },
     );
     OpenApiService::new(apis, "shopfleet", env!("CARGO_PKG_VERSION"))
@@ -116,7 +139,11 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     let api = openapi_service(&state);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    Route::new()
+    let mut route = Route::new();
+    if let Some(local) = state.store.as_local() {
+        route = route.nest("/v1/objects", storage::local_routes(local));
+    }
+    route
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
@@ -134,19 +161,39 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
 /// Largest request body accepted (JSON APIs; uploads go straight to object storage).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Refuses a declared body over [`MAX_BODY_BYTES`] with 413, and cuts off an undeclared
-/// (chunked) one at that size, so that no request can make the server buffer without bound.
+/// Largest body of the two routes that carry a file: the multipart image upload
+/// (`POST /v1/admin/products/{id}/media`) and a PUT to a local-store signed URL
+/// (`PUT /v1/objects/…`). They must fit the largest plan's upload limit (`platform.plans
+/// .max_upload_bytes`, capped at [`media::MAX_FILE_BYTES`]) plus the multipart envelope; the
+/// handlers then hold each shop to its own plan's limit (413 `file_too_large`) or to the signed
+/// length. Every other route keeps the 1 MiB limit.
+pub const MAX_UPLOAD_BODY_BYTES: usize = media::MAX_FILE_BYTES as usize + 1024 * 1024;
+
+fn body_limit(req: &Request) -> usize {
+    let path = req.uri().path();
+    let upload = match *req.method() {
+        poem::http::Method::POST => path.starts_with("/v1/admin/products/") && path.ends_with("/media"),
+        poem::http::Method::PUT => path.starts_with("/v1/objects/"),
+        _ => false,
+    };
+    if upload { MAX_UPLOAD_BODY_BYTES } else { MAX_BODY_BYTES }
+}
+
+/// Refuses a declared body over the route's limit ([`body_limit`]) with 413, and cuts off an
+/// undeclared (chunked) one at that size, so that no request can make the server buffer
+/// without bound.
 fn limit_body(req: &mut Request) -> Result<(), AppError> {
+    let max_bytes = body_limit(req);
     let declared = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
-        return Err(AppError::PayloadTooLarge { max_bytes: MAX_BODY_BYTES });
+    if declared.is_some_and(|len| len > max_bytes) {
+        return Err(AppError::PayloadTooLarge { max_bytes });
     }
     if declared.is_none() {
         let mut seen = 0usize;
         let stream = req.take_body().into_bytes_stream().map(move |chunk| {
             let chunk = chunk?;
             seen += chunk.len();
-            if seen > MAX_BODY_BYTES {
+            if seen > max_bytes {
                 return Err(std::io::Error::other("request body too large"));
             }
             Ok(chunk)
@@ -232,7 +279,8 @@ impl Application {
             .into_acceptor()
             .await
             .with_context(|| format!("binding {}", config.listen_addr))?;
-        let state = AppState::new(pool, config);
+        let state = AppState::new(pool, config)?;
+        state.store.check().await.with_context(|| format!("checking object storage ({})", state.store.kind()))?;
         Ok(Self { acceptor, state, listener })
     }
 
@@ -248,12 +296,21 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process ends.
+    /// Serves until the process ends, with the outbox worker alongside.
     pub async fn run(self) -> std::io::Result<()> {
+        let context = ConsumerContext {
+            pool: self.state.pool.clone(),
+            search: self.state.search.clone(),
+            store: self.state.store.clone(),
+        };
+        let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(context), RetryPolicy::default());
+        let waker = worker.waker();
+        tokio::spawn(worker.run());
         tokio::spawn(registry::run_change_listener(
             self.listener,
             self.state.tenants.clone(),
             self.state.rbac.clone(),
+            waker,
         ));
         Server::new_with_acceptor(self.acceptor).run(endpoint(self.state)).await
     }

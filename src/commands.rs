@@ -9,9 +9,10 @@ use sqlx::PgPool;
 
 use crate::app::{self, AppState, Application};
 use crate::auth::password;
-use crate::config::{DatabaseConfig, ServerConfig};
+use crate::config::{DatabaseConfig, SearchConfig, ServerConfig, StorageConfig};
 use crate::error::AppError;
 use crate::platform::{admins, audit, shops};
+use crate::storage::{self, LocalUrls};
 use crate::tenancy::provisioning::NewShop;
 use crate::tenancy::{ShopId, ShopStatus, Slug, migrate, provisioning};
 
@@ -70,6 +71,16 @@ pub async fn migrate(db: &DatabaseConfig, shops: &[String], concurrency: usize, 
     Ok(())
 }
 
+/// `reindex [--shop SLUG]`: rebuilds search indexes from PostgreSQL.
+pub async fn reindex(db: &DatabaseConfig, search: &SearchConfig, shop: Option<&str>) -> anyhow::Result<()> {
+    let pool = app::connect(db).await?;
+    migrate::migrate_platform(&pool).await?;
+    let (engine, _) = crate::search::engine_from_config(search, pool.clone())?;
+    let report = crate::search::reindex::reindex(&pool, engine.as_ref(), shop, std::io::stderr().is_terminal()).await?;
+    println!("reindexed {} products in {} shops ({})", report.products, report.shops, engine.name());
+    Ok(())
+}
+
 /// Reads a password from an environment variable, or else from standard input.
 pub fn read_password(env_var: &str) -> anyhow::Result<String> {
     if let Ok(password) = std::env::var(env_var) {
@@ -110,6 +121,7 @@ pub async fn shop_create(db: &DatabaseConfig, slug: &str, name: &str, currency: 
     let pool = app::connect(db).await?;
     migrate::migrate_platform(&pool).await?;
     let new_shop = NewShop {
+        id: ShopId::generate(),
         slug,
         name,
         currency,
@@ -131,7 +143,7 @@ async fn find_shop(pool: &PgPool, slug: &str) -> anyhow::Result<ShopId> {
     id.map(ShopId).ok_or_else(|| anyhow!("no shop '{slug}'"))
 }
 
-/// `shop suspend|resume|delete|purge <slug>`.
+/// `shop suspend|resume|delete <slug>`.
 pub async fn shop_action(db: &DatabaseConfig, action: ShopAction, slug: &str) -> anyhow::Result<()> {
     let pool = app::connect(db).await?;
     let id = find_shop(&pool, slug).await?;
@@ -141,14 +153,6 @@ pub async fn shop_action(db: &DatabaseConfig, action: ShopAction, slug: &str) ->
         ShopAction::Suspend => ("shop.suspend", ShopStatus::Suspended, &["active"]),
         ShopAction::Resume => ("shop.resume", ShopStatus::Active, &["suspended"]),
         ShopAction::Delete => ("shop.delete", ShopStatus::Deleted, &["active", "suspended"]),
-        ShopAction::Purge => {
-            if provisioning::purge(&mut tx, id).await.map_err(cli_error)? {
-                audit::record(&mut tx, &actor, "shop.purge", Some(id.0), serde_json::json!({})).await.map_err(cli_error)?;
-            }
-            tx.commit().await?;
-            println!("{slug} purged: schema and role dropped");
-            return Ok(());
-        }
     };
     let before = shops::change_status(&mut tx, &actor, id.0, from, to, name).await.map_err(cli_error)?;
     tx.commit().await?;
@@ -161,7 +165,37 @@ pub enum ShopAction {
     Suspend,
     Resume,
     Delete,
-    Purge,
+}
+
+/// `shop purge <slug>`: drops a deleted shop's schema and role, then, once that has committed,
+/// deletes its stored objects (see `storage`). On a shop that is already purged it repeats the
+/// object deletion (idempotent), which finishes a purge interrupted between the two steps.
+pub async fn shop_purge(db: &DatabaseConfig, storage_config: &StorageConfig, slug: &str) -> anyhow::Result<()> {
+    storage_config.validate()?;
+    let pool = app::connect(db).await?;
+    // The live shop with this slug, else the most recently purged one.
+    let id: Option<uuid::Uuid> = sqlx::query_scalar(
+        "select id from platform.shops where slug = $1 order by status = 'purged', created_at desc limit 1",
+    )
+    .bind(slug)
+    .fetch_optional(&pool)
+    .await?;
+    let id = id.map(ShopId).ok_or_else(|| anyhow!("no shop '{slug}'"))?;
+    let actor = audit::Actor { kind: "cli", id: None, label: whoami() };
+    let mut tx = pool.begin().await?;
+    let purged = provisioning::purge(&mut tx, id).await.map_err(cli_error)?;
+    if purged {
+        audit::record(&mut tx, &actor, "shop.purge", Some(id.0), serde_json::json!({})).await.map_err(cli_error)?;
+    }
+    tx.commit().await?;
+    let store = storage::from_config(storage_config, LocalUrls::unused());
+    let objects = storage::purge_shop(store.as_ref(), id).await?;
+    if purged {
+        println!("{slug} purged: schema and role dropped, {objects} stored objects deleted");
+    } else {
+        println!("{slug} was already purged; {objects} leftover stored objects deleted");
+    }
+    Ok(())
 }
 
 pub async fn shop_list(db: &DatabaseConfig) -> anyhow::Result<()> {
@@ -194,6 +228,8 @@ pub fn openapi_document() -> anyhow::Result<String> {
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.localhost".into(),
         public_url_template: "http://{host}".into(),
+        search: Default::default(),
+        storage: Default::default(),
         jwt_secret: "x".repeat(32),
         access_token_ttl_secs: 900,
         refresh_token_ttl_days: 30,
@@ -201,5 +237,5 @@ pub fn openapi_document() -> anyhow::Result<String> {
         login_max_failures: 10,
         login_window_secs: 300,
     };
-    Ok(app::openapi_json(&AppState::new(pool, config)))
+    Ok(app::openapi_json(&AppState::new(pool, config)?))
 }

@@ -35,11 +35,114 @@ impl fmt::Debug for DatabaseConfig {
     }
 }
 
+/// Settings of the search engine: MeiliSearch when `MEILI_URL` is set, PostgreSQL full-text
+/// search otherwise.
+#[derive(Clone, Default, Args)]
+pub struct SearchConfig {
+    /// MeiliSearch node URLs, comma-separated; each shop's index lives on one of them.
+    #[arg(long = "meili-url", env = "MEILI_URL", value_delimiter = ',')]
+    pub meili_urls: Vec<String>,
+
+    /// MeiliSearch admin API key (manages indexes and documents).
+    #[arg(long, env = "MEILI_API_KEY", hide_env_values = true)]
+    pub meili_api_key: Option<String>,
+
+    /// A search-only MeiliSearch API key, parent of the tenant tokens given to storefronts.
+    #[arg(long, env = "MEILI_SEARCH_KEY", hide_env_values = true)]
+    pub meili_search_key: Option<String>,
+
+    /// The uid of `MEILI_SEARCH_KEY`.
+    #[arg(long, env = "MEILI_SEARCH_KEY_UID")]
+    pub meili_search_key_uid: Option<String>,
+
+    /// Milliseconds before a MeiliSearch call counts as failed (503 `search_unavailable`).
+    #[arg(long, env = "MEILI_TIMEOUT_MS", default_value_t = 2000)]
+    pub meili_timeout_ms: u64,
+}
+
+impl fmt::Debug for SearchConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SearchConfig")
+            .field("meili_urls", &self.meili_urls)
+            .field("meili_search_key_uid", &self.meili_search_key_uid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where objects (product images) are stored: an S3 bucket when `S3_BUCKET` is set, a local
+/// directory otherwise. S3 credentials come from the usual AWS chain (environment, profile,
+/// container or instance role), never from these settings.
+#[derive(Clone, Debug, Args)]
+pub struct StorageConfig {
+    /// Directory of the local object store, used when no S3 bucket is configured.
+    #[arg(long, env = "STORAGE_DIR", default_value = "./.shopfleet/objects")]
+    pub storage_dir: std::path::PathBuf,
+
+    /// S3 bucket holding every shop's objects (under `shops/<shop id>/`).
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Endpoint URL of an S3-compatible server, e.g. `http://127.0.0.1:9000`; AWS when unset.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the bucket; from the AWS chain (`AWS_REGION`, profile) when unset.
+    #[arg(long, env = "S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Path-style addressing (`<endpoint>/<bucket>/<key>`), which most S3-compatible servers need.
+    #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_force_path_style: bool,
+
+    /// Public base URL of the bucket (a CDN, say): image URLs become `<base>/<key>` instead of
+    /// presigned GET URLs.
+    #[arg(long, env = "S3_PUBLIC_BASE_URL")]
+    pub s3_public_base_url: Option<String>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            storage_dir: "./.shopfleet/objects".into(),
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_force_path_style: false,
+            s3_public_base_url: None,
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, url) in [("S3_ENDPOINT", &self.s3_endpoint), ("S3_PUBLIC_BASE_URL", &self.s3_public_base_url)] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                bail!("{name} must be an http:// or https:// URL");
+            }
+        }
+        if self.s3_bucket.is_none() && (self.s3_endpoint.is_some() || self.s3_public_base_url.is_some()) {
+            bail!("S3_ENDPOINT and S3_PUBLIC_BASE_URL need S3_BUCKET");
+        }
+        if self.s3_bucket.as_deref().is_some_and(|b| b.trim().is_empty() || b.contains('/')) {
+            bail!("S3_BUCKET must be a bucket name");
+        }
+        Ok(())
+    }
+}
+
 /// Settings of the HTTP server.
 #[derive(Clone, Args)]
 pub struct ServerConfig {
     #[command(flatten)]
     pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub search: SearchConfig,
+
+    #[command(flatten)]
+    pub storage: StorageConfig,
 
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
@@ -84,6 +187,8 @@ impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerConfig")
             .field("database", &self.database)
+            .field("search", &self.search)
+            .field("storage", &self.storage)
             .field("listen_addr", &self.listen_addr)
             .field("base_domain", &self.base_domain)
             .field("public_url_template", &self.public_url_template)
@@ -111,6 +216,10 @@ impl ServerConfig {
         self.listen_addr
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("LISTEN_ADDR {:?} is not host:port", self.listen_addr))?;
+        if self.search.meili_search_key.is_some() != self.search.meili_search_key_uid.is_some() {
+            bail!("MEILI_SEARCH_KEY and MEILI_SEARCH_KEY_UID go together");
+        }
+        self.storage.validate()?;
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
             bail!("token lifetimes must be positive");
         }

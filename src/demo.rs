@@ -10,7 +10,7 @@ use crate::auth::password;
 use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
 use crate::error::AppError;
 use crate::tenancy::provisioning::{NewShop, provision};
-use crate::tenancy::{Slug, TenantTx, migrate};
+use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 
 /// Demo shop: slug, name, currency, owner e-mail, owner password.
 pub const DEMO_SHOPS: &[(&str, &str, &str, &str, &str)] = &[
@@ -108,6 +108,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
             continue;
         }
         let new_shop = NewShop {
+            id: ShopId::generate(),
             slug: Slug::parse(slug).map_err(anyhow::Error::msg)?,
             name: (*name).to_owned(),
             currency: (*currency).to_owned(),
@@ -157,7 +158,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
                 variants,
                 category_ids: category_ids.get(category).copied().into_iter().collect(),
             };
-            let id = create_product(&mut tx, &product).await.map_err(to_anyhow)?;
+            let id = create_product(&mut tx, shop.tenant.id, &product).await.map_err(to_anyhow)?;
             // Most products on sale, one kept as a draft to show the difference.
             let status = if i == list.len() - 1 { "draft" } else { "active" };
             sqlx::query("update products set status = $2 where id = $1").bind(id).bind(status).execute(&mut *tx).await?;

@@ -35,10 +35,20 @@ pub enum AppError {
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Well-formed input the server cannot accept, with its own code (e.g. an upload that is
+    /// not an image): 422 like `Validation`, but not about one request field.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     #[error("request body too large")]
     PayloadTooLarge { max_bytes: usize },
+    /// A file over the shop's plan limit.
+    #[error("file too large")]
+    FileTooLarge { max_bytes: u64 },
+    /// A service the request needs (the search engine, say) does not answer.
+    #[error("{message}")]
+    ServiceUnavailable { code: &'static str, message: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -72,6 +82,10 @@ impl AppError {
         Self::Conflict { code, message: message.into() }
     }
 
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unprocessable { code, message: message.into() }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -80,8 +94,10 @@ impl AppError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,7 +109,9 @@ impl AppError {
             | Self::Unauthorized { code, message }
             | Self::Forbidden { code, message }
             | Self::NotFound { code, message }
-            | Self::Conflict { code, message } => (*code, message.clone(), None),
+            | Self::Conflict { code, message }
+            | Self::Unprocessable { code, message }
+            | Self::ServiceUnavailable { code, message } => (*code, message.clone(), None),
             Self::Validation { field, message } => {
                 ("validation_failed", format!("{field}: {message}"), Some(field.clone()))
             }
@@ -104,6 +122,9 @@ impl AppError {
             ),
             Self::PayloadTooLarge { max_bytes } => {
                 ("payload_too_large", format!("request bodies are limited to {max_bytes} bytes"), None)
+            }
+            Self::FileTooLarge { max_bytes } => {
+                ("file_too_large", format!("files are limited to {max_bytes} bytes on this shop's plan"), None)
             }
             Self::Database(err) => {
                 tracing::error!(error = %err, "database error");

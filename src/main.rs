@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
 use shopfleet::commands::{self, ShopAction};
-use shopfleet::config::{DatabaseConfig, ServerConfig};
+use shopfleet::config::{DatabaseConfig, SearchConfig, ServerConfig, StorageConfig};
 
 #[derive(Parser)]
 #[command(name = "shopfleet", version, about = "Multi-tenant commerce platform")]
@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Migrate, then serve the HTTP API.
-    Serve(ServerConfig),
+    Serve(Box<ServerConfig>),
     /// Apply platform migrations, then pending tenant migrations to every shop.
     Migrate {
         #[command(flatten)]
@@ -40,6 +40,16 @@ enum Command {
     Admin {
         #[command(subcommand)]
         action: AdminCommand,
+    },
+    /// Rebuild search indexes from PostgreSQL (every live shop, or one).
+    Reindex {
+        #[command(flatten)]
+        db: DatabaseConfig,
+        #[command(flatten)]
+        search: SearchConfig,
+        /// Only this shop.
+        #[arg(long, value_name = "SLUG")]
+        shop: Option<String>,
     },
     /// Create the demo shops `tinashop` and `micocah` (idempotent).
     SeedDemo {
@@ -76,8 +86,15 @@ enum ShopCommand {
     Resume { slug: String, #[command(flatten)] db: DatabaseConfig },
     /// Delete a shop (its hosts answer 404 at once; data stays until purged).
     Delete { slug: String, #[command(flatten)] db: DatabaseConfig },
-    /// Drop a deleted shop's schema and role for good.
-    Purge { slug: String, #[command(flatten)] db: DatabaseConfig },
+    /// Drop a deleted shop's schema and role for good, then delete its stored objects (run it
+    /// again on a purged shop to finish an interrupted object deletion).
+    Purge {
+        slug: String,
+        #[command(flatten)]
+        db: DatabaseConfig,
+        #[command(flatten)]
+        storage: StorageConfig,
+    },
 }
 
 #[derive(Subcommand)]
@@ -103,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     match Cli::parse().command {
-        Command::Serve(config) => commands::serve(config).await,
+        Command::Serve(config) => commands::serve(*config).await,
         Command::Migrate { db, concurrency, status, shops } => commands::migrate(&db, &shops, concurrency, status).await,
         Command::Shop { action } => match action {
             ShopCommand::Create { slug, name, currency, owner_email, db } => {
@@ -113,11 +130,12 @@ async fn main() -> anyhow::Result<()> {
             ShopCommand::Suspend { slug, db } => commands::shop_action(&db, ShopAction::Suspend, &slug).await,
             ShopCommand::Resume { slug, db } => commands::shop_action(&db, ShopAction::Resume, &slug).await,
             ShopCommand::Delete { slug, db } => commands::shop_action(&db, ShopAction::Delete, &slug).await,
-            ShopCommand::Purge { slug, db } => commands::shop_action(&db, ShopAction::Purge, &slug).await,
+            ShopCommand::Purge { slug, db, storage } => commands::shop_purge(&db, &storage, &slug).await,
         },
         Command::Admin { action: AdminCommand::Create { email, db } } => {
             commands::admin_create(&db, &email, "SHOPFLEET_ADMIN_PASSWORD").await
         }
+        Command::Reindex { db, search, shop } => commands::reindex(&db, &search, shop.as_deref()).await,
         Command::SeedDemo { db } => {
             let pool = shopfleet::app::connect(&db).await?;
             shopfleet::tenancy::migrate::migrate_platform(&pool).await?;

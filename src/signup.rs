@@ -16,7 +16,7 @@ use crate::auth::tokens::{TokenKind, TokenPair, issue_pair};
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
 use crate::tenancy::provisioning::{NewShop, provision};
-use crate::tenancy::{Slug, TenantTx, migrate};
+use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 use crate::values::{Email, parse_currency, parse_name};
 
 pub struct SignupApi {
@@ -92,6 +92,7 @@ impl SignupApi {
         let hash_time = hash_started.elapsed();
 
         let new_shop = NewShop {
+            id: ShopId::generate(),
             slug,
             name,
             currency,

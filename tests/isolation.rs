@@ -216,3 +216,28 @@ async fn a_custom_domain_serves_its_shop_until_removed_and_cannot_be_claimed_twi
     let (status, _) = read(app.host(Method::GET, &domain, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a removed domain must stop resolving at once");
 }
+
+#[tokio::test]
+async fn a_shop_transaction_that_cannot_start_leaves_its_pooled_connection_clean() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("iso-role").await;
+    let mut tenant = tenant_of(&app, &shop.slug).await;
+    // One connection, so the failure and the next query share it.
+    let pool = PgPoolOptions::new().max_connections(1).connect(&database_url()).await.unwrap();
+    tenant.role_name = "shop_role_that_was_dropped".into();
+    let err = TenantTx::begin(&pool, &tenant).await.err().expect("a missing role must fail");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+
+    // Two statements in autocommit get two transaction ids; inside a leftover transaction they
+    // would share one, and inside an aborted one they would fail.
+    let xid = || async { sqlx::query_scalar::<_, i64>("select txid_current()").fetch_one(&pool).await };
+    let first = xid().await.expect("the connection is usable, not stuck in an aborted transaction");
+    assert_ne!(first, xid().await.unwrap(), "the failed BEGIN left a transaction open");
+    let search_path: String = sqlx::query_scalar("select current_setting('search_path')").fetch_one(&pool).await.unwrap();
+    assert!(!search_path.contains("shop_"), "{search_path}");
+    let tenant = tenant_of(&app, &shop.slug).await;
+    let mut tx = TenantTx::begin(&pool, &tenant).await.unwrap();
+    let products: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(products, 0);
+    tx.commit().await.unwrap();
+}

@@ -83,6 +83,7 @@ async fn provisioning_that_fails_midway_leaves_nothing_behind() {
     let mut migrations = migrate::embedded();
     migrations.push(extra(migrate::latest_version(&migrations) + 1, "create table half_done (id int); select 1 / 0;".into()));
     let new_shop = NewShop {
+        id: shopfleet::tenancy::ShopId::generate(),
         slug: Slug::parse(&slug).unwrap(),
         name: "Doomed".into(),
         currency: "USD".into(),
@@ -93,21 +94,21 @@ async fn provisioning_that_fails_midway_leaves_nothing_behind() {
     };
     assert!(provision(&app.pool, &migrations, &new_shop).await.is_err());
 
-    let (row, schema, orphan_roles): (bool, bool, i64) = sqlx::query_as(
+    let (row, schema, role): (bool, bool, bool) = sqlx::query_as(
         "select exists (select 1 from platform.shops where slug = $1), \
                 exists (select 1 from pg_namespace where nspname = $2), \
-                (select count(*) from pg_roles where rolname like 'shop\\_%' \
-                   and rolname not in (select role_name from platform.shops))",
+                exists (select 1 from pg_roles where rolname = $3)",
     )
     .bind(&slug)
     .bind(format!("shop_{}", slug.replace('-', "_")))
+    .bind(shopfleet::tenancy::role_name_for(new_shop.id))
     .fetch_one(&app.pool)
     .await
     .unwrap();
     assert!(!row, "catalog row left behind");
     assert!(!schema, "schema left behind");
-    assert_eq!(orphan_roles, 0, "role left behind");
+    assert!(!role, "role left behind");
 
-    // The slug is still free.
+    // The slug is still free, and so is the id.
     assert!(provision(&app.pool, &migrate::embedded(), &new_shop).await.is_ok());
 }

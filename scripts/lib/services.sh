@@ -102,5 +102,40 @@ ensure_database() {
   pg_super -d "$name" -c "alter schema public owner to shopfleet" >/dev/null
 }
 
+# True when the server on 127.0.0.1:PORT is moto (its own API answers).
+is_moto() {
+  curl -fsS -m 2 "http://127.0.0.1:$1/moto-api/data.json" >/dev/null 2>&1
+}
+
+# start_moto DIR PORT: an S3-compatible server (moto, `moto[server]` from PyPI) on
+# 127.0.0.1:PORT, log and pid in DIR (idempotent: a moto already answering there is reused).
+# Sets MOTO_ENDPOINT. Callers make their own buckets with random names, so runs never collide.
+start_moto() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  MOTO_ENDPOINT="http://127.0.0.1:$port"
+  if is_moto "$port"; then
+    return 0
+  fi
+  if port_in_use "$port"; then
+    echo "error: port $port is taken by a server that is not moto; choose another port" >&2
+    echo "       (see the script's *_S3_PORT variable)." >&2
+    return 1
+  fi
+  if ! command -v moto_server >/dev/null || ! python3 -c "import moto.server, flask" 2>/dev/null; then
+    echo "==> installing moto[server] with pip"
+    python3 -m pip install -q 'moto[server]'
+  fi
+  echo "==> starting moto (S3) on 127.0.0.1:$port"
+  nohup moto_server -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 </dev/null &
+  echo $! >"$dir/moto.pid"
+  for _ in $(seq 1 100); do
+    is_moto "$port" && return 0
+    sleep 0.2
+  done
+  echo "error: moto did not start on port $port; see $dir/moto.log" >&2
+  return 1
+}
+
 # Where cargo builds: a cache outside the checkout, so fresh clones (CI) reuse earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shopfleet/target}"

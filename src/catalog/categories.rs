@@ -2,10 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
+use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::events;
+use crate::search::document::refresh_search_vector;
+use crate::tenancy::ShopId;
 
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
 pub struct Category {
@@ -73,7 +77,29 @@ pub async fn insert(conn: &mut PgConnection, fields: &CategoryFields) -> AppResu
     Ok(id)
 }
 
-pub async fn update(conn: &mut PgConnection, id: Uuid, fields: &CategoryFields) -> AppResult<()> {
+/// Products in a category or any of its subcategories.
+async fn products_under(conn: &mut PgConnection, id: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "with recursive subtree as (select id from categories where id = $1 \
+         union all select c.id from categories c join subtree s on c.parent_id = s.id) \
+         select distinct product_id from product_categories where category_id in (select id from subtree)",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Category names and slugs are part of product search documents: rebuild those of `products`
+/// and tell outbox-fed engines.
+async fn refresh_products(conn: &mut PgConnection, shop: ShopId, products: &[Uuid]) -> AppResult<()> {
+    refresh_search_vector(conn, products).await?;
+    for id in products {
+        events::emit(conn, shop, "product.updated", json!({ "id": id })).await?;
+    }
+    Ok(())
+}
+
+pub async fn update(conn: &mut PgConnection, shop: ShopId, id: Uuid, fields: &CategoryFields) -> AppResult<()> {
     if let Some(parent) = fields.parent_id {
         ensure_exists(conn, parent, "parent_id").await?;
         // The new parent must not be the category itself or one of its descendants.
@@ -100,13 +126,14 @@ pub async fn update(conn: &mut PgConnection, id: Uuid, fields: &CategoryFields) 
     .bind(&fields.slug)
     .bind(&fields.description)
     .bind(fields.position)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(slug_taken)?;
-    Ok(())
+    let affected = products_under(conn, id).await?;
+    refresh_products(conn, shop, &affected).await
 }
 
-pub async fn delete(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
+pub async fn delete(conn: &mut PgConnection, shop: ShopId, id: Uuid) -> AppResult<()> {
     let has_children: bool = sqlx::query_scalar("select exists (select 1 from categories where parent_id = $1)")
         .bind(id)
         .fetch_one(&mut *conn)
@@ -114,11 +141,12 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
     if has_children {
         return Err(AppError::conflict("category_has_children", "move or delete its subcategories first"));
     }
-    let deleted = sqlx::query("delete from categories where id = $1").bind(id).execute(conn).await?;
+    let affected = products_under(conn, id).await?;
+    let deleted = sqlx::query("delete from categories where id = $1").bind(id).execute(&mut *conn).await?;
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }
-    Ok(())
+    refresh_products(conn, shop, &affected).await
 }
 
 /// 422 on `field` unless the category exists in this shop.

@@ -103,7 +103,7 @@ impl CategoriesAdminApi {
     async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<CategoryDeleted, ShopDeleteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        categories::delete(&mut tx, id.0).await?;
+        categories::delete(&mut tx, tenant.id, id.0).await?;
         tx.commit().await?;
         Ok(CategoryDeleted::NoContent)
     }
@@ -124,7 +124,7 @@ impl CategoriesAdminApi {
             description: req.description.map(|d| d.trim().to_owned()).unwrap_or(current.description),
             position: req.position.unwrap_or(current.position),
         };
-        categories::update(&mut tx, id, &fields).await?;
+        categories::update(&mut tx, tenant.id, id, &fields).await?;
         let category = categories::find(&mut tx, id).await?;
         tx.commit().await?;
         Ok(category)

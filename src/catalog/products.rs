@@ -11,11 +11,15 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::categories;
 use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::events;
+use crate::search::document::refresh_search_vector;
+use crate::tenancy::ShopId;
 use crate::values::{parse_name, parse_url_slug, slugify};
 
 const MAX_OPTIONS: usize = 3;
@@ -255,8 +259,8 @@ fn product_conflict(err: sqlx::Error) -> AppError {
     }
 }
 
-/// Creates a product with its variants and category links.
-pub async fn create_product(conn: &mut PgConnection, req: &NewProduct) -> AppResult<Uuid> {
+/// Creates a product with its variants and category links, and emits `product.created`.
+pub async fn create_product(conn: &mut PgConnection, shop: ShopId, req: &NewProduct) -> AppResult<Uuid> {
     let name = parse_name("name", &req.name, 200)?;
     let options = validate_options(&req.options)?;
     let variants = validate_variants(&options, &req.variants)?;
@@ -285,6 +289,7 @@ pub async fn create_product(conn: &mut PgConnection, req: &NewProduct) -> AppRes
     write_variants(conn, id, &variants).await?;
     write_categories(conn, id, &category_ids).await?;
     refresh_summary(conn, id).await?;
+    events::emit(conn, shop, "product.created", json!({ "id": id })).await?;
     Ok(id)
 }
 
@@ -301,7 +306,8 @@ async fn free_slug(conn: &mut PgConnection, base: &str) -> AppResult<String> {
         .unwrap_or_else(|| format!("{base}-{}", Uuid::now_v7().simple())))
 }
 
-pub async fn update_product(conn: &mut PgConnection, id: Uuid, req: &ProductUpdate) -> AppResult<()> {
+/// Applies a partial update and emits `product.updated`.
+pub async fn update_product(conn: &mut PgConnection, shop: ShopId, id: Uuid, req: &ProductUpdate) -> AppResult<()> {
     // Lock the product: concurrent edits of one product apply one after the other.
     let current: Option<(sqlx::types::Json<Vec<ProductOption>>,)> = sqlx::query_as("select options from products where id = $1 for update")
         .bind(id)
@@ -368,6 +374,7 @@ pub async fn update_product(conn: &mut PgConnection, id: Uuid, req: &ProductUpda
         write_categories(conn, id, &category_ids).await?;
     }
     refresh_summary(conn, id).await?;
+    events::emit(conn, shop, "product.updated", json!({ "id": id })).await?;
     Ok(())
 }
 
@@ -406,6 +413,7 @@ async fn write_categories(conn: &mut PgConnection, product: Uuid, category_ids: 
     Ok(())
 }
 
+/// Recomputes the product's derived columns (prices, stock, search) from its rows.
 async fn refresh_summary(conn: &mut PgConnection, product: Uuid) -> AppResult<()> {
     sqlx::query(
         "update products p set price_min = s.price_min, price_max = s.price_max, total_stock = s.total_stock, \
@@ -416,8 +424,9 @@ async fn refresh_summary(conn: &mut PgConnection, product: Uuid) -> AppResult<()
          where p.id = $1",
     )
     .bind(product)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    refresh_search_vector(conn, &[product]).await?;
     Ok(())
 }
 
@@ -505,11 +514,13 @@ pub enum ProductKey<'a> {
     ActiveSlug(&'a str),
 }
 
-pub async fn delete_product(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
-    let deleted = sqlx::query("delete from products where id = $1").bind(id).execute(conn).await?;
+/// Deletes a product and emits `product.deleted`.
+pub async fn delete_product(conn: &mut PgConnection, shop: ShopId, id: Uuid) -> AppResult<()> {
+    let deleted = sqlx::query("delete from products where id = $1").bind(id).execute(&mut *conn).await?;
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }
+    events::emit(conn, shop, "product.deleted", json!({ "id": id })).await?;
     Ok(())
 }
 

@@ -107,7 +107,7 @@ impl ProductsAdminApi {
     async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewProduct>) -> Result<ProductCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let id = products::create_product(&mut tx, &body.0).await?;
+        let id = products::create_product(&mut tx, tenant.id, &body.0).await?;
         let product = products::load_product(&mut tx, ProductKey::Id(id), &tenant.currency).await?;
         tx.commit().await?;
         Ok(ProductCreated::Created(Json(product)))
@@ -137,7 +137,9 @@ impl ProductsAdminApi {
     async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<ProductDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        products::delete_product(&mut tx, id.0).await?;
+        // Its images' rows cascade; their objects go through the outbox, in this transaction.
+        crate::media::forget_product(&mut tx, tenant.id, id.0).await?;
+        products::delete_product(&mut tx, tenant.id, id.0).await?;
         tx.commit().await?;
         Ok(ProductDeleted::NoContent)
     }
@@ -146,7 +148,7 @@ impl ProductsAdminApi {
 impl ProductsAdminApi {
     async fn change(&self, tenant: &Tenant, id: Uuid, req: &ProductUpdate) -> AppResult<Product> {
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
-        products::update_product(&mut tx, id, req).await?;
+        products::update_product(&mut tx, tenant.id, id, req).await?;
         let product = products::load_product(&mut tx, ProductKey::Id(id), &tenant.currency).await?;
         tx.commit().await?;
         Ok(product)

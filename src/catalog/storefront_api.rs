@@ -12,6 +12,7 @@ use super::categories;
 use super::products::{self, ProductKey, ProductOption};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, StorefrontErrors, StorefrontListErrors};
+use crate::media::{self, StoreImage};
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
 
@@ -56,6 +57,9 @@ pub struct StoreProductSummary {
     /// The database's lowercase of the name: the key of the `name` sort's cursor.
     #[oai(skip)]
     pub sort_name: String,
+    /// The product's primary image; absent when it has none.
+    #[sqlx(skip)]
+    pub image: Option<StoreImage>,
 }
 
 #[derive(Debug, Object)]
@@ -96,6 +100,8 @@ pub struct StoreProduct {
     pub price_max: i64,
     pub currency: String,
     pub in_stock: bool,
+    /// The product's images, the primary one first, then in the shop's order.
+    pub images: Vec<StoreImage>,
 }
 
 #[derive(Debug, Object)]
@@ -151,8 +157,11 @@ impl StorefrontApi {
         .bind(product.id)
         .fetch_all(&mut *tx)
         .await?;
+        let images = media::product_images(&mut tx, product.id).await?;
         tx.commit().await?;
+        let images = images.into_urls(self.state.store.as_ref(), tenant.id).await?;
         Ok(Json(StoreProduct {
+            images: images.into_iter().map(|(_, image)| image).collect(),
             id: product.id,
             name: product.name,
             slug: product.slug,
@@ -257,7 +266,14 @@ impl StorefrontApi {
             .bind(filter.limit + 1)
             .fetch_all(&mut *tx)
             .await?;
+        // The page's primary images in one query, not one per product.
+        let ids: Vec<Uuid> = items.iter().map(|item| item.id).collect();
+        let images = media::primary_images(&mut tx, &ids).await?;
         tx.commit().await?;
+        let mut images = images.into_map(self.state.store.as_ref(), tenant.id).await?;
+        for item in &mut items {
+            item.image = images.remove(&item.id);
+        }
 
         let next_cursor = next_page(&mut items, filter.limit).map(|last| {
             encode_cursor(&match filter.sort {

@@ -16,6 +16,7 @@ use crate::auth::session::invalid_credentials;
 use crate::auth::tokens::TokenKind;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
+use crate::storage;
 use crate::tenancy::{ShopId, ShopStatus, migrate, provisioning};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
 
@@ -173,17 +174,24 @@ impl PlatformApi {
     /// Delete a shop
     ///
     /// The shop disappears at once (its hosts answer 404). With `purge=true` its schema and
-    /// role are dropped too; otherwise `shopfleet shop purge` does that later.
+    /// role are dropped too, and its stored objects deleted; otherwise `shopfleet shop purge`
+    /// does that later.
     #[oai(path = "/shops/:id", method = "delete")]
     async fn delete_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, purge: Query<Option<bool>>) -> Result<ShopDeleted, PlatformChangeErrors> {
         let actor = self.actor(&auth).await?;
         let mut tx = self.state.pool.begin().await?;
         let shop = shops::change_status(&mut tx, &actor, id.0, &["active", "suspended"], ShopStatus::Deleted, "shop.delete").await?;
-        if purge.0.unwrap_or(false) && provisioning::purge(&mut tx, ShopId(shop.id)).await? {
+        let purged = purge.0.unwrap_or(false) && provisioning::purge(&mut tx, ShopId(shop.id)).await?;
+        if purged {
             audit::record(&mut tx, &actor, "shop.purge", Some(shop.id), serde_json::json!({})).await?;
         }
         tx.commit().await?;
         self.state.tenants.invalidate_all();
+        // After the commit, never before (see `storage`): a failure leaves only objects, which
+        // `shopfleet shop purge <slug>` removes on a re-run.
+        if purged && let Err(err) = storage::purge_shop(self.state.store.as_ref(), ShopId(shop.id)).await {
+            tracing::error!(shop = %shop.id, error = ?err, "shop purged but its objects were not all deleted; run `shopfleet shop purge` again");
+        }
         Ok(ShopDeleted::NoContent)
     }
 

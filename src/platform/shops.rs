@@ -89,6 +89,8 @@ pub struct ShopUsage {
     pub active_products: i64,
     pub staff: i64,
     pub customers: i64,
+    /// Bytes of the shop's product images in object storage.
+    pub storage_bytes: i64,
 }
 
 /// Counts inside the shop's own schema (through its `TenantTx`); none for a purged shop.
@@ -113,8 +115,9 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
     )
     .fetch_one(&mut *tx)
     .await?;
+    let storage_bytes = crate::media::storage_bytes(&mut tx).await?;
     tx.commit().await?;
-    Ok(Some(ShopUsage { products, active_products, staff, customers }))
+    Ok(Some(ShopUsage { products, active_products, staff, customers, storage_bytes }))
 }
 
 /// Moves a shop to `to` and audits it, in the caller's transaction. Used by the API and the CLI.

@@ -27,9 +27,14 @@ impl TenantTx {
     pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
         // The values are ours, not a client's (a validated slug, a hex role name, a UUID), and
         // are quoted as literals all the same: a simple query cannot take bind parameters.
+        // `BEGIN` comes last: it turns the query's implicit transaction, settings included, into
+        // the transaction block. If a setting fails (a role just dropped, say), the implicit
+        // transaction is rolled back and the pooled connection stays clean; with `BEGIN` first
+        // it would go back to the pool inside an aborted transaction (sqlx does not roll back a
+        // failed custom BEGIN), failing every later query on it.
         let statement = format!(
-            "begin; select set_config('search_path', {}, true), set_config('role', {}, true), \
-             set_config('shopfleet.tenant_id', {}, true)",
+            "select set_config('search_path', {}, true), set_config('role', {}, true), \
+             set_config('shopfleet.tenant_id', {}, true); begin",
             quote_literal(&quote_ident(&tenant.schema_name)),
             quote_literal(&tenant.role_name),
             quote_literal(&tenant.id.to_string()),

@@ -26,6 +26,13 @@ pub use slug::Slug;
 #[sqlx(transparent)]
 pub struct ShopId(pub Uuid);
 
+impl ShopId {
+    /// A new, time-ordered shop id.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
 impl std::fmt::Display for ShopId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

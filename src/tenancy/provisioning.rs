@@ -16,10 +16,13 @@ use super::db::{enter_shop, leave_shop};
 use super::migrate::{TenantMigration, apply_migrations};
 use super::{ShopId, ShopStatus, Slug, Tenant, quote_ident, role_name_for, schema_name_for};
 use crate::auth::rbac;
+use crate::events;
 use crate::error::{AppError, AppResult, on_unique_violation};
 
 /// What a new shop is made of; every field already validated.
 pub struct NewShop {
+    /// A fresh id (`ShopId::generate()`); it also names the shop's role.
+    pub id: ShopId,
     pub slug: Slug,
     pub name: String,
     pub currency: String,
@@ -41,7 +44,7 @@ pub struct ProvisionedShop {
 /// a set with a failing step to prove that nothing is left behind.
 pub async fn provision(pool: &PgPool, migrations: &[TenantMigration], new: &NewShop) -> AppResult<ProvisionedShop> {
     let started = Instant::now();
-    let id = ShopId(Uuid::now_v7());
+    let id = new.id;
     let tenant = Tenant {
         id,
         slug: new.slug.as_str().to_owned(),
@@ -87,6 +90,8 @@ pub async fn provision(pool: &PgPool, migrations: &[TenantMigration], new: &NewS
         .execute(&mut *tx)
         .await?;
     rbac::assign_role(&mut tx, id, owner_id, "owner").await?;
+    // Outbox-fed search engines create the shop's index from this event.
+    events::emit(&mut tx, id, "shop.created", serde_json::json!({ "slug": tenant.slug })).await?;
     leave_shop(&mut tx).await?;
     tx.commit().await?;
 

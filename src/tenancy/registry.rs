@@ -7,8 +7,11 @@
 //! cache. Shop changes are rare next to reads, so dropping everything keeps the rule simple:
 //! a cached answer is never older than the last change this instance was told about.
 //!
+//! The same listener forwards `shopfleet_outbox` notifications to the outbox worker.
+//!
 //! Rule: the listener is connected before the server accepts requests, and a lost listener
-//! connection also drops the cache (notifications may have been missed meanwhile).
+//! connection also drops the cache (notifications may have been missed meanwhile; the outbox
+//! worker's sweep and schedule recover its side).
 
 use std::time::Duration;
 
@@ -19,6 +22,8 @@ use uuid::Uuid;
 
 use super::{ShopId, ShopStatus, Tenant};
 use crate::auth::rbac::Rbac;
+use crate::events::OUTBOX_CHANNEL;
+use crate::events::worker::OutboxWaker;
 
 /// Channel of shop and domain changes (payload: the shop id).
 pub const TENANTS_CHANNEL: &str = "shopfleet_tenants";
@@ -78,6 +83,37 @@ impl TenantRegistry {
     }
 }
 
+impl TenantRow {
+    fn into_tenant(self) -> Option<Tenant> {
+        Some(Tenant {
+            id: ShopId(self.id),
+            slug: self.slug,
+            name: self.name,
+            currency: self.currency,
+            plan: self.plan,
+            status: ShopStatus::parse(&self.status)?,
+            schema_name: self.schema_name,
+            role_name: self.role_name,
+        })
+    }
+}
+
+/// Shops in one of `statuses`, optionally only the one with this id or slug, straight from
+/// the catalog (no cache): for background work such as the outbox worker and reindexing.
+pub async fn load_tenants(pool: &PgPool, statuses: &[&str], id: Option<ShopId>, slug: Option<&str>) -> Result<Vec<Tenant>, sqlx::Error> {
+    let statuses: Vec<String> = statuses.iter().map(|s| (*s).to_owned()).collect();
+    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+        "{SELECT_TENANT} where s.status = any($1) and ($2::uuid is null or s.id = $2) \
+         and ($3::text is null or s.slug = $3) order by s.slug"
+    ))
+    .bind(statuses)
+    .bind(id)
+    .bind(slug)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().filter_map(TenantRow::into_tenant).collect())
+}
+
 async fn fetch(pool: &PgPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::Error> {
     let row: Option<TenantRow> = match key {
         LookupKey::Slug(slug) => {
@@ -98,30 +134,20 @@ async fn fetch(pool: &PgPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::E
             .await?
         }
     };
-    Ok(row.and_then(|row| {
-        Some(Tenant {
-            id: ShopId(row.id),
-            slug: row.slug,
-            name: row.name,
-            currency: row.currency,
-            plan: row.plan,
-            status: ShopStatus::parse(&row.status)?,
-            schema_name: row.schema_name,
-            role_name: row.role_name,
-        })
-    }))
+    Ok(row.and_then(TenantRow::into_tenant))
 }
 
 /// Subscribes to change notifications. Awaited before serving, so nothing is missed; the
 /// returned listener is then driven by [`run_change_listener`].
 pub async fn connect_change_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all([TENANTS_CHANNEL, POLICIES_CHANNEL]).await?;
+    listener.listen_all([TENANTS_CHANNEL, POLICIES_CHANNEL, OUTBOX_CHANNEL]).await?;
     Ok(listener)
 }
 
-/// Drops cached tenants and enforcers as notifications arrive. Runs for the life of the server.
-pub async fn run_change_listener(mut listener: PgListener, tenants: TenantRegistry, rbac: Rbac) {
+/// Drops cached tenants and enforcers, and wakes the outbox worker, as notifications arrive.
+/// Runs for the life of the server.
+pub async fn run_change_listener(mut listener: PgListener, tenants: TenantRegistry, rbac: Rbac, outbox: OutboxWaker) {
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => match notification.channel() {
@@ -130,6 +156,11 @@ pub async fn run_change_listener(mut listener: PgListener, tenants: TenantRegist
                     Ok(id) => rbac.invalidate(ShopId(id)).await,
                     Err(_) => rbac.invalidate_all(),
                 },
+                OUTBOX_CHANNEL => {
+                    if let Ok(id) = notification.payload().parse::<Uuid>() {
+                        outbox.wake(ShopId(id));
+                    }
+                }
                 _ => {}
             },
             Ok(None) => {

@@ -3,12 +3,14 @@
 //! shops with random slugs, so tests run in parallel on one database.
 #![allow(dead_code)]
 
+pub mod objects;
+
 use std::net::SocketAddr;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use shopfleet::app::Application;
-use shopfleet::config::{DatabaseConfig, ServerConfig};
+use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig};
 use shopfleet::tenancy::migrate;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -29,6 +31,8 @@ pub fn server_config() -> ServerConfig {
             database_max_connections: 10,
             database_max_lifetime_secs: 300,
         },
+        search: Default::default(),
+        storage: StorageConfig { storage_dir: std::env::temp_dir().join("shopfleet-test-objects"), ..Default::default() },
         listen_addr: "127.0.0.1:0".into(),
         base_domain: BASE_DOMAIN.into(),
         public_url_template: "http://{host}".into(),
@@ -71,7 +75,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: ServerConfig) -> Self {
-        let pool = pool().await;
+        // Server logs in test output with RUST_LOG=…; silent otherwise.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
+            .with_test_writer()
+            .try_init();
+        // The database of `config` (tests of the S3 store use their own, see `objects`).
+        let pool = PgPoolOptions::new().max_connections(5).connect(&config.database.database_url).await.expect("connect to the test database");
         migrate::migrate_platform(&pool).await.expect("platform migrations");
         let app = Application::build(config).await.expect("build the application");
         let addr = app.local_addr();

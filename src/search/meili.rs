@@ -1,0 +1,380 @@
+//! MeiliSearch engine (`meilisearch-sdk`): one index per shop, `shop_<shop id as hex>`.
+//!
+//! Placement: `MEILI_URL` may list several nodes (comma-separated); a shop's index lives on
+//! the node picked by its id ([`node_for`]), so a large fleet spreads over nodes. MeiliSearch
+//! keeps only a limited number of indexes open at once (20 by default on Linux) and degrades
+//! with hundreds of busy indexes: size the fleet per node accordingly (README, "Search").
+//! Changing the node list moves shops: run `shopfleet reindex` afterwards.
+//!
+//! Documents come from `document::load_documents` through the outbox; only active products
+//! are indexed. Every call has a timeout, and a node that does not answer is reported as
+//! [`SearchError::Unavailable`] (503 `search_unavailable` on the API), never a hang.
+//!
+//! Rule: filters are built only by [`filter_for`], which quotes every value.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use meilisearch_sdk::client::Client;
+use meilisearch_sdk::errors::Error as MeiliError;
+use meilisearch_sdk::search::Selectors;
+use meilisearch_sdk::settings::{FacetingSettings, Settings};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery, SearchResults, SearchSort,
+    Suggestion, Synonyms, bucket_of, option_facets, price_buckets,
+};
+use crate::tenancy::{ShopId, Tenant};
+
+const PRICE_BUCKETS: i64 = 5;
+
+/// Settings of the MeiliSearch engine.
+#[derive(Clone)]
+pub struct MeiliConfig {
+    /// One or more node URLs.
+    pub urls: Vec<String>,
+    /// Admin API key (manages indexes and documents).
+    pub api_key: Option<String>,
+    /// A search-only API key and its uid, parent of the tenant tokens given to storefronts.
+    pub search_key: Option<(String, String)>,
+    pub timeout: Duration,
+    /// Lifetime of tenant tokens.
+    pub token_ttl: Duration,
+}
+
+pub struct MeiliEngine {
+    nodes: Vec<(String, Client)>,
+    config: MeiliConfig,
+}
+
+/// Name of a shop's index.
+pub fn index_uid(shop: ShopId) -> String {
+    format!("shop_{}", shop.0.simple())
+}
+
+/// The node (index into the URL list) holding a shop's index: stable for a given list.
+pub fn node_for(shop: ShopId, nodes: usize) -> usize {
+    let bytes = shop.0.as_bytes();
+    // The last 8 bytes of a UUIDv7 are random: an even spread.
+    let tail = u64::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]]);
+    usize::try_from(tail % nodes.max(1) as u64).unwrap_or(0)
+}
+
+/// A MeiliSearch filter string value: double-quoted, with `"` and `\` escaped.
+fn quoted(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The filter expression of a query. Categories are alternatives; every other condition must
+/// hold.
+pub fn filter_for(q: &SearchQuery) -> String {
+    let mut parts = vec!["active = true".to_owned()];
+    if !q.categories.is_empty() {
+        let any: Vec<String> = q.categories.iter().map(|slug| format!("category_slugs = {}", quoted(slug))).collect();
+        parts.push(format!("({})", any.join(" OR ")));
+    }
+    if let Some(min) = q.min_price {
+        parts.push(format!("price_min >= {min}"));
+    }
+    if let Some(max) = q.max_price {
+        parts.push(format!("price_min <= {max}"));
+    }
+    if q.in_stock {
+        parts.push("in_stock = true".to_owned());
+    }
+    let pair_field = if q.in_stock { "in_stock_option_pairs" } else { "option_pairs" };
+    for (name, value) in &q.options {
+        parts.push(format!("{pair_field} = {}", quoted(&format!("{name}={value}"))));
+    }
+    parts.join(" AND ")
+}
+
+/// Index settings applied to every shop's index.
+pub fn index_settings(synonyms: &Synonyms) -> Settings {
+    Settings::new()
+        .with_searchable_attributes(["name", "category_names", "option_values", "skus", "description"])
+        .with_filterable_attributes([
+            "active", "category_slugs", "price_min", "in_stock", "option_pairs", "in_stock_option_pairs",
+        ])
+        .with_sortable_attributes(["price_min", "created_at"])
+        .with_faceting(FacetingSettings { max_values_per_facet: 1000, sort_facet_values_by: None })
+        .with_synonyms(synonyms.clone().into_iter().collect())
+}
+
+fn sort_for(q: &SearchQuery) -> &'static [&'static str] {
+    match q.sort {
+        SearchSort::PriceAsc => &["price_min:asc"],
+        SearchSort::PriceDesc => &["price_min:desc"],
+        SearchSort::Newest => &["created_at:desc"],
+        SearchSort::Relevance if q.text.trim().is_empty() => &["created_at:desc"],
+        SearchSort::Relevance => &[],
+    }
+}
+
+/// Claims of a tenant token: search this shop's index only, active products only.
+pub fn tenant_search_rules(shop: ShopId) -> serde_json::Value {
+    json!({ index_uid(shop): { "filter": "active = true" } })
+}
+
+fn unavailable(err: impl std::fmt::Display) -> SearchError {
+    SearchError::Unavailable(err.to_string())
+}
+
+impl MeiliEngine {
+    pub fn new(config: MeiliConfig) -> Result<Self, SearchError> {
+        let nodes = config
+            .urls
+            .iter()
+            .map(|url| {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                Client::new(url.clone(), config.api_key.clone()).map(|client| (url, client))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| SearchError::Engine(err.to_string()))?;
+        if nodes.is_empty() {
+            return Err(SearchError::Engine("MEILI_URL lists no node".into()));
+        }
+        Ok(Self { nodes, config })
+    }
+
+    fn node(&self, shop: ShopId) -> &(String, Client) {
+        &self.nodes[node_for(shop, self.nodes.len())]
+    }
+
+    /// Runs one SDK call with the engine's timeout; transport failures mean "unavailable".
+    async fn call<T>(&self, future: impl std::future::Future<Output = Result<T, MeiliError>>) -> Result<T, SearchError> {
+        match tokio::time::timeout(self.config.timeout, future).await {
+            Err(_) => Err(unavailable("timed out")),
+            Ok(Err(MeiliError::HttpError(err))) => Err(unavailable(err)),
+            Ok(Err(MeiliError::Meilisearch(err))) => Err(SearchError::Engine(err.to_string())),
+            Ok(Err(err)) => Err(SearchError::Engine(err.to_string())),
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    /// A tenant token for a storefront to query its shop's index from the browser:
+    /// `(token, node URL, index uid, expiry as Unix seconds)`.
+    pub fn tenant_token(&self, tenant: &Tenant) -> Result<(String, String, String, i64), SearchError> {
+        let (key, uid) = self
+            .config
+            .search_key
+            .clone()
+            .ok_or_else(|| SearchError::Engine("MEILI_SEARCH_KEY and MEILI_SEARCH_KEY_UID are not set".into()))?;
+        let ttl = i64::try_from(self.config.token_ttl.as_secs()).unwrap_or(3600);
+        let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(ttl);
+        let (url, client) = self.node(tenant.id);
+        let token = client
+            .generate_tenant_token(uid, tenant_search_rules(tenant.id), Some(&key), Some(expires))
+            .map_err(|err| SearchError::Engine(err.to_string()))?;
+        Ok((token, url.clone(), index_uid(tenant.id), expires.unix_timestamp()))
+    }
+}
+
+#[async_trait]
+impl SearchEngine for MeiliEngine {
+    fn name(&self) -> &'static str {
+        "meilisearch"
+    }
+
+    fn indexes_through_outbox(&self) -> bool {
+        true
+    }
+
+    async fn create_index(&self, tenant: &Tenant) -> Result<(), SearchError> {
+        let (_, client) = self.node(tenant.id);
+        // Creating an existing index fails as a task, not as a call: idempotent as wanted.
+        self.call(client.create_index(index_uid(tenant.id), Some("id"))).await?;
+        self.call(client.index(index_uid(tenant.id)).set_settings(&index_settings(&Synonyms::new()))).await?;
+        Ok(())
+    }
+
+    async fn delete_index(&self, tenant: &Tenant) -> Result<(), SearchError> {
+        let (_, client) = self.node(tenant.id);
+        self.call(client.index(index_uid(tenant.id)).delete()).await?;
+        Ok(())
+    }
+
+    async fn upsert(&self, tenant: &Tenant, documents: &[ProductDocument]) -> Result<(), SearchError> {
+        if documents.is_empty() {
+            return Ok(());
+        }
+        let (_, client) = self.node(tenant.id);
+        self.call(client.index(index_uid(tenant.id)).add_or_replace(documents, Some("id"))).await?;
+        Ok(())
+    }
+
+    async fn remove(&self, tenant: &Tenant, ids: &[Uuid]) -> Result<(), SearchError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let (_, client) = self.node(tenant.id);
+        self.call(client.index(index_uid(tenant.id)).delete_documents(ids)).await?;
+        Ok(())
+    }
+
+    async fn search(&self, tenant: &Tenant, q: &SearchQuery) -> Result<SearchResults, SearchError> {
+        let (_, client) = self.node(tenant.id);
+        let index = client.index(index_uid(tenant.id));
+        let filter = filter_for(q);
+        let pair_facet = if q.in_stock { "in_stock_option_pairs" } else { "option_pairs" };
+        let facets = ["category_slugs", pair_facet, "price_min"];
+        let page = usize::try_from(q.page).unwrap_or(1);
+        let per_page = usize::try_from(q.per_page).unwrap_or(20);
+        let mut request = index.search();
+        request
+            .with_query(&q.text)
+            .with_filter(&filter)
+            .with_sort(sort_for(q))
+            .with_facets(Selectors::Some(&facets))
+            .with_page(page)
+            .with_hits_per_page(per_page);
+        let results = self.call(request.execute::<ProductDocument>()).await?;
+
+        let distribution = results.facet_distribution.unwrap_or_default();
+        let counts = |facet: &str| -> Vec<(String, i64)> {
+            distribution
+                .get(facet)
+                .map(|values| values.iter().map(|(v, n)| (v.clone(), i64::try_from(*n).unwrap_or(0))).collect())
+                .unwrap_or_default()
+        };
+        let mut categories: Vec<FacetValue> = counts("category_slugs")
+            .into_iter()
+            .map(|(slug, count)| FacetValue { label: slug.clone(), value: slug, count })
+            .collect();
+        categories.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        let price = results
+            .facet_stats
+            .as_ref()
+            .and_then(|stats| stats.get("price_min"))
+            .map(|stats| {
+                let (lo, hi) = (stats.min as i64, stats.max as i64);
+                let mut buckets = std::collections::BTreeMap::new();
+                for (price, count) in counts("price_min") {
+                    if let Ok(price) = price.parse::<f64>() {
+                        *buckets.entry(bucket_of(price as i64, lo, hi, PRICE_BUCKETS)).or_insert(0) += count;
+                    }
+                }
+                price_buckets(lo, hi, PRICE_BUCKETS, &buckets.into_iter().collect::<Vec<_>>())
+            })
+            .unwrap_or_default();
+
+        Ok(SearchResults {
+            hits: results
+                .hits
+                .into_iter()
+                .map(|hit| SearchHit {
+                    id: hit.result.id,
+                    name: hit.result.name,
+                    slug: hit.result.slug,
+                    price_min: hit.result.price_min,
+                    price_max: hit.result.price_max,
+                    in_stock: hit.result.in_stock,
+                })
+                .collect(),
+            total: i64::try_from(results.total_hits.unwrap_or(0)).unwrap_or(0),
+            page: q.page,
+            per_page: q.per_page,
+            facets: Facets { categories, price, options: option_facets(counts(pair_facet)) },
+        })
+    }
+
+    async fn suggest(&self, tenant: &Tenant, text: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+        let (_, client) = self.node(tenant.id);
+        let index = client.index(index_uid(tenant.id));
+        let mut request = index.search();
+        request.with_query(text).with_filter("active = true").with_limit(limit).with_attributes_to_retrieve(Selectors::Some(&["name", "slug"]));
+        let results = self.call(request.execute::<serde_json::Value>()).await?;
+        Ok(results
+            .hits
+            .into_iter()
+            .filter_map(|hit| {
+                Some(Suggestion {
+                    name: hit.result.get("name")?.as_str()?.to_owned(),
+                    slug: hit.result.get("slug")?.as_str()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    async fn apply_synonyms(&self, tenant: &Tenant, synonyms: &Synonyms) -> Result<(), SearchError> {
+        let (_, client) = self.node(tenant.id);
+        let map: std::collections::HashMap<String, Vec<String>> = synonyms.clone().into_iter().collect();
+        self.call(client.index(index_uid(tenant.id)).set_synonyms(&map)).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> SearchQuery {
+        SearchQuery {
+            text: "shirt".into(),
+            categories: vec![],
+            min_price: None,
+            max_price: None,
+            in_stock: false,
+            options: vec![],
+            sort: SearchSort::Relevance,
+            page: 1,
+            per_page: 20,
+        }
+    }
+
+    #[test]
+    fn filters_quote_values_and_combine_conditions() {
+        let q = SearchQuery {
+            categories: vec!["tops".into(), "sale \"50%\"".into()],
+            min_price: Some(1000),
+            max_price: Some(5000),
+            in_stock: true,
+            options: vec![("size".into(), "M".into())],
+            ..query()
+        };
+        assert_eq!(
+            filter_for(&q),
+            r#"active = true AND (category_slugs = "tops" OR category_slugs = "sale \"50%\"") AND price_min >= 1000 AND price_min <= 5000 AND in_stock = true AND in_stock_option_pairs = "size=M""#
+        );
+        assert_eq!(filter_for(&query()), "active = true");
+    }
+
+    #[test]
+    fn index_names_and_tenant_tokens_are_bound_to_one_shop() {
+        let shop = ShopId(Uuid::now_v7());
+        let uid = index_uid(shop);
+        assert_eq!(uid, format!("shop_{}", shop.0.simple()));
+        let rules = tenant_search_rules(shop);
+        let rules = rules.as_object().unwrap();
+        assert_eq!(rules.len(), 1, "a token searches one index only");
+        assert_eq!(rules[&uid]["filter"], "active = true");
+    }
+
+    #[test]
+    fn placement_is_stable_and_spreads_shops() {
+        let shops: Vec<ShopId> = (0..300).map(|_| ShopId(Uuid::now_v7())).collect();
+        let mut per_node = [0usize; 3];
+        for shop in &shops {
+            let node = node_for(*shop, 3);
+            assert_eq!(node, node_for(*shop, 3));
+            per_node[node] += 1;
+        }
+        assert!(per_node.iter().all(|n| *n > 50), "{per_node:?}");
+        assert_eq!(node_for(shops[0], 1), 0);
+    }
+
+    #[test]
+    fn settings_make_every_filtered_and_sorted_field_usable() {
+        let mut synonyms = Synonyms::new();
+        synonyms.insert("tee".into(), vec!["t-shirt".into()]);
+        let settings = serde_json::to_value(index_settings(&synonyms)).unwrap();
+        for field in ["category_slugs", "price_min", "in_stock", "option_pairs", "in_stock_option_pairs", "active"] {
+            assert!(settings["filterableAttributes"].as_array().unwrap().iter().any(|f| f == field), "{field}");
+        }
+        assert_eq!(settings["sortableAttributes"], json!(["price_min", "created_at"]));
+        assert_eq!(settings["synonyms"]["tee"], json!(["t-shirt"]));
+        assert_eq!(settings["searchableAttributes"][0], "name");
+    }
+}

@@ -1,0 +1,239 @@
+//! Storefront search: one behaviour suite, run against every engine available — PostgreSQL
+//! full-text search always, MeiliSearch when `MEILI_URL` (and `MEILI_API_KEY`) are set.
+
+mod common;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Polls `check` until it returns `Ok` or `deadline` passes (then fails showing the last
+/// `Err`): MeiliSearch indexes through the outbox, within seconds; PostgreSQL at commit, so it
+/// passes on the first try.
+async fn eventually<F, Fut>(deadline: Duration, mut check: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Value, Value>>,
+{
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) => assert!(started.elapsed() < deadline, "condition not met within {deadline:?}; last seen: {last}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn ok_if(condition: bool, value: Value) -> Result<Value, Value> {
+    if condition { Ok(value) } else { Err(value) }
+}
+
+async fn search(app: &TestApp, shop: &TestShop, query: &str) -> (StatusCode, Value) {
+    read(app.shop(Method::GET, &shop.slug, &format!("/v1/store/search?{query}")).send().await.unwrap()).await
+}
+
+fn names(body: &Value) -> Vec<String> {
+    body["hits"].as_array().map(|hits| hits.iter().map(|h| h["name"].as_str().unwrap_or_default().to_owned()).collect()).unwrap_or_default()
+}
+
+async fn create(app: &TestApp, shop: &TestShop, body: Value) -> Value {
+    let (status, product) = app.owner(shop, Method::POST, "/v1/admin/products", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    product
+}
+
+/// A small catalog: clothes with sizes, a mug, a draft.
+async fn seed(app: &TestApp, shop: &TestShop) {
+    let (_, tops) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Tops" }))).await;
+    let (_, tees) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Tees", "parent_id": tops["id"] }))).await;
+    let (_, kitchen) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Kitchen" }))).await;
+    create(app, shop, json!({
+        "name": "Classic T-Shirt", "status": "active", "description": "Soft organic cotton.",
+        "options": [{ "name": "Size", "values": ["S", "M", "L"] }],
+        "variants": [
+            { "sku": "TEE-S", "price": 1500, "stock": 4, "option_values": ["S"] },
+            { "sku": "TEE-M", "price": 1500, "stock": 0, "option_values": ["M"] },
+            { "sku": "TEE-L", "price": 1700, "stock": 2, "option_values": ["L"] }
+        ],
+        "category_ids": [tees["id"]]
+    })).await;
+    create(app, shop, json!({
+        "name": "Áo Thun Cổ Tròn", "status": "active", "description": "Vietnamese cotton tee.",
+        "options": [{ "name": "Size", "values": ["M"] }],
+        "variants": [{ "sku": "ATCT-M", "price": 2500, "stock": 3, "option_values": ["M"] }],
+        "category_ids": [tees["id"]]
+    })).await;
+    create(app, shop, json!({
+        "name": "Linen Shirt", "status": "active", "description": "Breathable linen for summer.",
+        "variants": [{ "sku": "LIN-1", "price": 4900, "stock": 1 }],
+        "category_ids": [tops["id"]]
+    })).await;
+    create(app, shop, json!({
+        "name": "Enamel Mug", "status": "active", "description": "Keeps coffee warm.",
+        "variants": [{ "sku": "MUG-42", "price": 900, "stock": 0 }],
+        "category_ids": [kitchen["id"]]
+    })).await;
+    create(app, shop, json!({
+        "name": "Secret Draft Shirt", "status": "draft", "variants": [{ "price": 100 }]
+    })).await;
+}
+
+async fn behaviour_suite(app: &TestApp, deadline: Duration) {
+    let shop = app.signup("search").await;
+    let other = app.signup("search-other").await;
+    seed(app, &shop).await;
+    create(app, &other, json!({ "name": "Other Shop Shirt", "status": "active", "variants": [{ "price": 100 }] })).await;
+
+    // Everything active is there (and nothing else).
+    let all = eventually(deadline, || async {
+        let (status, body) = search(app, &shop, "per_page=50").await;
+        ok_if(status == StatusCode::OK && body["total"] == 4, body)
+    })
+    .await;
+    assert!(!names(&all).iter().any(|n| n.contains("Draft") || n.contains("Other")), "{all}");
+
+    // Free text over name, description, SKU, category and option values.
+    for (query, expected) in [
+        ("q=linen", "Linen Shirt"),
+        ("q=coffee", "Enamel Mug"),
+        ("q=MUG-42", "Enamel Mug"),
+        ("q=kitchen", "Enamel Mug"),
+        ("q=tshrit", "Classic T-Shirt"),
+        ("q=ao%20thun", "Áo Thun Cổ Tròn"),
+    ] {
+        let (status, body) = search(app, &shop, query).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        assert_eq!(names(&body).first().map(String::as_str), Some(expected), "{query}: {body}");
+    }
+    // Another shop's products never show up, even for their exact name.
+    let (_, body) = search(app, &shop, "q=other%20shop").await;
+    assert_eq!(body["total"], 0, "{body}");
+
+    // Filters.
+    let (_, body) = search(app, &shop, "category=tops&sort=price_asc").await;
+    assert_eq!(names(&body), ["Classic T-Shirt", "Áo Thun Cổ Tròn", "Linen Shirt"], "parent category includes its children");
+    let (_, body) = search(app, &shop, "min_price=1000&max_price=3000&sort=price_desc").await;
+    assert_eq!(names(&body), ["Áo Thun Cổ Tròn", "Classic T-Shirt"]);
+    let (_, body) = search(app, &shop, "in_stock=true&sort=price_asc").await;
+    assert_eq!(names(&body), ["Classic T-Shirt", "Áo Thun Cổ Tròn", "Linen Shirt"]);
+    let (_, body) = search(app, &shop, "option=size:M&sort=price_asc").await;
+    assert_eq!(names(&body), ["Classic T-Shirt", "Áo Thun Cổ Tròn"]);
+    let (_, body) = search(app, &shop, "option=size:M&in_stock=true").await;
+    assert_eq!(names(&body), ["Áo Thun Cổ Tròn"], "the tee's M is sold out");
+
+    // Facets.
+    let (_, body) = search(app, &shop, "q=cotton").await;
+    assert_eq!(body["total"], 2);
+    let categories = &body["facets"]["categories"];
+    assert!(categories.as_array().unwrap().contains(&json!({ "value": "tees", "label": "Tees", "count": 2 })), "{categories}");
+    assert!(categories.as_array().unwrap().contains(&json!({ "value": "tops", "label": "Tops", "count": 2 })), "{categories}");
+    assert_eq!(body["facets"]["options"], json!([{ "name": "size", "values": [
+        { "value": "L", "label": "L", "count": 1 }, { "value": "M", "label": "M", "count": 2 }, { "value": "S", "label": "S", "count": 1 }
+    ] }]));
+    let buckets = body["facets"]["price"].as_array().unwrap();
+    assert_eq!(buckets.iter().map(|b| b["count"].as_i64().unwrap()).sum::<i64>(), 2);
+    assert_eq!(buckets[0]["min"], 1500);
+
+    // Pages.
+    let (_, first) = search(app, &shop, "sort=price_asc&per_page=3&page=1").await;
+    let (_, second) = search(app, &shop, "sort=price_asc&per_page=3&page=2").await;
+    assert_eq!(names(&first), ["Enamel Mug", "Classic T-Shirt", "Áo Thun Cổ Tròn"]);
+    assert_eq!(names(&second), ["Linen Shirt"]);
+    assert_eq!(second["total"], 4);
+
+    // Suggestions as you type.
+    let (status, suggestions) = read(app.shop(Method::GET, &shop.slug, "/v1/store/search/suggest?q=clas").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(suggestions[0]["name"], "Classic T-Shirt", "{suggestions}");
+
+    // Synonyms of this shop only.
+    let (status, body) = app.owner(&shop, Method::PUT, "/v1/admin/search/synonyms", Some(json!({ "synonyms": { "Tee": ["t-shirt"] } }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["synonyms"], json!({ "tee": ["t-shirt"] }));
+    eventually(deadline, || async {
+        let (_, body) = search(app, &shop, "q=tee").await;
+        ok_if(names(&body).contains(&"Classic T-Shirt".to_owned()), body)
+    })
+    .await;
+    let (_, body) = app.owner(&other, Method::GET, "/v1/admin/search/synonyms", None).await;
+    assert_eq!(body["synonyms"], json!({}));
+
+    // Changes show up: a rename, an archive.
+    let (_, page) = app.owner(&shop, Method::GET, "/v1/admin/products?q=linen", None).await;
+    let linen = page["items"][0]["id"].as_str().unwrap().to_owned();
+    app.owner(&shop, Method::PATCH, &format!("/v1/admin/products/{linen}"), Some(json!({ "name": "Hemp Shirt" }))).await;
+    eventually(deadline, || async {
+        let (_, body) = search(app, &shop, "q=hemp").await;
+        ok_if(names(&body) == ["Hemp Shirt"], body)
+    })
+    .await;
+    app.owner(&shop, Method::PATCH, &format!("/v1/admin/products/{linen}"), Some(json!({ "status": "archived" }))).await;
+    eventually(deadline, || async {
+        let (_, body) = search(app, &shop, "q=hemp").await;
+        ok_if(body["total"] == 0, body)
+    })
+    .await;
+
+    // Bad input is a clear 422.
+    for query in ["per_page=101", "option=size", "page=0", "min_price=10&max_price=5"] {
+        let (status, body) = search(app, &shop, query).await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn postgres_search_behaves_as_specified() {
+    let app = TestApp::spawn().await;
+    behaviour_suite(&app, Duration::from_secs(1)).await;
+
+    let shop = app.signup("search-token").await;
+    let (status, body) = read(app.shop(Method::GET, &shop.slug, "/v1/store/search/token").send().await.unwrap()).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "search_token_unavailable");
+}
+
+#[tokio::test]
+async fn meilisearch_search_behaves_as_specified() {
+    let Ok(url) = std::env::var("MEILI_URL") else {
+        println!("SKIPPED: MeiliSearch integration test (set MEILI_URL and MEILI_API_KEY to run it)");
+        return;
+    };
+    let mut config = server_config();
+    config.search.meili_urls = vec![url];
+    config.search.meili_api_key = std::env::var("MEILI_API_KEY").ok();
+    let app = TestApp::spawn_with(config).await;
+    behaviour_suite(&app, Duration::from_secs(15)).await;
+}
+
+#[tokio::test]
+async fn when_meilisearch_is_down_search_answers_503_and_writes_still_succeed() {
+    let mut config = server_config();
+    // Nothing listens there: every MeiliSearch call fails at once.
+    config.search.meili_urls = vec!["http://127.0.0.1:9".into()];
+    config.search.meili_timeout_ms = 500;
+    let app = TestApp::spawn_with(config).await;
+    let shop = app.signup("search-down").await;
+
+    let started = Instant::now();
+    let (status, body) = search(&app, &shop, "q=shirt").await;
+    assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "search_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(5), "the search endpoint must not hang");
+
+    // The product is saved; its indexing waits in the outbox for MeiliSearch to come back.
+    let product = create(&app, &shop, json!({ "name": "Waiting Shirt", "status": "active", "variants": [{ "price": 100 }] })).await;
+    let (status, _) = app.owner(&shop, Method::GET, &format!("/v1/admin/products/{}", product["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let row = eventually(Duration::from_secs(10), || async {
+        let due: Option<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as("select next_at from platform.outbox_schedule where shop_id = $1::uuid")
+            .bind(&shop.id)
+            .fetch_optional(&app.pool)
+            .await
+            .unwrap();
+        due.map(|(at,)| json!(at.to_rfc3339())).ok_or(Value::Null)
+    })
+    .await;
+    assert!(row.is_string(), "a failed indexing attempt schedules a retry: {row}");
+}

@@ -168,9 +168,9 @@ pub enum ShopAction {
 }
 
 /// `shop purge <slug>`: drops a deleted shop's schema and role, then, once that has committed,
-/// deletes its stored objects (see `storage`). On a shop that is already purged it repeats the
-/// object deletion (idempotent), which finishes a purge interrupted between the two steps.
-pub async fn shop_purge(db: &DatabaseConfig, storage_config: &StorageConfig, slug: &str) -> anyhow::Result<()> {
+/// deletes its stored objects (see `storage`) and its search index. On a shop that is already
+/// purged it repeats those deletions (idempotent), which finishes an interrupted purge.
+pub async fn shop_purge(db: &DatabaseConfig, storage_config: &StorageConfig, search: &SearchConfig, slug: &str) -> anyhow::Result<()> {
     storage_config.validate()?;
     let pool = app::connect(db).await?;
     // The live shop with this slug, else the most recently purged one.
@@ -190,6 +190,8 @@ pub async fn shop_purge(db: &DatabaseConfig, storage_config: &StorageConfig, slu
     tx.commit().await?;
     let store = storage::from_config(storage_config, LocalUrls::unused());
     let objects = storage::purge_shop(store.as_ref(), id).await?;
+    let (engine, _) = crate::search::engine_from_config(search, pool.clone())?;
+    engine.delete_index(id).await.context("deleting the shop's search index")?;
     if purged {
         println!("{slug} purged: schema and role dropped, {objects} stored objects deleted");
     } else {

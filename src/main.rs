@@ -94,6 +94,8 @@ enum ShopCommand {
         db: DatabaseConfig,
         #[command(flatten)]
         storage: StorageConfig,
+        #[command(flatten)]
+        search: SearchConfig,
     },
 }
 
@@ -130,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
             ShopCommand::Suspend { slug, db } => commands::shop_action(&db, ShopAction::Suspend, &slug).await,
             ShopCommand::Resume { slug, db } => commands::shop_action(&db, ShopAction::Resume, &slug).await,
             ShopCommand::Delete { slug, db } => commands::shop_action(&db, ShopAction::Delete, &slug).await,
-            ShopCommand::Purge { slug, db, storage } => commands::shop_purge(&db, &storage, &slug).await,
+            ShopCommand::Purge { slug, db, storage, search } => commands::shop_purge(&db, &storage, &search, &slug).await,
         },
         Command::Admin { action: AdminCommand::Create { email, db } } => {
             commands::admin_create(&db, &email, "SHOPFLEET_ADMIN_PASSWORD").await

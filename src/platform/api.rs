@@ -192,6 +192,9 @@ impl PlatformApi {
         if purged && let Err(err) = storage::purge_shop(self.state.store.as_ref(), ShopId(shop.id)).await {
             tracing::error!(shop = %shop.id, error = ?err, "shop purged but its objects were not all deleted; run `shopfleet shop purge` again");
         }
+        if purged && let Err(err) = self.state.search.delete_index(ShopId(shop.id)).await {
+            tracing::error!(shop = %shop.id, error = %err, "shop purged but its search index was not deleted; run `shopfleet shop purge` again");
+        }
         Ok(ShopDeleted::NoContent)
     }
 

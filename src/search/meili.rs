@@ -190,9 +190,9 @@ impl SearchEngine for MeiliEngine {
         Ok(())
     }
 
-    async fn delete_index(&self, tenant: &Tenant) -> Result<(), SearchError> {
-        let (_, client) = self.node(tenant.id);
-        self.call(client.index(index_uid(tenant.id)).delete()).await?;
+    async fn delete_index(&self, shop: ShopId) -> Result<(), SearchError> {
+        let (_, client) = self.node(shop);
+        self.call(client.index(index_uid(shop)).delete()).await?;
         Ok(())
     }
 

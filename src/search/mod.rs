@@ -31,7 +31,7 @@ pub use document::{ProductDocument, index_from_database};
 
 use crate::config::SearchConfig;
 use crate::error::AppError;
-use crate::tenancy::Tenant;
+use crate::tenancy::{ShopId, Tenant};
 
 /// The configured engine, and the same engine as MeiliSearch when it is one (tenant tokens).
 pub type Engines = (Arc<dyn SearchEngine>, Option<Arc<meili::MeiliEngine>>);
@@ -178,8 +178,8 @@ pub trait SearchEngine: Send + Sync {
     /// Prepares a shop's index with its settings (idempotent).
     async fn create_index(&self, tenant: &Tenant) -> Result<(), SearchError>;
 
-    /// Removes a shop's index (idempotent).
-    async fn delete_index(&self, tenant: &Tenant) -> Result<(), SearchError>;
+    /// Removes a shop's index (idempotent); called after the shop's purge has committed.
+    async fn delete_index(&self, shop: ShopId) -> Result<(), SearchError>;
 
     /// Adds or replaces documents.
     async fn upsert(&self, tenant: &Tenant, documents: &[ProductDocument]) -> Result<(), SearchError>;

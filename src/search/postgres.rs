@@ -21,7 +21,7 @@ use super::{
     FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery, SearchResults, SearchSort,
     Suggestion, Synonyms, option_facets, price_buckets,
 };
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{ShopId, Tenant, TenantTx};
 
 /// Price buckets in the price facet.
 const PRICE_BUCKETS: i64 = 5;
@@ -123,7 +123,7 @@ impl SearchEngine for PostgresEngine {
         Ok(()) // the index is part of the shop's schema (tenant migration 0005)
     }
 
-    async fn delete_index(&self, _tenant: &Tenant) -> Result<(), SearchError> {
+    async fn delete_index(&self, _shop: ShopId) -> Result<(), SearchError> {
         Ok(()) // dropped with the shop's schema
     }
 

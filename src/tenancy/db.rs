@@ -25,6 +25,24 @@ impl TenantTx {
     /// Begins a transaction in the shop's schema, acting as the shop's role: `BEGIN` and the
     /// three settings travel in one simple-query round trip.
     pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+        match Self::try_begin(pool, tenant).await {
+            Err(err) if is_set_role_denied(&err) => {
+                // PostgreSQL 15 caches each backend's role memberships, and a grant committed
+                // while a backend is recomputing that cache can be missed until the next role
+                // change anywhere in the cluster (`roles_is_member_of` stores its list even if
+                // an invalidation arrived meanwhile). A just-provisioned shop then looks
+                // forbidden on that backend. A no-op ALTER ROLE rewrites the role's row, which
+                // invalidates every backend's cache; then one retry.
+                tracing::warn!(shop = %tenant.slug, "shop role refused on a stale membership cache; refreshing it");
+                let refresh = format!("alter role {} nologin", quote_ident(&tenant.role_name));
+                sqlx::Executor::execute(pool, refresh.as_str()).await?;
+                Self::try_begin(pool, tenant).await
+            }
+            result => result,
+        }
+    }
+
+    async fn try_begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
         // The values are ours, not a client's (a validated slug, a hex role name, a UUID), and
         // are quoted as literals all the same: a simple query cannot take bind parameters.
         // `BEGIN` comes last: it turns the query's implicit transaction, settings included, into
@@ -68,6 +86,12 @@ impl DerefMut for TenantTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
+}
+
+/// "permission denied to set role" (SQLSTATE 42501) from the `set_config('role', …)` above.
+fn is_set_role_denied(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some("42501") && db.message().contains("set role"))
 }
 
 /// Quotes a SQL string literal (standard_conforming_strings is on: only `'` needs doubling).

@@ -5,6 +5,8 @@
 //! - `migrate N`: provisions shops until there are N, then times `migrate` with nothing
 //!   pending, and applying one new tenant migration to all of them.
 //! - `seed-storefront N FILE`: N shops with 20 active products each; writes their slugs to FILE.
+//! - `seed-search SHOPS PRODUCTS PREFIX FILE`: SHOPS shops with PRODUCTS varied clothing products
+//!   each (names, descriptions, categories, sizes and colours from a vocabulary).
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -199,6 +201,88 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+const ADJECTIVES: &[&str] = &[
+    "Classic", "Linen", "Organic", "Vintage", "Slim", "Oversized", "Striped", "Merino", "Denim", "Canvas",
+    "Leather", "Cotton", "Silk", "Wool", "Bamboo", "Relaxed", "Cropped", "Quilted", "Ribbed", "Washed",
+];
+const NOUNS: &[&str] = &[
+    "T-Shirt", "Shirt", "Jeans", "Jacket", "Hoodie", "Sweater", "Dress", "Skirt", "Socks", "Cap", "Tote", "Scarf",
+    "Belt", "Shorts", "Coat",
+];
+const COLOURS: &[&str] = &["Black", "White", "Navy", "Olive", "Sand", "Rust"];
+
+/// Shops full of varied products, for search latency.
+async fn seed_search(shops: i64, products: i64, prefix: &str, file: &str) -> anyhow::Result<()> {
+    let pool = app::connect(&database()).await?;
+    migrate::migrate_platform(&pool).await?;
+    let slugs = create_shops(&pool, shops, prefix).await?;
+    let started = Instant::now();
+    for slug in &slugs {
+        let tenant = shopfleet::tenancy::registry::load_tenants(&pool, &["active"], None, Some(slug))
+            .await?
+            .pop()
+            .context("shop just created")?;
+        let mut tx = TenantTx::begin(&pool, &tenant).await?;
+        let have: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await?;
+        let mut categories = Vec::new();
+        for noun in NOUNS {
+            let id: Option<uuid::Uuid> = sqlx::query_scalar("select id from categories where name = $1").bind(noun).fetch_optional(&mut *tx).await?;
+            let id = match id {
+                Some(id) => id,
+                None => {
+                    let id = uuid::Uuid::now_v7();
+                    sqlx::query("insert into categories (id, name, slug) values ($1, $2, $3)")
+                        .bind(id).bind(noun).bind(noun.to_lowercase().replace('-', "")).execute(&mut *tx).await?;
+                    id
+                }
+            };
+            categories.push(id);
+        }
+        for i in have..products {
+            let n = usize::try_from(i).unwrap_or(0);
+            let (adjective, noun) = (ADJECTIVES[n % ADJECTIVES.len()], NOUNS[(n / ADJECTIVES.len()) % NOUNS.len()]);
+            let colours: Vec<String> = (0..3).map(|k| COLOURS[(n + k) % COLOURS.len()].to_owned()).collect();
+            let product = NewProduct {
+                name: format!("{adjective} {noun} {i:05}"),
+                slug: None,
+                description: format!("A {} {} in {}, made to last.", adjective.to_lowercase(), noun.to_lowercase(), colours.join(", ")),
+                status: Some(shopfleet::catalog::ProductStatus::Active),
+                options: vec![
+                    ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into(), "L".into()] },
+                    ProductOption { name: "Colour".into(), values: colours.clone() },
+                ],
+                variants: ["S", "M", "L"]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, size)| NewVariant {
+                        id: None, sku: None, title: None, price: 900 + 37 * i % 9000 + 100 * k as i64,
+                        compare_at_price: None, stock: ((i + k as i64) % 4) as i32,
+                        option_values: vec![(*size).into(), colours[k].clone()],
+                    })
+                    .collect(),
+                category_ids: vec![categories[(n / ADJECTIVES.len()) % NOUNS.len()]],
+            };
+            create_product(&mut tx, tenant.id, &product).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if i % 200 == 199 {
+                tx.commit().await?;
+                tx = TenantTx::begin(&pool, &tenant).await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    // The outbox rows of all those writes are not what is measured: mark them done.
+    for slug in &slugs {
+        if let Some(tenant) = shopfleet::tenancy::registry::load_tenants(&pool, &["active"], None, Some(slug)).await?.pop() {
+            let mut tx = TenantTx::begin(&pool, &tenant).await?;
+            sqlx::query("update outbox set processed_at = now() where processed_at is null").execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+    }
+    std::fs::write(file, slugs.join("\n") + "\n")?;
+    println!("{} shops x {products} products ready in {:.0} s; slugs in {file}", slugs.len(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -207,6 +291,9 @@ async fn main() -> anyhow::Result<()> {
         Some("signup") => signup(usize::try_from(number(1)?)?).await,
         Some("migrate") => migrate_bench(number(1)?).await,
         Some("seed-storefront") => seed_storefront(number(1)?, args.get(2).context("a file for the slugs")?).await,
-        _ => anyhow::bail!("usage: bench_fleet signup N | migrate N | seed-storefront N FILE"),
+        Some("seed-search") => {
+            seed_search(number(1)?, number(2)?, args.get(3).context("a slug prefix")?, args.get(4).context("a file for the slugs")?).await
+        }
+        _ => anyhow::bail!("usage: bench_fleet signup N | migrate N | seed-storefront N FILE | seed-search SHOPS PRODUCTS PREFIX FILE"),
     }
 }

@@ -3,7 +3,7 @@
 # database each run), its own server (port 18080) and, for `media`, its own S3-compatible
 # server (moto, port 54380); touches nothing else.
 #   scripts/bench.sh            all of them
-#   scripts/bench.sh signup     one of: signup migrate storefront media
+#   scripts/bench.sh signup     one of: signup migrate storefront search media
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -32,6 +32,24 @@ cargo build --release --quiet --bin shopfleet --example bench_fleet --example be
 bin="$CARGO_TARGET_DIR/release"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $("$(pg_bin_dir)/postgres" --version | awk '{print $3}')"
 
+# The release server on $BENCH_HTTP_PORT, in the background until stop_server.
+start_server() {
+  JWT_SECRET="bench-secret-bench-secret-bench-secret" LISTEN_ADDR="127.0.0.1:$BENCH_HTTP_PORT" \
+    BASE_DOMAIN=shops.bench DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn \
+    "$bin/shopfleet" serve > "$STATE_DIR/bench-server.log" 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$BENCH_HTTP_PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+}
+
+stop_server() {
+  kill "$server"; wait "$server" 2>/dev/null || true
+  trap - EXIT
+}
+
 if [[ "$what" == all || "$what" == signup ]]; then
   echo "==> signup: 200 sequential signups over HTTP"
   "$bin/examples/bench_fleet" signup 200
@@ -46,21 +64,12 @@ if [[ "$what" == all || "$what" == storefront ]]; then
   echo "==> storefront: GET /v1/store/products, 64 connections over 100 shops, $DURATION"
   slugs="$STATE_DIR/bench-slugs.txt"
   "$bin/examples/bench_fleet" seed-storefront 100 "$slugs"
-  JWT_SECRET="bench-secret-bench-secret-bench-secret" LISTEN_ADDR="127.0.0.1:$BENCH_HTTP_PORT" \
-    BASE_DOMAIN=shops.bench DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn \
-    "$bin/shopfleet" serve > "$STATE_DIR/bench-server.log" 2>&1 &
-  server=$!
-  trap 'kill $server 2>/dev/null || true' EXIT
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$BENCH_HTTP_PORT/healthz" >/dev/null 2>&1 && break
-    sleep 0.2
-  done
+  start_server
   # Warm up the tenant and statement caches, then measure.
   SLUGS_FILE="$slugs" wrk -t2 -c64 -d3s -s scripts/bench/rotate_shops.lua "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products" >/dev/null
   SLUGS_FILE="$slugs" wrk -t2 -c64 -d"$DURATION" --latency -s scripts/bench/rotate_shops.lua \
     "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products"
-  kill $server; wait $server 2>/dev/null || true
-  trap - EXIT
+  stop_server
 
   echo "==> pgbench -S (select-only), 64 clients, same cluster, $DURATION"
   pg_super -c "drop database if exists pgbench with (force)" >/dev/null
@@ -68,6 +77,23 @@ if [[ "$what" == all || "$what" == storefront ]]; then
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -i -q -s 10 pgbench 2>/dev/null
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -S -c 64 -j 2 -T "${DURATION%s}" pgbench 2>/dev/null \
     | grep -E "^(tps|latency|number of transactions)"
+fi
+
+if [[ "$what" == all || "$what" == search ]]; then
+  echo "==> search (PostgreSQL full-text): GET /v1/store/search, 16 connections, $DURATION each"
+  one="$STATE_DIR/bench-search-one.txt"
+  many="$STATE_DIR/bench-search-many.txt"
+  "$bin/examples/bench_fleet" seed-search 1 10000 big "$one"
+  "$bin/examples/bench_fleet" seed-search 100 1000 many "$many"
+  start_server
+  for slugs in "$one" "$many"; do
+    echo "--- shops of $(basename "$slugs"), queries of scripts/bench/search_queries.txt"
+    SLUGS_FILE="$slugs" QUERIES_FILE=scripts/bench/search_queries.txt \
+      wrk -t2 -c16 -d3s -s scripts/bench/search_queries.lua "http://127.0.0.1:$BENCH_HTTP_PORT" >/dev/null
+    SLUGS_FILE="$slugs" QUERIES_FILE=scripts/bench/search_queries.txt \
+      wrk -t2 -c16 -d"$DURATION" --latency -s scripts/bench/search_queries.lua "http://127.0.0.1:$BENCH_HTTP_PORT"
+  done
+  stop_server
 fi
 
 if [[ "$what" == all || "$what" == media ]]; then

@@ -98,6 +98,10 @@ fi
 echo "==> shopfleet seed-demo"
 "$BIN" seed-demo
 
+# Brings search up to date, e.g. for demo shops made before search existed (fast for two).
+echo "==> shopfleet reindex"
+"$BIN" reindex
+
 # 5. What to try.
 url="http://localhost:$PORT"
 cat <<EOF

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::password;
 use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
-use crate::error::AppError;
+use crate::commands::cli_error;
 use crate::tenancy::provisioning::{NewShop, provision};
 use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 
@@ -115,9 +115,9 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
             plan: "pro".to_owned(),
             owner_email: (*email).to_owned(),
             owner_name: "Demo Owner".to_owned(),
-            owner_password_hash: password::hash((*pass).to_owned()).await.map_err(to_anyhow)?,
+            owner_password_hash: password::hash((*pass).to_owned()).await.map_err(cli_error)?,
         };
-        let shop = provision(pool, &migrations, &new_shop).await.map_err(to_anyhow)?;
+        let shop = provision(pool, &migrations, &new_shop).await.map_err(cli_error)?;
 
         let mut tx = TenantTx::begin(pool, &shop.tenant).await?;
         let mut category_ids = std::collections::HashMap::new();
@@ -158,7 +158,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
                 variants,
                 category_ids: category_ids.get(category).copied().into_iter().collect(),
             };
-            let id = create_product(&mut tx, shop.tenant.id, &product).await.map_err(to_anyhow)?;
+            let id = create_product(&mut tx, shop.tenant.id, &product).await.map_err(cli_error)?;
             // Most products on sale, one kept as a draft to show the difference.
             let status = if i == list.len() - 1 { "draft" } else { "active" };
             sqlx::query("update products set status = $2 where id = $1").bind(id).bind(status).execute(&mut *tx).await?;
@@ -167,11 +167,6 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
         println!("{slug}: created with {} products (owner {email} / {pass})", list.len());
     }
     Ok(())
-}
-
-fn to_anyhow(err: AppError) -> anyhow::Error {
-    let body = err.body();
-    anyhow::anyhow!("{}: {}", body.error.code, body.error.message)
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ if [[ "$what" == all || "$what" == storefront ]]; then
 fi
 
 if [[ "$what" == all || "$what" == search ]]; then
-  echo "==> search (PostgreSQL full-text): GET /v1/store/search, 16 connections, $DURATION each"
+  echo "==> search (PostgreSQL full-text): GET /v1/store/search, 1 connection for 10 s and 16 for $DURATION"
   one="$STATE_DIR/bench-search-one.txt"
   many="$STATE_DIR/bench-search-many.txt"
   "$bin/examples/bench_fleet" seed-search 1 10000 big "$one"
@@ -90,6 +90,10 @@ if [[ "$what" == all || "$what" == search ]]; then
     echo "--- shops of $(basename "$slugs"), queries of scripts/bench/search_queries.txt"
     SLUGS_FILE="$slugs" QUERIES_FILE=scripts/bench/search_queries.txt \
       wrk -t2 -c16 -d3s -s scripts/bench/search_queries.lua "http://127.0.0.1:$BENCH_HTTP_PORT" >/dev/null
+    echo "one connection (latency without queueing):"
+    SLUGS_FILE="$slugs" QUERIES_FILE=scripts/bench/search_queries.txt \
+      wrk -t1 -c1 -d10s --latency -s scripts/bench/search_queries.lua "http://127.0.0.1:$BENCH_HTTP_PORT"
+    echo "16 connections:"
     SLUGS_FILE="$slugs" QUERIES_FILE=scripts/bench/search_queries.txt \
       wrk -t2 -c16 -d"$DURATION" --latency -s scripts/bench/search_queries.lua "http://127.0.0.1:$BENCH_HTTP_PORT"
   done

@@ -10,6 +10,7 @@ mod categories_api;
 mod products;
 mod products_api;
 mod storefront_api;
+mod validation;
 
 pub use categories_api::CategoriesAdminApi;
 pub use products::{NewProduct, NewVariant, ProductOption, ProductStatus, create_product};

@@ -15,14 +15,19 @@ start_postgres "$STATE_DIR/test-pg" "$TEST_PG_PORT"
 # Servers with the S3 store get a database of their own: one database, one store.
 pg_super -c "drop database if exists shopfleet_test with (force)" >/dev/null
 pg_super -c "drop database if exists shopfleet_test_s3 with (force)" >/dev/null
+pg_super -c "drop database if exists shopfleet_test_search_down with (force)" >/dev/null
 pg_super -c "do \$\$ declare r record; begin
     for r in select rolname from pg_roles where rolname like 'shop\_%' loop
       execute format('drop role %I', r.rolname);
     end loop; end \$\$;" >/dev/null
 ensure_database shopfleet_test
 ensure_database shopfleet_test_s3
+# Servers configured differently must not share a database: every one runs an outbox worker,
+# and any worker may deliver any shop's events (LISTEN is database-wide).
+ensure_database shopfleet_test_search_down
 export TEST_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test"
 export TEST_S3_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_s3"
+export TEST_SEARCH_DOWN_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_search_down"
 
 # S3: moto's server; tests make their own buckets. Dummy credentials: moto accepts any.
 start_moto "$STATE_DIR/test-s3" "$TEST_S3_PORT"

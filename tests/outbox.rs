@@ -92,8 +92,16 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
     let store = Arc::new(LocalStore::new(std::env::temp_dir().join("shopfleet-outbox-test"), b"outbox-test-secret", "http://127.0.0.1".into()));
     let context = ConsumerContext { pool: app.pool.clone(), search: down, store };
     let policy = RetryPolicy { max_attempts: 2, base: Duration::from_secs(3600), cap: Duration::from_secs(3600) };
-    // Insert the row without the NOTIFY that `emit` sends: no worker (of this process or of
-    // another test's) is woken for it, so only this test claims it.
+    // Every test process runs a worker, and LISTEN is database-wide: let the workers woken by
+    // this shop's signup finish with it first.
+    let started = Instant::now();
+    while !outbox(&app, &tenant).await.iter().all(|r| r.processed) {
+        assert!(started.elapsed() < Duration::from_secs(3), "signup events not delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Insert the row without the NOTIFY that `emit` sends: no worker is woken for it, so only
+    // this test claims it.
     let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
     sqlx::query(
         "insert into outbox (id, event_id, consumer, kind, payload) values ($1, $2, 'search_index', 'product.updated', $3)",

@@ -27,8 +27,9 @@ const BATCH: i64 = 50;
 /// How long a claimed row stays invisible to other workers.
 const LEASE_SECS: i64 = 120;
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(15 * 60);
-/// The first sweep waits this long after start-up, so that short-lived processes do not sweep.
-const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(5);
+/// The first sweep waits this long after start-up, so that short-lived processes (a CLI
+/// command, a test) do not sweep; rows missed during a restart are delivered within a minute.
+const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(60);
 /// Shops processed at once by one instance.
 const CONCURRENT_SHOPS: usize = 8;
 /// Processed rows are kept this long for inspection, then deleted.

@@ -15,6 +15,7 @@ mod openapi_tags;
 pub mod platform;
 pub mod search;
 pub mod shop;
+pub mod signature;
 pub mod signup;
 pub mod staff;
 pub mod storage;

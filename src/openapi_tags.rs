@@ -18,6 +18,18 @@ pub enum Tag {
     Storefront,
     /// Customer accounts on the storefront.
     Customers,
+    /// The storefront cart.
+    Cart,
+    /// Checkout, and orders as customers and staff see them.
+    Orders,
+    /// Payment providers' callbacks and the shop's payment settings.
+    Payments,
+    /// Discount codes.
+    Discounts,
+    /// Shipping methods, tax and other checkout settings.
+    Shipping,
+    /// Outgoing webhooks to the shop's own systems.
+    Webhooks,
     /// Fleet management for platform administrators.
     Platform,
 }

@@ -35,7 +35,9 @@ pub const ROLE_TEMPLATES: &[(&str, &str, &str)] = &[
 pub const PERMISSIONS: &[&str] = &[
     "products:read", "products:write", "categories:read", "categories:write", "staff:read",
     "staff:write", "roles:read", "roles:write", "shop:read", "shop:write", "domains:read",
-    "domains:write", "customers:read", "customers:write",
+    "domains:write", "customers:read", "customers:write", "orders:read", "orders:write",
+    "discounts:read", "discounts:write", "shipping:read", "shipping:write", "webhooks:read",
+    "webhooks:write",
 ];
 
 pub fn role_subject(role: &str) -> String {

@@ -33,7 +33,7 @@ use crate::events::worker::{OutboxWorker, RetryPolicy};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
-use crate::{auth, catalog, customers, media, platform, search, shop, signup, staff, storage};
+use crate::{auth, cart, catalog, customers, media, platform, search, shop, signup, staff, storage};
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -117,6 +117,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         media::MediaUploadsApi { state: state.clone() },
         catalog::StorefrontApi { state: state.clone() },
         customers::CustomerAccountApi { state: state.clone() },
+        cart::CartApi { state: state.clone() },
         search::api::SearchApi { state: state.clone() },
         platform::PlatformApi { state: state.clone() },
     );

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod commands;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod media;
 mod openapi_tags;
 pub mod platform;

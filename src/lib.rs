@@ -14,6 +14,8 @@ pub mod events;
 pub mod idempotency;
 pub mod media;
 mod openapi_tags;
+pub mod orders;
+pub mod payments;
 pub mod platform;
 pub mod search;
 pub mod shop;

@@ -3,7 +3,7 @@
 # database each run), its own server (port 18080) and, for `media`, its own S3-compatible
 # server (moto, port 54380); touches nothing else.
 #   scripts/bench.sh            all of them
-#   scripts/bench.sh signup     one of: signup migrate storefront search media
+#   scripts/bench.sh signup     one of: signup migrate storefront search media checkout
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -28,7 +28,7 @@ ensure_database shopfleet_bench
 export DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$BENCH_PG_PORT/shopfleet_bench"
 
 echo "==> building (release)"
-cargo build --release --quiet --bin shopfleet --example bench_fleet --example bench_media
+cargo build --release --quiet --bin shopfleet --example bench_fleet --example bench_media --example bench_checkout
 bin="$CARGO_TARGET_DIR/release"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $("$(pg_bin_dir)/postgres" --version | awk '{print $3}')"
 
@@ -98,6 +98,11 @@ if [[ "$what" == all || "$what" == search ]]; then
       wrk -t2 -c16 -d"$DURATION" --latency -s scripts/bench/search_queries.lua "http://127.0.0.1:$BENCH_HTTP_PORT"
   done
   stop_server
+fi
+
+if [[ "$what" == all || "$what" == checkout ]]; then
+  echo "==> checkout: ${CHECKOUTS:-2000} guest checkouts by ${BUYERS:-32} concurrent buyers, spread over 1,000 variants and on one hot variant"
+  RUST_LOG=warn "$bin/examples/bench_checkout" "${CHECKOUTS:-2000}" "${BUYERS:-32}"
 fi
 
 if [[ "$what" == all || "$what" == media ]]; then

@@ -228,6 +228,12 @@ async fn the_test_card_gateway_confirms_or_declines_through_a_signed_call_back()
     let (_, detail) = app.owner(&shop, Method::GET, &format!("/v1/admin/orders/{}", declined["order"]["id"].as_str().unwrap()), None).await;
     assert_eq!((&detail["payments"][0]["status"], &detail["payments"][0]["card_last4"]), (&json!("failed"), &json!("0002")));
     assert_eq!(detail["history"][1]["actor_kind"], "provider");
+
+    // The platform sees the shop's orders and net revenue.
+    let admin = app.platform_admin_token().await;
+    let (status, platform) = app.as_admin(&admin, Method::GET, &format!("/v1/platform/shops/{}", shop.id), None).await;
+    assert_eq!(status, StatusCode::OK, "{platform}");
+    assert_eq!((&platform["usage"]["orders"], &platform["usage"]["revenue"]), (&json!(2), &json!(4200)), "{platform}");
 }
 
 async fn callback(app: &TestApp, shop: &TestShop, header: &str, body: &[u8]) -> (StatusCode, Value) {

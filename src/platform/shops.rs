@@ -91,6 +91,9 @@ pub struct ShopUsage {
     pub customers: i64,
     /// Bytes of the shop's product images in object storage.
     pub storage_bytes: i64,
+    pub orders: i64,
+    /// What the shop's orders have taken, net of refunds, in minor units of its currency.
+    pub revenue: i64,
 }
 
 /// Counts inside the shop's own schema (through its `TenantTx`); none for a purged shop.
@@ -109,15 +112,16 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
         role_name: shop.role_name.clone(),
     };
     let mut tx = TenantTx::begin(pool, &tenant).await?;
-    let (products, active_products, staff, customers): (i64, i64, i64, i64) = sqlx::query_as(
+    let (products, active_products, staff, customers, orders, revenue): (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "select (select count(*) from products), (select count(*) from products where status = 'active'), \
-         (select count(*) from staff), (select count(*) from customers)",
+         (select count(*) from staff), (select count(*) from customers), (select count(*) from orders), \
+         (select coalesce(sum(paid_total - refunded_total), 0)::bigint from orders)",
     )
     .fetch_one(&mut *tx)
     .await?;
     let storage_bytes = crate::media::storage_bytes(&mut tx).await?;
     tx.commit().await?;
-    Ok(Some(ShopUsage { products, active_products, staff, customers, storage_bytes }))
+    Ok(Some(ShopUsage { products, active_products, staff, customers, storage_bytes, orders, revenue }))
 }
 
 /// Moves a shop to `to` and audits it, in the caller's transaction. Used by the API and the CLI.

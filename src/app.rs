@@ -117,6 +117,8 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         media::MediaUploadsApi { state: state.clone() },
         catalog::StorefrontApi { state: state.clone() },
         customers::CustomerAccountApi { state: state.clone() },
+        customers::CustomerAddressesApi { state: state.clone() },
+        customers::CustomersAdminApi { state: state.clone() },
         search::api::SearchApi { state: state.clone() },
         platform::PlatformApi { state: state.clone() },
     );

@@ -33,7 +33,7 @@ use crate::events::worker::{OutboxWorker, RetryPolicy};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
-use crate::{auth, catalog, customers, media, platform, search, shop, signup, staff, storage};
+use crate::{auth, catalog, customers, discounts, media, platform, search, shipping, shop, signup, staff, storage};
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -117,8 +117,15 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         media::MediaUploadsApi { state: state.clone() },
         catalog::StorefrontApi { state: state.clone() },
         customers::CustomerAccountApi { state: state.clone() },
-        customers::CustomerAddressesApi { state: state.clone() },
-        customers::CustomersAdminApi { state: state.clone() },
+        // poem-openapi implements `OpenApi` for tuples of at most 16: related APIs come nested.
+        (
+            customers::CustomerAddressesApi { state: state.clone() },
+            customers::CustomersAdminApi { state: state.clone() },
+            shipping::ShippingAdminApi { state: state.clone() },
+            shipping::ShippingStorefrontApi { state: state.clone() },
+            shipping::CheckoutSettingsApi { state: state.clone() },
+            discounts::DiscountsAdminApi { state: state.clone() },
+        ),
         search::api::SearchApi { state: state.clone() },
         platform::PlatformApi { state: state.clone() },
     );

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::methods::{self, MethodFields, NewShippingMethod, ShippingMethod, ShippingMethodUpdate};
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
-use crate::error::{AppResult, ShopReadErrors, ShopWriteErrors, StorefrontListErrors};
+use crate::error::{AppResult, ShopReadErrors, StorefrontListErrors};
+use crate::error_responses;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::parse_country;
 
@@ -48,6 +49,11 @@ enum MethodDeleted {
     NoContent,
 }
 
+error_responses!(
+    /// A shipping method create or update: validation and the per-shop limit (422), no conflicts.
+    MethodWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+);
+
 fn with_currency(mut method: ShippingMethod, tenant: &Tenant) -> ShippingMethod {
     method.currency = tenant.currency.clone();
     method
@@ -69,7 +75,7 @@ impl ShippingAdminApi {
     ///
     /// At most 100 per shop (`too_many_shipping_methods`, 422).
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewShippingMethod>) -> Result<MethodCreated, ShopWriteErrors> {
+    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewShippingMethod>) -> Result<MethodCreated, MethodWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
         let fields = MethodFields::from_new(&body.0)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
@@ -80,7 +86,7 @@ impl ShippingAdminApi {
 
     /// Change a shipping method
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<ShippingMethodUpdate>) -> Result<Json<ShippingMethod>, ShopWriteErrors> {
+    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<ShippingMethodUpdate>) -> Result<Json<ShippingMethod>, MethodWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
         Ok(Json(with_currency(self.change(&tenant, id.0, &body.0).await?, &tenant)))
     }

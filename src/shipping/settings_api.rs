@@ -14,7 +14,8 @@ use sqlx::PgConnection;
 
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
-use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
+use crate::error::{AppError, AppResult, ShopReadErrors};
+use crate::error_responses;
 use crate::tenancy::{Tenant, TenantTx};
 
 pub struct CheckoutSettingsApi {
@@ -49,6 +50,11 @@ pub struct CheckoutSettingsUpdate {
     /// 0–1,000,000 units.
     pub low_stock_threshold: Option<i32>,
 }
+
+error_responses!(
+    /// A change to the checkout settings: validation (422), no conflicts.
+    SettingsWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+);
 
 /// The shop's checkout settings, secret included: hide it before showing it to anyone but a
 /// `shop:write` caller.
@@ -91,7 +97,7 @@ impl CheckoutSettingsApi {
     /// Applies to carts and checkouts from now on; existing orders keep the figures they were
     /// placed with.
     #[oai(path = "/", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<CheckoutSettingsUpdate>) -> Result<Json<CheckoutSettings>, ShopWriteErrors> {
+    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<CheckoutSettingsUpdate>) -> Result<Json<CheckoutSettings>, SettingsWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shop", "write").await?;
         if body.tax_rate_bp.is_some_and(|bp| !(0..=10_000).contains(&bp)) {
             return Err(AppError::validation("tax_rate_bp", "must be between 0 and 10000 basis points").into());

@@ -33,7 +33,7 @@ use crate::events::worker::{OutboxWorker, RetryPolicy};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
-use crate::{auth, catalog, customers, discounts, media, platform, search, shipping, shop, signup, staff, storage};
+use crate::{auth, cart, catalog, customers, discounts, media, orders, payments, platform, search, shipping, shop, signup, staff, storage};
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -104,31 +104,40 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 
 /// The OpenAPI service with every API of the platform.
 pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-    let apis = (
+    // Grouped by area: poem-openapi implements `OpenApi` for tuples of up to 16.
+    let accounts = (
         signup::SignupApi { state: state.clone() },
         auth::admin_api::AdminAuthApi { state: state.clone() },
         auth::store_api::StoreAuthApi { state: state.clone() },
         staff::StaffApi { state: state.clone() },
         staff::RolesApi { state: state.clone() },
         shop::ShopApi { state: state.clone() },
+        customers::CustomerAccountApi { state: state.clone() },
+        platform::PlatformApi { state: state.clone() },
+    );
+    let catalog = (
         catalog::ProductsAdminApi { state: state.clone() },
         catalog::CategoriesAdminApi { state: state.clone() },
         media::MediaAdminApi { state: state.clone() },
         media::MediaUploadsApi { state: state.clone() },
         catalog::StorefrontApi { state: state.clone() },
-        customers::CustomerAccountApi { state: state.clone() },
-        // poem-openapi implements `OpenApi` for tuples of at most 16: related APIs come nested.
-        (
-            customers::CustomerAddressesApi { state: state.clone() },
-            customers::CustomersAdminApi { state: state.clone() },
-            shipping::ShippingAdminApi { state: state.clone() },
-            shipping::ShippingStorefrontApi { state: state.clone() },
-            shipping::CheckoutSettingsApi { state: state.clone() },
-            discounts::DiscountsAdminApi { state: state.clone() },
-        ),
         search::api::SearchApi { state: state.clone() },
-        platform::PlatformApi { state: state.clone() },
     );
+    let commerce = (
+        cart::CartApi { state: state.clone() },
+        orders::OrdersStoreApi { state: state.clone() },
+        orders::OrdersAdminApi { state: state.clone() },
+        payments::PaymentsApi { state: state.clone() },
+    );
+    let customers_and_settings = (
+        customers::CustomerAddressesApi { state: state.clone() },
+        customers::CustomersAdminApi { state: state.clone() },
+        shipping::ShippingAdminApi { state: state.clone() },
+        shipping::ShippingStorefrontApi { state: state.clone() },
+        shipping::CheckoutSettingsApi { state: state.clone() },
+        discounts::DiscountsAdminApi { state: state.clone() },
+    );
+    let apis = (accounts, catalog, commerce, customers_and_settings);
     OpenApiService::new(apis, "shopfleet", env!("CARGO_PKG_VERSION"))
         .description(
             "Multi-tenant commerce platform. Shop routes (`/v1/admin`, `/v1/store`) are addressed \
@@ -271,6 +280,16 @@ async fn readyz(req: &Request) -> Response {
 }
 
 /// A server bound to its port, ready to run. Tests bind port 0 and read the port back.
+/// How this process reaches its own HTTP server (the built-in payment gateway calls back).
+fn self_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 pub struct Application {
     acceptor: TcpAcceptor,
     state: AppState,
@@ -311,6 +330,12 @@ impl Application {
             pool: self.state.pool.clone(),
             search: self.state.search.clone(),
             store: self.state.store.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(std::io::Error::other)?,
+            self_url: self_url(self.local_addr()),
         };
         let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(context), RetryPolicy::default());
         let waker = worker.waker();

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod commands;
 pub mod config;
@@ -11,8 +12,11 @@ pub mod demo;
 pub mod discounts;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod media;
 mod openapi_tags;
+pub mod orders;
+pub mod payments;
 pub mod platform;
 pub mod search;
 pub mod shipping;

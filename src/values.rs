@@ -161,6 +161,19 @@ pub fn next_page<T>(items: &mut Vec<T>, limit: i64) -> Option<&T> {
     }
 }
 
+/// A bearer secret handed to a client once (cart and order tokens): `<prefix>_` and 32 random
+/// bytes in URL-safe base64. Only [`secret_token_hash`] of it is stored.
+pub fn new_secret_token(prefix: &str) -> String {
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
+pub fn secret_token_hash(token: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.trim().as_bytes()).to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

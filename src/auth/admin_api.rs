@@ -48,7 +48,7 @@ impl AdminAuthApi {
     /// e-mail give 429 with `Retry-After`.
     #[oai(path = "/login", method = "post")]
     async fn login(&self, tenant: Data<&Tenant>, body: Json<LoginRequest>) -> Result<Json<TokenPair>, LoginErrors> {
-        let pair = session::password_login(&self.state, &tenant, TokenKind::Staff, &body.email, &body.password).await?;
+        let (_, pair) = session::password_login(&self.state, &tenant, TokenKind::Staff, &body.email, &body.password).await?;
         Ok(Json(pair))
     }
 

@@ -51,6 +51,27 @@ pub struct CustomerAuth(pub Customer);
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_platform_admin")]
 pub struct PlatformAdminAuth(pub PlatformAdmin);
 
+/// The storefront shopper: a signed-in customer, or a guest (no `Authorization` header).
+/// A request that sends a token which does not verify is refused ([`ShopperAuth::customer`]),
+/// never silently treated as a guest.
+#[derive(SecurityScheme)]
+pub enum ShopperAuth {
+    Customer(CustomerAuth),
+    #[oai(fallback)]
+    Guest,
+}
+
+impl ShopperAuth {
+    /// The customer's id, `None` for a guest; 401 when a token was sent but did not verify.
+    pub fn customer(&self, req: &Request) -> Result<Option<Uuid>, AppError> {
+        match self {
+            Self::Customer(auth) => Ok(Some(auth.0.id)),
+            Self::Guest if req.header("authorization").is_some() => Err(invalid_token()),
+            Self::Guest => Ok(None),
+        }
+    }
+}
+
 fn invalid_token() -> AppError {
     AppError::unauthorized("invalid_token", "missing, invalid or expired access token")
 }

@@ -45,7 +45,14 @@ pub fn invalid_credentials() -> AppError {
 }
 
 /// Checks e-mail and password of a shop account and signs it in.
-pub async fn password_login(state: &AppState, tenant: &Tenant, kind: TokenKind, email: &str, password: &str) -> AppResult<TokenPair> {
+/// Returns the account's id with its new token pair.
+pub async fn password_login(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: TokenKind,
+    email: &str,
+    password: &str,
+) -> AppResult<(Uuid, TokenPair)> {
     let limit_key = LoginLimiter::key(&tenant.id.to_string(), kind_label(kind), email);
     state.login_limiter.check(&limit_key)?;
 
@@ -64,7 +71,7 @@ pub async fn password_login(state: &AppState, tenant: &Tenant, kind: TokenKind, 
     let pair = tokens::issue_pair(&mut tx, &state.tokens, kind, id, tenant.id, None).await?;
     tx.commit().await?;
     state.login_limiter.record_success(&limit_key);
-    Ok(pair)
+    Ok((id, pair))
 }
 
 /// Spends a refresh token and issues the next pair of its family.

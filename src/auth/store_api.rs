@@ -2,6 +2,7 @@
 
 use poem::web::Data;
 use poem_openapi::OpenApi;
+use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 
 use super::admin_api::{LoggedOut, LoginErrors, LoginRequest, RefreshRequest};
@@ -10,7 +11,8 @@ use super::session;
 use super::tokens::{TokenKind, TokenPair};
 use crate::app::AppState;
 use crate::error::ShopReadErrors;
-use crate::tenancy::Tenant;
+use crate::cart;
+use crate::tenancy::{Tenant, TenantTx};
 
 pub struct StoreAuthApi {
     pub state: AppState,
@@ -19,9 +21,21 @@ pub struct StoreAuthApi {
 #[OpenApi(prefix_path = "/v1/store/auth", tag = "crate::openapi_tags::Tag::Customers")]
 impl StoreAuthApi {
     /// Sign in as a customer
+    ///
+    /// With the `X-Cart-Token` of a guest cart, that cart's items move into the customer's cart.
     #[oai(path = "/login", method = "post")]
-    async fn login(&self, tenant: Data<&Tenant>, body: Json<LoginRequest>) -> Result<Json<TokenPair>, LoginErrors> {
-        let pair = session::password_login(&self.state, &tenant, TokenKind::Customer, &body.email, &body.password).await?;
+    async fn login(
+        &self,
+        tenant: Data<&Tenant>,
+        #[oai(name = "X-Cart-Token")] cart_token: Header<Option<String>>,
+        body: Json<LoginRequest>,
+    ) -> Result<Json<TokenPair>, LoginErrors> {
+        let (customer, pair) = session::password_login(&self.state, &tenant, TokenKind::Customer, &body.email, &body.password).await?;
+        if let Some(token) = cart_token.0.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+            cart::merge_guest_cart(&mut tx, token, customer).await?;
+            tx.commit().await?;
+        }
         Ok(Json(pair))
     }
 

@@ -19,6 +19,10 @@ pub struct ConsumerContext {
     pub pool: PgPool,
     pub search: Arc<dyn SearchEngine>,
     pub store: Arc<dyn ObjectStore>,
+    /// Outgoing HTTP (the built-in payment gateway's call-backs).
+    pub http: reqwest::Client,
+    /// This server's own base URL, e.g. `http://127.0.0.1:8080`.
+    pub self_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,15 +32,18 @@ pub enum Consumer {
     SearchIndex,
     /// Deletes the objects of deleted images and products (`media.deleted`: their keys).
     Storage,
+    /// The built-in `test_card` gateway: authorises requested payments and calls the shop back.
+    PaymentGateway,
 }
 
-const ALL: &[Consumer] = &[Consumer::SearchIndex, Consumer::Storage];
+const ALL: &[Consumer] = &[Consumer::SearchIndex, Consumer::Storage, Consumer::PaymentGateway];
 
 impl Consumer {
     pub fn name(self) -> &'static str {
         match self {
             Self::SearchIndex => "search_index",
             Self::Storage => "storage",
+            Self::PaymentGateway => "payment_gateway",
         }
     }
 
@@ -48,12 +55,16 @@ impl Consumer {
         match self {
             Self::SearchIndex => kind.starts_with("product.") || kind.starts_with("search.") || kind == "shop.created",
             Self::Storage => kind == crate::media::MEDIA_DELETED,
+            Self::PaymentGateway => kind == crate::payments::test_card::PAYMENT_REQUESTED,
         }
     }
 
     pub async fn handle(self, context: &ConsumerContext, tenant: &Tenant, row: &OutboxRow) -> anyhow::Result<()> {
         match self {
             Self::Storage => crate::media::delete_objects(context.store.as_ref(), tenant, &row.payload).await,
+            Self::PaymentGateway => {
+                crate::payments::test_card::process(&context.http, &context.self_url, &context.pool, tenant, &row.payload).await
+            }
             Self::SearchIndex => {
                 if !context.search.indexes_through_outbox() {
                     return Ok(());

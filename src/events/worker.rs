@@ -252,7 +252,8 @@ async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
     }
 }
 
-/// Once an hour: delete processed rows past the retention period, shop by shop.
+/// Once an hour, shop by shop: delete processed rows past the retention period, expired guest
+/// carts and expired idempotency keys.
 async fn cleanup_loop(pool: PgPool) {
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -268,7 +269,9 @@ async fn cleanup_loop(pool: PgPool) {
                     .bind(RETENTION_DAYS)
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await
+                crate::cart::delete_expired(&mut tx).await?;
+                crate::idempotency::delete_expired(&mut tx).await?;
+                tx.commit().await.map_err(crate::error::AppError::from)
             }
             .await;
             if let Err(err) = result {

@@ -3,6 +3,7 @@
 //! shops with random slugs, so tests run in parallel on one database.
 #![allow(dead_code)]
 
+pub mod commerce;
 pub mod objects;
 
 use std::net::SocketAddr;

@@ -1,0 +1,315 @@
+//! Checkout: a cart becomes an order, in one transaction (DESIGN.md §1).
+//!
+//! 1. Claim the `Idempotency-Key` (replay, 422 for another body, 409 while in progress).
+//! 2. Validate the request; find the shopper's cart.
+//! 3. Lock the cart's products, then its variants, each in id order (the product editor locks a
+//!    product before its variants too, so the two never deadlock); re-read the lines.
+//! 4. Re-price with the same code as the cart (lock the discount row first); refuse when the
+//!    buyer's `expected_total` differs.
+//! 5. Decrement each variant's stock with `UPDATE … WHERE stock >= $n`: no row means 409
+//!    `insufficient_stock`, so stock never goes negative.
+//! 6. Count the discount use with a conditional update (`used_count < usage_limit`).
+//! 7. Write the order (number from the shop's sequence, from 1001), its items as a snapshot of
+//!    names, SKUs and prices, the pending payment, the history, `order.created`,
+//!    `inventory.low` for variants that fell to the shop's threshold, and the provider's
+//!    follow-up (`payment.requested` for `test_card`).
+//! 8. Store the response under the key, then commit. Any error before the commit rolls all of it
+//!    back, key included.
+
+use std::collections::BTreeMap;
+
+use poem_openapi::Object;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Actor, Order, OrderKey, OrderStatus, emit_order_event, load_order, record_history};
+use crate::cart::discount::{self, static_code};
+use crate::cart::{self, Shopper, pricing};
+use crate::catalog::stock_moved;
+use crate::customers::{AddressInput, validate_address};
+use crate::error::{AppError, AppResult};
+use crate::events;
+use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::payments::{NewPayment, PaymentInput, provider_for_checkout};
+use crate::tenancy::{Tenant, TenantTx};
+use crate::values::{Email, new_secret_token, secret_token_hash};
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+pub struct CheckoutRequest {
+    /// Required for guests; a signed-in customer's orders use their account's e-mail.
+    pub email: Option<String>,
+    pub shipping_address: AddressInput,
+    pub shipping_method_id: Uuid,
+    pub payment: PaymentInput,
+    /// The total the buyer was shown. When sent and the server's total differs, checkout is
+    /// refused with 409 `price_changed` and nothing is charged.
+    pub expected_total: Option<i64>,
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+pub struct PaymentSummary {
+    pub id: Uuid,
+    pub provider: String,
+    /// `pending` until the provider (or staff, for `manual`) confirms it.
+    pub status: String,
+    /// What the buyer should do, if anything.
+    pub instructions: Option<String>,
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+pub struct CheckoutResult {
+    pub order: Order,
+    /// Lets the buyer read this order without an account:
+    /// `GET /v1/store/orders/{number}?token=…`. Shown only here (and to a retry of this
+    /// checkout with the same `Idempotency-Key`).
+    pub order_token: String,
+    pub payment: PaymentSummary,
+}
+
+fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::conflict(code, message)
+}
+
+/// Runs a checkout; returns the response status and body (fresh or replayed).
+pub async fn checkout(
+    pool: &sqlx::PgPool,
+    tenant: &Tenant,
+    shopper: &Shopper,
+    guest_token: Option<&str>,
+    key: Option<&str>,
+    request: &CheckoutRequest,
+) -> AppResult<(u16, Value)> {
+    let canonical = serde_json::to_value(request).map_err(|err| AppError::Internal(err.into()))?;
+    let key = IdempotencyKey::new("checkout", key, &canonical)?;
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    if let Claim::Replay { status, body } = idempotency::claim(&mut tx, tenant.id, &key).await? {
+        tx.rollback().await?;
+        return Ok((status, body));
+    }
+
+    let provider = provider_for_checkout(request.payment.method.trim())?;
+    let accepted = provider.accept(&request.payment)?;
+    let address = validate_address("shipping_address", &request.shipping_address)?;
+    let customer = match shopper {
+        Shopper::Customer(id) => Some(*id),
+        Shopper::Guest { .. } => None,
+    };
+    let email = match customer {
+        Some(id) => sqlx::query_scalar::<_, String>("select email from customers where id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("invalid_token", "this account no longer exists"))?,
+        None => {
+            let raw = request.email.as_deref().ok_or_else(|| AppError::validation("email", "is required for a guest checkout"))?;
+            Email::parse("email", raw)?.as_str().to_owned()
+        }
+    };
+
+    let cart = cart::find_cart(&mut tx, shopper, guest_token).await?;
+    let lines = cart::load_lines(&mut tx, cart.id).await?;
+    if lines.is_empty() {
+        return Err(AppError::unprocessable("cart_empty", "the cart has no items"));
+    }
+    let mut products: Vec<Uuid> = lines.iter().filter_map(|l| l.product_id).collect();
+    products.sort();
+    products.dedup();
+    let mut variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
+    variants.sort();
+    sqlx::query("select id from products where id = any($1) order by id for update").bind(&products).execute(&mut *tx).await?;
+    sqlx::query("select id from variants where id = any($1) order by id for update").bind(&variants).execute(&mut *tx).await?;
+    let lines = cart::load_lines(&mut tx, cart.id).await?;
+    if let Some(line) = lines.iter().find(|l| !l.purchasable()) {
+        return Err(conflict(
+            "product_unavailable",
+            format!("{} is no longer available; remove it from the cart", line.product_name.as_deref().unwrap_or("an item")),
+        ));
+    }
+
+    let method = cart::load_shipping_method(&mut tx, request.shipping_method_id)
+        .await?
+        .filter(|m| m.active)
+        .ok_or_else(|| AppError::validation("shipping_method_id", "no active shipping method has this id"))?;
+    if !method.ships_to(&address.country) {
+        return Err(AppError::unprocessable(
+            "shipping_unavailable",
+            format!("{} does not ship to {}", method.name, address.country),
+        ));
+    }
+
+    let discount_check = match cart.discount_code.as_deref() {
+        None => discount::DiscountCheck::default(),
+        Some(code) => {
+            let row = discount::find(&mut tx, code, true).await?.ok_or_else(|| conflict("discount_not_found", "the cart's discount code no longer exists"))?;
+            let check = discount::evaluate(&mut tx, row, &lines, customer, Some(&email)).await?;
+            if let Some(problem) = &check.problem {
+                return Err(conflict(static_code(&problem.code), format!("{}; remove the code or try again", problem.message)));
+            }
+            check
+        }
+    };
+    let settings = cart::load_settings(&mut tx).await?;
+    let price_lines: Vec<pricing::PriceLine> = lines.iter().map(|l| l.price_line(&discount_check.discountable)).collect();
+    let totals = pricing::compute(&price_lines, discount_check.rule(), Some(method.rule()), settings.tax());
+    if let Some(expected) = request.expected_total
+        && expected != totals.total
+    {
+        return Err(conflict("price_changed", format!("the total is now {} (you saw {expected}); review the cart", totals.total)));
+    }
+
+    // Stock, in variant id order, with the conditional decrement.
+    let mut sorted: Vec<&cart::LineRow> = lines.iter().collect();
+    sorted.sort_by_key(|l| l.variant_id);
+    let mut moved: BTreeMap<Uuid, (i64, bool)> = BTreeMap::new();
+    let mut low: Vec<Value> = Vec::new();
+    for line in sorted {
+        let left: Option<(Uuid, i32)> = sqlx::query_as(
+            "update variants set stock = stock - $2, updated_at = now() where id = $1 and stock >= $2 returning product_id, stock",
+        )
+        .bind(line.variant_id)
+        .bind(line.quantity)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((product, stock)) = left else {
+            return Err(conflict(
+                "insufficient_stock",
+                format!(
+                    "only {} of {} left in stock",
+                    line.stock.unwrap_or(0),
+                    line.product_name.as_deref().unwrap_or("an item")
+                ),
+            ));
+        };
+        let entry = moved.entry(product).or_insert((0, false));
+        entry.0 -= i64::from(line.quantity);
+        entry.1 |= stock == 0;
+        if stock <= settings.low_stock_threshold && stock + line.quantity > settings.low_stock_threshold {
+            low.push(json!({
+                "variant_id": line.variant_id,
+                "product_id": product,
+                "sku": line.sku,
+                "product_name": line.product_name,
+                "variant_title": line.variant_title,
+                "stock": stock,
+                "threshold": settings.low_stock_threshold,
+            }));
+        }
+    }
+    let changes: Vec<(Uuid, i64, bool)> = moved.into_iter().map(|(product, (delta, zero))| (product, delta, zero)).collect();
+    stock_moved(&mut tx, tenant.id, &changes).await?;
+
+    if let Some(applied) = &discount_check.applied {
+        let counted = sqlx::query(
+            "update discounts set used_count = used_count + 1 where id = $1 and (usage_limit is null or used_count < usage_limit)",
+        )
+        .bind(applied.id)
+        .execute(&mut *tx)
+        .await?;
+        if counted.rows_affected() == 0 {
+            return Err(conflict("discount_usage_limit_reached", "this discount code has been used up"));
+        }
+    }
+
+    let order_token = new_secret_token("ot");
+    let paid_in_full = totals.total == 0;
+    let status = if paid_in_full { OrderStatus::Paid } else { OrderStatus::PendingPayment };
+    let order_id = Uuid::now_v7();
+    sqlx::query(
+        "insert into orders (id, token_hash, customer_id, email, status, currency, subtotal, discount_total, shipping_total, \
+         tax_total, total, tax_rate_bp, prices_include_tax, discount_id, discount_code, shipping_method_id, shipping_method_name, \
+         shipping_address, payment_method, paid_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+                 case when $20 then now() end)",
+    )
+    .bind(order_id)
+    .bind(secret_token_hash(&order_token))
+    .bind(customer)
+    .bind(&email)
+    .bind(status.as_str())
+    .bind(&tenant.currency)
+    .bind(totals.subtotal)
+    .bind(totals.discount_total)
+    .bind(totals.shipping_total)
+    .bind(totals.tax_total)
+    .bind(totals.total)
+    .bind(settings.tax_rate_bp)
+    .bind(settings.prices_include_tax)
+    .bind(discount_check.applied.as_ref().map(|d| d.id))
+    .bind(discount_check.applied.as_ref().map(|d| d.code.clone()))
+    .bind(method.id)
+    .bind(&method.name)
+    .bind(sqlx::types::Json(&address))
+    .bind(provider.name())
+    .bind(paid_in_full)
+    .execute(&mut *tx)
+    .await?;
+    for (position, (line, price_line)) in lines.iter().zip(&price_lines).enumerate() {
+        sqlx::query(
+            "insert into order_items (id, order_id, variant_id, product_id, product_name, variant_title, sku, unit_price, \
+             quantity, line_total, position) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(order_id)
+        .bind(line.variant_id)
+        .bind(line.product_id)
+        .bind(line.product_name.as_deref().unwrap_or_default())
+        .bind(line.variant_title.as_deref().unwrap_or_default())
+        .bind(&line.sku)
+        .bind(price_line.unit_price)
+        .bind(line.quantity)
+        .bind(pricing::line_total(price_line))
+        .bind(i32::try_from(position).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(applied) = &discount_check.applied {
+        sqlx::query("insert into discount_usages (discount_id, order_id, customer_id, email) values ($1, $2, $3, $4)")
+            .bind(applied.id)
+            .bind(order_id)
+            .bind(customer)
+            .bind(&email)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let payment = NewPayment {
+        id: Uuid::now_v7(),
+        order_id,
+        amount: totals.total,
+        currency: tenant.currency.clone(),
+        card_last4: accepted.card_last4,
+    };
+    let payment_status = if paid_in_full { "succeeded" } else { "pending" };
+    sqlx::query("insert into payments (id, order_id, provider, status, amount, card_last4) values ($1, $2, $3, $4, $5, $6)")
+        .bind(payment.id)
+        .bind(order_id)
+        .bind(provider.name())
+        .bind(payment_status)
+        .bind(payment.amount)
+        .bind(&payment.card_last4)
+        .execute(&mut *tx)
+        .await?;
+    let actor = customer.map_or(Actor::Guest, Actor::Customer);
+    record_history(&mut tx, order_id, "created", None, actor, json!({ "cart_id": cart.id, "payment_method": provider.name() })).await?;
+    sqlx::query("update carts set status = 'converted', updated_at = now() where id = $1").bind(cart.id).execute(&mut *tx).await?;
+
+    emit_order_event(&mut tx, tenant.id, "order.created", order_id).await?;
+    if paid_in_full {
+        emit_order_event(&mut tx, tenant.id, "order.paid", order_id).await?;
+    }
+    for payload in low {
+        events::emit(&mut tx, tenant.id, "inventory.low", payload).await?;
+    }
+    let instructions = if paid_in_full { None } else { provider.after_checkout(&mut tx, tenant.id, &payment).await? };
+
+    let order = load_order(&mut tx, OrderKey::Id(order_id)).await?;
+    let result = CheckoutResult {
+        order,
+        order_token,
+        payment: PaymentSummary { id: payment.id, provider: provider.name().to_owned(), status: payment_status.to_owned(), instructions },
+    };
+    let body = serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))?;
+    idempotency::store(&mut tx, &key, 201, &body).await?;
+    tx.commit().await?;
+    Ok((201, body))
+}

@@ -1,0 +1,548 @@
+//! Orders: made by checkout ([`checkout`]), then taken by staff through payment, fulfilment,
+//! delivery, cancellation and refunds ([`admin_api`]); customers read theirs, guests with the
+//! order token given at checkout ([`store_api`]).
+//!
+//! States and transitions ([`OrderStatus::after`]); anything else is 409 `invalid_transition`:
+//!
+//! | action | from | to |
+//! |---|---|---|
+//! | mark paid (staff, or the provider's callback) | `pending_payment` | `paid` |
+//! | fulfil (carrier, tracking number) | `paid`, `partially_refunded` not yet fulfilled | `fulfilled` |
+//! | deliver | `fulfilled`, `partially_refunded` fulfilled but not delivered | `delivered` |
+//! | cancel (restocks; refunds what was paid) | `pending_payment`, `paid`, `partially_refunded` not yet fulfilled | `cancelled` |
+//! | refund part | `paid`, `fulfilled`, `delivered`, `partially_refunded` | `partially_refunded` |
+//! | refund the rest | same | `refunded` |
+//!
+//! `partially_refunded` keeps the fulfilment timestamps, so an order refunded in part can still
+//! be fulfilled and delivered. `cancelled` and `refunded` are final. Every change writes a
+//! history row ([`record_history`]) and an outbox event in the same transaction.
+
+pub mod admin_api;
+pub mod checkout;
+pub mod store_api;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub use admin_api::OrdersAdminApi;
+pub use store_api::OrdersStoreApi;
+
+use crate::catalog::stock_moved;
+use crate::customers::AddressInput;
+use crate::error::{AppError, AppResult};
+use crate::events;
+use crate::tenancy::ShopId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Fulfilled,
+    Delivered,
+    Cancelled,
+    Refunded,
+    PartiallyRefunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [Self; 7] = [
+        Self::PendingPayment,
+        Self::Paid,
+        Self::Fulfilled,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Refunded,
+        Self::PartiallyRefunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "pending_payment",
+            Self::Paid => "paid",
+            Self::Fulfilled => "fulfilled",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+            Self::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The status after `action`, or `None` if the transition is not allowed (module doc).
+    pub fn after(self, action: Action, fulfilled: bool, delivered: bool) -> Option<Self> {
+        use OrderStatus::*;
+        match (action, self) {
+            (Action::MarkPaid, PendingPayment) => Some(Paid),
+            (Action::Fulfil, Paid) => Some(Fulfilled),
+            (Action::Fulfil, PartiallyRefunded) if !fulfilled => Some(Fulfilled),
+            (Action::Deliver, Fulfilled) => Some(Delivered),
+            (Action::Deliver, PartiallyRefunded) if fulfilled && !delivered => Some(Delivered),
+            (Action::Cancel, PendingPayment | Paid) => Some(Cancelled),
+            (Action::Cancel, PartiallyRefunded) if !fulfilled => Some(Cancelled),
+            (Action::Refund { rest: false }, Paid | Fulfilled | Delivered | PartiallyRefunded) => Some(PartiallyRefunded),
+            (Action::Refund { rest: true }, Paid | Fulfilled | Delivered | PartiallyRefunded) => Some(Refunded),
+            _ => None,
+        }
+    }
+}
+
+/// What staff (or a payment callback) do to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    MarkPaid,
+    Fulfil,
+    Deliver,
+    Cancel,
+    /// `rest`: the refund brings the refunded total up to what was paid.
+    Refund { rest: bool },
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MarkPaid => "mark_paid",
+            Self::Fulfil => "fulfil",
+            Self::Deliver => "deliver",
+            Self::Cancel => "cancel",
+            Self::Refund { .. } => "refund",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize, sqlx::FromRow)]
+pub struct OrderItem {
+    pub id: Uuid,
+    pub variant_id: Option<Uuid>,
+    pub product_id: Option<Uuid>,
+    pub product_name: String,
+    pub variant_title: String,
+    pub sku: Option<String>,
+    pub unit_price: i64,
+    pub quantity: i32,
+    pub line_total: i64,
+    /// Units put back into stock by a cancellation or refund.
+    pub restocked_quantity: i32,
+}
+
+/// An order as the buyer and staff see it; money in minor units of `currency`.
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+pub struct Order {
+    pub id: Uuid,
+    /// The shop's human order number, from 1001.
+    pub number: i64,
+    pub status: OrderStatus,
+    pub email: String,
+    pub customer_id: Option<Uuid>,
+    pub currency: String,
+    pub items: Vec<OrderItem>,
+    pub subtotal: i64,
+    pub discount_code: Option<String>,
+    pub discount_total: i64,
+    pub shipping_method_name: String,
+    pub shipping_total: i64,
+    pub tax_rate_bp: i32,
+    pub prices_include_tax: bool,
+    pub tax_total: i64,
+    pub total: i64,
+    pub paid_total: i64,
+    pub refunded_total: i64,
+    pub shipping_address: AddressInput,
+    pub payment_method: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub fulfilled_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub number: i64,
+    pub status: String,
+    pub email: String,
+    pub customer_id: Option<Uuid>,
+    pub currency: String,
+    pub subtotal: i64,
+    pub discount_code: Option<String>,
+    pub discount_id: Option<Uuid>,
+    pub discount_total: i64,
+    pub shipping_method_name: String,
+    pub shipping_total: i64,
+    pub tax_rate_bp: i32,
+    pub prices_include_tax: bool,
+    pub tax_total: i64,
+    pub total: i64,
+    pub paid_total: i64,
+    pub refunded_total: i64,
+    pub shipping_address: sqlx::types::Json<AddressInput>,
+    pub payment_method: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub fulfilled_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> AppResult<OrderStatus> {
+        OrderStatus::parse(&self.status).ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown order status {}", self.status)))
+    }
+
+    /// The status `action` leads to, or 409 `invalid_transition`.
+    pub fn transition(&self, action: Action) -> AppResult<OrderStatus> {
+        let status = self.status()?;
+        status.after(action, self.fulfilled_at.is_some(), self.delivered_at.is_some()).ok_or_else(|| {
+            AppError::conflict(
+                "invalid_transition",
+                format!("an order in status {} cannot be {}", status.as_str(), past_tense(action)),
+            )
+        })
+    }
+}
+
+fn past_tense(action: Action) -> &'static str {
+    match action {
+        Action::MarkPaid => "marked paid",
+        Action::Fulfil => "fulfilled",
+        Action::Deliver => "delivered",
+        Action::Cancel => "cancelled",
+        Action::Refund { .. } => "refunded",
+    }
+}
+
+pub const ORDER_COLUMNS: &str = "id, number, status, email, customer_id, currency, subtotal, discount_code, discount_id, \
+    discount_total, shipping_method_name, shipping_total, tax_rate_bp, prices_include_tax, tax_total, total, paid_total, \
+    refunded_total, shipping_address, payment_method, carrier, tracking_number, cancel_reason, created_at, updated_at, \
+    paid_at, fulfilled_at, delivered_at, cancelled_at";
+
+pub fn order_not_found() -> AppError {
+    AppError::not_found("order_not_found", "no order with this id or number")
+}
+
+/// How an order is looked up.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderKey<'a> {
+    Id(Uuid),
+    Number(i64),
+    /// A customer's own order by number.
+    CustomerNumber(Uuid, i64),
+    /// A guest's order by number and the hash of its order token.
+    TokenNumber(&'a [u8], i64),
+}
+
+/// Reads an order row; `lock` takes its row lock (every state change does).
+pub async fn find_row(conn: &mut PgConnection, key: OrderKey<'_>, lock: bool) -> AppResult<OrderRow> {
+    let lock = if lock { " for update" } else { "" };
+    let query = match key {
+        OrderKey::Id(_) => format!("select {ORDER_COLUMNS} from orders where id = $1{lock}"),
+        OrderKey::Number(_) => format!("select {ORDER_COLUMNS} from orders where number = $1{lock}"),
+        OrderKey::CustomerNumber(..) => format!("select {ORDER_COLUMNS} from orders where customer_id = $1 and number = $2{lock}"),
+        OrderKey::TokenNumber(..) => format!("select {ORDER_COLUMNS} from orders where token_hash = $1 and number = $2{lock}"),
+    };
+    let query = sqlx::query_as::<_, OrderRow>(&query);
+    let query = match key {
+        OrderKey::Id(id) => query.bind(id),
+        OrderKey::Number(number) => query.bind(number),
+        OrderKey::CustomerNumber(customer, number) => query.bind(customer).bind(number),
+        OrderKey::TokenNumber(hash, number) => query.bind(hash.to_vec()).bind(number),
+    };
+    query.fetch_optional(conn).await?.ok_or_else(order_not_found)
+}
+
+pub async fn load_items(conn: &mut PgConnection, order: Uuid) -> AppResult<Vec<OrderItem>> {
+    Ok(sqlx::query_as(
+        "select id, variant_id, product_id, product_name, variant_title, sku, unit_price, quantity, line_total, \
+         restocked_quantity from order_items where order_id = $1 order by position, id",
+    )
+    .bind(order)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The full order of a row.
+pub async fn order_of(conn: &mut PgConnection, row: OrderRow) -> AppResult<Order> {
+    let items = load_items(conn, row.id).await?;
+    Ok(Order {
+        status: row.status()?,
+        id: row.id,
+        number: row.number,
+        email: row.email,
+        customer_id: row.customer_id,
+        currency: row.currency,
+        items,
+        subtotal: row.subtotal,
+        discount_code: row.discount_code,
+        discount_total: row.discount_total,
+        shipping_method_name: row.shipping_method_name,
+        shipping_total: row.shipping_total,
+        tax_rate_bp: row.tax_rate_bp,
+        prices_include_tax: row.prices_include_tax,
+        tax_total: row.tax_total,
+        total: row.total,
+        paid_total: row.paid_total,
+        refunded_total: row.refunded_total,
+        shipping_address: row.shipping_address.0,
+        payment_method: row.payment_method,
+        carrier: row.carrier,
+        tracking_number: row.tracking_number,
+        cancel_reason: row.cancel_reason,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        paid_at: row.paid_at,
+        fulfilled_at: row.fulfilled_at,
+        delivered_at: row.delivered_at,
+        cancelled_at: row.cancelled_at,
+    })
+}
+
+pub async fn load_order(conn: &mut PgConnection, key: OrderKey<'_>) -> AppResult<Order> {
+    let row = find_row(conn, key, false).await?;
+    order_of(conn, row).await
+}
+
+/// Who made a change, for the history.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor {
+    Customer(Uuid),
+    Guest,
+    Staff(Uuid),
+    Provider,
+    System,
+}
+
+impl Actor {
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Customer(_) => "customer",
+            Self::Guest => "guest",
+            Self::Staff(_) => "staff",
+            Self::Provider => "provider",
+            Self::System => "system",
+        }
+    }
+
+    fn id(self) -> Option<Uuid> {
+        match self {
+            Self::Customer(id) | Self::Staff(id) => Some(id),
+            Self::Guest | Self::Provider | Self::System => None,
+        }
+    }
+}
+
+/// Appends to the order's history.
+pub async fn record_history(
+    conn: &mut PgConnection,
+    order: Uuid,
+    kind: &str,
+    change: Option<(OrderStatus, OrderStatus)>,
+    actor: Actor,
+    details: Value,
+) -> AppResult<()> {
+    sqlx::query(
+        "insert into order_events (id, order_id, kind, from_status, to_status, actor_kind, actor_id, details) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order)
+    .bind(kind)
+    .bind(change.map(|(from, _)| from.as_str()))
+    .bind(change.map(|(_, to)| to.as_str()))
+    .bind(actor.kind())
+    .bind(actor.id())
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Emits `kind` (`order.created`, `order.paid`, …) with the order as it now is.
+pub async fn emit_order_event(conn: &mut PgConnection, shop: ShopId, kind: &str, order: Uuid) -> AppResult<()> {
+    let order = load_order(conn, OrderKey::Id(order)).await?;
+    let payload = serde_json::to_value(&order).map_err(|err| AppError::Internal(err.into()))?;
+    events::emit(conn, shop, kind, payload).await?;
+    Ok(())
+}
+
+/// Puts units of an order's items back into stock: `(item id, quantity)` pairs, each at most
+/// what is not restocked yet (422 `restock_exceeds_quantity`). Variants deleted since are
+/// skipped (their units are counted as restocked). Rows are locked in variant-id order, after
+/// their products, like checkout.
+pub async fn restock(conn: &mut PgConnection, shop: ShopId, order: Uuid, lines: &[(Uuid, i32)]) -> AppResult<Vec<Value>> {
+    let items = load_items(conn, order).await?;
+    let mut moves: Vec<(Uuid, i32)> = Vec::new();
+    let mut restocked = Vec::new();
+    for (item_id, quantity) in lines {
+        let item = items.iter().find(|i| i.id == *item_id).ok_or_else(|| {
+            AppError::validation("restock", format!("order item {item_id} is not part of this order"))
+        })?;
+        if *quantity < 1 || *quantity > item.quantity - item.restocked_quantity {
+            return Err(AppError::unprocessable(
+                "restock_exceeds_quantity",
+                format!("item {item_id}: at most {} more units can be restocked", item.quantity - item.restocked_quantity),
+            ));
+        }
+        sqlx::query("update order_items set restocked_quantity = restocked_quantity + $2 where id = $1")
+            .bind(item_id)
+            .bind(quantity)
+            .execute(&mut *conn)
+            .await?;
+        if let Some(variant) = item.variant_id {
+            moves.push((variant, *quantity));
+        }
+        restocked.push(json!({ "item_id": item_id, "quantity": quantity }));
+    }
+    moves.sort_by_key(|(variant, _)| *variant);
+    let variants: Vec<Uuid> = moves.iter().map(|(v, _)| *v).collect();
+    sqlx::query("select id from products where id in (select product_id from variants where id = any($1)) order by id for update")
+        .bind(&variants)
+        .execute(&mut *conn)
+        .await?;
+    let mut changes: Vec<(Uuid, i64, bool)> = Vec::new();
+    for (variant, quantity) in moves {
+        let moved: Option<(Uuid, i32)> =
+            sqlx::query_as("update variants set stock = stock + $2, updated_at = now() where id = $1 returning product_id, stock")
+                .bind(variant)
+                .bind(quantity)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((product, stock)) = moved {
+            changes.push((product, i64::from(quantity), stock == quantity));
+        }
+    }
+    stock_moved(conn, shop, &changes).await?;
+    Ok(restocked)
+}
+
+/// Every not-yet-restocked unit of the order, as restock lines.
+pub async fn all_unrestocked(conn: &mut PgConnection, order: Uuid) -> AppResult<Vec<(Uuid, i32)>> {
+    Ok(load_items(conn, order)
+        .await?
+        .into_iter()
+        .filter(|i| i.quantity > i.restocked_quantity)
+        .map(|i| (i.id, i.quantity - i.restocked_quantity))
+        .collect())
+}
+
+/// Releases the order's discount use (a cancelled order does not count against limits).
+pub async fn release_discount(conn: &mut PgConnection, order: &OrderRow) -> AppResult<()> {
+    let Some(discount) = order.discount_id else { return Ok(()) };
+    let released = sqlx::query("delete from discount_usages where discount_id = $1 and order_id = $2")
+        .bind(discount)
+        .bind(order.id)
+        .execute(&mut *conn)
+        .await?;
+    if released.rows_affected() > 0 {
+        sqlx::query("update discounts set used_count = greatest(used_count - 1, 0) where id = $1")
+            .bind(discount)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Cancels an order in the caller's transaction (row already locked, transition checked by
+/// the caller): restocks every unit, releases the discount use, records what was paid as
+/// refunded, history and `order.cancelled`.
+pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &OrderRow, actor: Actor, reason: &str) -> AppResult<()> {
+    let from = order.status()?;
+    let lines = all_unrestocked(conn, order.id).await?;
+    let restocked = restock(conn, shop, order.id, &lines).await?;
+    release_discount(conn, order).await?;
+    let refund = order.paid_total - order.refunded_total;
+    if refund > 0 {
+        sqlx::query("insert into refunds (id, order_id, amount, restocked, reason, staff_id) values ($1, $2, $3, '[]', $4, $5)")
+            .bind(Uuid::now_v7())
+            .bind(order.id)
+            .bind(refund)
+            .bind(format!("cancelled: {reason}"))
+            .bind(actor.id())
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(
+        "update orders set status = 'cancelled', cancel_reason = $2, cancelled_at = now(), refunded_total = paid_total, \
+         updated_at = now() where id = $1",
+    )
+    .bind(order.id)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    record_history(
+        conn,
+        order.id,
+        "cancelled",
+        Some((from, OrderStatus::Cancelled)),
+        actor,
+        json!({ "reason": reason, "restocked": restocked, "refunded": refund }),
+    )
+    .await?;
+    emit_order_event(conn, shop, "order.cancelled", order.id).await
+}
+
+/// Marks an order paid in the caller's transaction (row locked, transition checked).
+pub async fn mark_paid(conn: &mut PgConnection, shop: ShopId, order: &OrderRow, actor: Actor, details: Value) -> AppResult<()> {
+    let from = order.status()?;
+    sqlx::query("update orders set status = 'paid', paid_total = total, paid_at = now(), updated_at = now() where id = $1")
+        .bind(order.id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update payments set status = 'succeeded', updated_at = now() where order_id = $1 and status = 'pending'")
+        .bind(order.id)
+        .execute(&mut *conn)
+        .await?;
+    record_history(conn, order.id, "paid", Some((from, OrderStatus::Paid)), actor, details).await?;
+    emit_order_event(conn, shop, "order.paid", order.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_documented_transitions_are_allowed() {
+        use OrderStatus::*;
+        let allowed = |status: OrderStatus, action| status.after(action, false, false);
+        assert_eq!(allowed(PendingPayment, Action::MarkPaid), Some(Paid));
+        assert_eq!(allowed(Paid, Action::MarkPaid), None);
+        assert_eq!(allowed(PendingPayment, Action::Fulfil), None);
+        assert_eq!(allowed(Paid, Action::Fulfil), Some(Fulfilled));
+        assert_eq!(allowed(Fulfilled, Action::Deliver), Some(Delivered));
+        assert_eq!(allowed(Paid, Action::Deliver), None);
+        assert_eq!(allowed(Fulfilled, Action::Cancel), None);
+        assert_eq!(allowed(PendingPayment, Action::Refund { rest: false }), None);
+        assert_eq!(allowed(Delivered, Action::Refund { rest: true }), Some(Refunded));
+        for action in [Action::MarkPaid, Action::Fulfil, Action::Deliver, Action::Cancel, Action::Refund { rest: false }] {
+            assert_eq!(allowed(Cancelled, action), None, "cancelled is final");
+            assert_eq!(allowed(Refunded, action), None, "refunded is final");
+        }
+    }
+
+    #[test]
+    fn a_partially_refunded_order_follows_its_fulfilment() {
+        use OrderStatus::*;
+        assert_eq!(PartiallyRefunded.after(Action::Fulfil, false, false), Some(Fulfilled));
+        assert_eq!(PartiallyRefunded.after(Action::Fulfil, true, false), None);
+        assert_eq!(PartiallyRefunded.after(Action::Deliver, true, false), Some(Delivered));
+        assert_eq!(PartiallyRefunded.after(Action::Deliver, true, true), None);
+        assert_eq!(PartiallyRefunded.after(Action::Cancel, false, false), Some(Cancelled));
+        assert_eq!(PartiallyRefunded.after(Action::Cancel, true, false), None);
+    }
+}

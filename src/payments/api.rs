@@ -1,0 +1,139 @@
+//! `POST /v1/store/payments/{provider}/webhook`: a payment provider reports a result.
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{Object, OpenApi};
+use serde_json::json;
+
+use super::{CallbackError, CallbackEvent, provider, shop_secret};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, current_request_id};
+use crate::error_responses;
+use crate::orders::{self, Action, Actor, OrderKey, OrderStatus};
+use crate::platform::audit;
+use crate::signature::unix_now;
+use crate::tenancy::{Tenant, TenantTx};
+
+pub struct PaymentsApi {
+    pub state: AppState,
+}
+
+#[derive(Debug, Object)]
+pub struct CallbackAck {
+    /// `applied`, `duplicate` (this event id was applied before) or `ignored` (the payment was
+    /// no longer pending).
+    pub status: String,
+}
+
+error_responses!(CallbackErrors { 400 BadRequest, 403 Forbidden, 404 NotFound });
+
+#[OpenApi(prefix_path = "/v1/store/payments", tag = "crate::openapi_tags::Tag::Payments")]
+impl PaymentsApi {
+    /// Receive a payment provider's callback
+    ///
+    /// Signed by the provider (`test_card`: header `Test-Card-Signature: t=<unix>,v1=<hex
+    /// HMAC-SHA256 of "t.body">` under the shop's payment secret). A bad or stale signature is
+    /// 400 `invalid_signature` and is written to the platform audit log. Applying an event id
+    /// twice changes nothing.
+    #[oai(path = "/:provider/webhook", method = "post")]
+    async fn callback(
+        &self,
+        req: &Request,
+        tenant: Data<&Tenant>,
+        provider: Path<String>,
+        body: Binary<Vec<u8>>,
+    ) -> Result<Json<CallbackAck>, CallbackErrors> {
+        let status = self.receive(req, &tenant, &provider.0, &body.0).await?;
+        Ok(Json(CallbackAck { status: status.to_owned() }))
+    }
+}
+
+impl PaymentsApi {
+    async fn receive(&self, req: &Request, tenant: &Tenant, name: &str, body: &[u8]) -> AppResult<&'static str> {
+        let provider = provider(name)
+            .ok_or_else(|| AppError::not_found("unknown_payment_provider", "no payment provider of this name"))?;
+        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
+        let secret = shop_secret(&mut tx).await?;
+        let event = match provider.verify_callback(secret.as_bytes(), req.headers(), body, unix_now()) {
+            Ok(event) => event,
+            Err(CallbackError::NotSupported) => {
+                return Err(AppError::not_found("unknown_payment_provider", "this provider sends no callbacks"));
+            }
+            Err(err) => {
+                tx.rollback().await?;
+                self.audit_rejection(tenant, name, &err).await?;
+                return Err(AppError::bad_request("invalid_signature", err.to_string()));
+            }
+        };
+        let status = apply(&mut tx, tenant, name, &event).await?;
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    async fn audit_rejection(&self, tenant: &Tenant, provider: &str, err: &CallbackError) -> AppResult<()> {
+        let actor = audit::Actor { kind: "payment_provider", id: None, label: provider.to_owned() };
+        let mut conn = self.state.pool.acquire().await?;
+        let details = json!({ "provider": provider, "reason": err.to_string(), "request_id": current_request_id() });
+        audit::record(&mut conn, &actor, "payment.callback_rejected", Some(tenant.id.0), details).await
+    }
+}
+
+/// Applies a verified event in the shop's transaction.
+async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &CallbackEvent) -> AppResult<&'static str> {
+    let fresh = sqlx::query(
+        "insert into payment_callbacks (provider, event_id, payment_id) values ($1, $2, $3) on conflict do nothing",
+    )
+    .bind(provider)
+    .bind(&event.id)
+    .bind(event.payment_id)
+    .execute(&mut **tx)
+    .await?;
+    if fresh.rows_affected() == 0 {
+        return Ok("duplicate");
+    }
+    let payment: Option<(uuid::Uuid, String, i64)> =
+        sqlx::query_as("select order_id, status, amount from payments where id = $1 and provider = $2 for update")
+            .bind(event.payment_id)
+            .bind(provider)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((order_id, status, amount)) = payment else {
+        return Err(AppError::not_found("payment_not_found", "no payment of this provider has this id"));
+    };
+    if status != "pending" {
+        return Ok("ignored");
+    }
+    let order = orders::find_row(tx, OrderKey::Id(order_id), true).await?;
+    match event.kind.as_str() {
+        "payment.succeeded" if event.amount == amount => {
+            if order.status()? == OrderStatus::PendingPayment {
+                orders::mark_paid(tx, tenant.id, &order, Actor::Provider, json!({ "provider": provider, "event_id": event.id })).await?;
+            } else {
+                // Paid after the order was cancelled: keep the record for staff to refund.
+                sqlx::query("update payments set status = 'succeeded', updated_at = now() where id = $1")
+                    .bind(event.payment_id)
+                    .execute(&mut **tx)
+                    .await?;
+                orders::record_history(tx, order_id, "payment_after_cancel", None, Actor::Provider, json!({ "amount": amount })).await?;
+            }
+        }
+        "payment.succeeded" => {
+            return Err(AppError::bad_request("amount_mismatch", "the event's amount is not the payment's"));
+        }
+        "payment.failed" => {
+            let reason = event.reason.clone().unwrap_or_else(|| "payment_failed".to_owned());
+            sqlx::query("update payments set status = 'failed', failure_reason = $2, updated_at = now() where id = $1")
+                .bind(event.payment_id)
+                .bind(&reason)
+                .execute(&mut **tx)
+                .await?;
+            if order.transition(Action::Cancel).is_ok() && order.status()? == OrderStatus::PendingPayment {
+                orders::cancel(tx, tenant.id, &order, Actor::Provider, &reason).await?;
+            }
+        }
+        _ => return Err(AppError::bad_request("unknown_event", "unknown payment event type")),
+    }
+    Ok("applied")
+}

@@ -33,7 +33,7 @@ use crate::events::worker::{OutboxWorker, RetryPolicy};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
-use crate::{auth, cart, catalog, customers, media, orders, payments, platform, search, shop, signup, staff, storage};
+use crate::{auth, cart, catalog, customers, discounts, media, orders, payments, platform, search, shipping, shop, signup, staff, storage};
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -129,7 +129,15 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         orders::OrdersAdminApi { state: state.clone() },
         payments::PaymentsApi { state: state.clone() },
     );
-    let apis = (accounts, catalog, commerce);
+    let customers_and_settings = (
+        customers::CustomerAddressesApi { state: state.clone() },
+        customers::CustomersAdminApi { state: state.clone() },
+        shipping::ShippingAdminApi { state: state.clone() },
+        shipping::ShippingStorefrontApi { state: state.clone() },
+        shipping::CheckoutSettingsApi { state: state.clone() },
+        discounts::DiscountsAdminApi { state: state.clone() },
+    );
+    let apis = (accounts, catalog, commerce, customers_and_settings);
     OpenApiService::new(apis, "shopfleet", env!("CARGO_PKG_VERSION"))
         .description(
             "Multi-tenant commerce platform. Shop routes (`/v1/admin`, `/v1/store`) are addressed \

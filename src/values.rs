@@ -36,6 +36,31 @@ pub fn parse_currency(field: &str, raw: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::validation(field, "is not an ISO 4217 currency code"))
 }
 
+/// Officially assigned ISO 3166-1 alpha-2 codes (249), plus `XK` (Kosovo), which carriers and
+/// payment providers use although ISO has not assigned it.
+const COUNTRY_CODES: &str = "\
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR \
+    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ \
+    EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW \
+    GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY \
+    KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV \
+    MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY \
+    QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG \
+    TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA \
+    ZM ZW";
+
+/// An ISO 3166-1 alpha-2 country code, trimmed and upper-cased: ` vn` → `VN`. Codes that are
+/// not assigned (`XX`, `UK`) are refused, not just malformed ones.
+pub fn parse_country(field: &str, raw: &str) -> Result<String, AppError> {
+    let code = raw.trim().to_ascii_uppercase();
+    let known = code.len() == 2
+        && code.bytes().all(|b| b.is_ascii_uppercase())
+        && COUNTRY_CODES.split_ascii_whitespace().any(|c| c == code);
+    if known { Ok(code) } else {
+        Err(AppError::validation(field, "is not an ISO 3166-1 alpha-2 country code"))
+    }
+}
+
 /// A trimmed, non-empty text of at most `max` characters.
 pub fn parse_name(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
     let value = raw.trim();
@@ -168,6 +193,16 @@ mod tests {
         assert!(Email::parse("email", "not-an-email").is_err());
         assert_eq!(parse_currency("currency", "vnd").unwrap(), "VND");
         assert!(parse_currency("currency", "XXY").is_err());
+    }
+
+    #[test]
+    fn parses_country_codes() {
+        assert_eq!(COUNTRY_CODES.split_ascii_whitespace().count(), 250);
+        assert_eq!(parse_country("country", " vn ").unwrap(), "VN");
+        assert_eq!(parse_country("country", "GB").unwrap(), "GB");
+        for bad in ["", "V", "VNM", "UK", "XX", "1A", "ÉÉ"] {
+            assert!(parse_country("country", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

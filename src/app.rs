@@ -33,7 +33,7 @@ use crate::events::worker::{OutboxWorker, RetryPolicy};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
-use crate::{auth, catalog, customers, media, platform, search, shop, signup, staff, storage};
+use crate::{auth, catalog, customers, media, platform, search, shop, signup, staff, storage, webhooks};
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -50,6 +50,8 @@ pub struct AppState {
     pub meili: Option<Arc<MeiliEngine>>,
     /// Object storage (S3 or a local directory): product images.
     pub store: Arc<dyn ObjectStore>,
+    /// The HTTP client and retry policy of outgoing webhooks (used by the outbox worker).
+    pub webhooks: Arc<webhooks::Sender>,
 }
 
 impl AppState {
@@ -60,7 +62,9 @@ impl AppState {
             &config.storage,
             LocalUrls { secret: config.jwt_secret.as_bytes().to_vec(), base_url: config.url_of_host(&config.base_domain) },
         );
+        let webhooks = Arc::new(webhooks::Sender::new(&config.webhooks)?);
         Ok(Self {
+            webhooks,
             search,
             meili,
             store,
@@ -118,6 +122,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         catalog::StorefrontApi { state: state.clone() },
         customers::CustomerAccountApi { state: state.clone() },
         search::api::SearchApi { state: state.clone() },
+        webhooks::WebhooksAdminApi { state: state.clone() },
         platform::PlatformApi { state: state.clone() },
     );
     OpenApiService::new(apis, "shopfleet", env!("CARGO_PKG_VERSION"))
@@ -302,6 +307,7 @@ impl Application {
             pool: self.state.pool.clone(),
             search: self.state.search.clone(),
             store: self.state.store.clone(),
+            webhooks: self.state.webhooks.clone(),
         };
         let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(context), RetryPolicy::default());
         let waker = worker.waker();

@@ -21,3 +21,4 @@ pub mod staff;
 pub mod storage;
 pub mod tenancy;
 pub mod values;
+pub mod webhooks;

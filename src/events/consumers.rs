@@ -19,6 +19,8 @@ pub struct ConsumerContext {
     pub pool: PgPool,
     pub search: Arc<dyn SearchEngine>,
     pub store: Arc<dyn ObjectStore>,
+    /// The HTTP client and retry policy of webhook deliveries.
+    pub webhooks: Arc<crate::webhooks::Sender>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,15 +30,20 @@ pub enum Consumer {
     SearchIndex,
     /// Deletes the objects of deleted images and products (`media.deleted`: their keys).
     Storage,
+    /// Delivers to one webhook endpoint (the row's `endpoint_id`). Its rows are written by
+    /// [`crate::webhooks::fan_out`], one per subscribed endpoint, not by kind; the worker sends
+    /// them in batches ([`crate::webhooks::delivery::deliver_batch`]) with their own retry policy.
+    Webhook,
 }
 
-const ALL: &[Consumer] = &[Consumer::SearchIndex, Consumer::Storage];
+const ALL: &[Consumer] = &[Consumer::SearchIndex, Consumer::Storage, Consumer::Webhook];
 
 impl Consumer {
     pub fn name(self) -> &'static str {
         match self {
             Self::SearchIndex => "search_index",
             Self::Storage => "storage",
+            Self::Webhook => crate::webhooks::CONSUMER,
         }
     }
 
@@ -48,12 +55,14 @@ impl Consumer {
         match self {
             Self::SearchIndex => kind.starts_with("product.") || kind.starts_with("search.") || kind == "shop.created",
             Self::Storage => kind == crate::media::MEDIA_DELETED,
+            Self::Webhook => false, // per endpoint, not per kind: see `webhooks::fan_out`
         }
     }
 
     pub async fn handle(self, context: &ConsumerContext, tenant: &Tenant, row: &OutboxRow) -> anyhow::Result<()> {
         match self {
             Self::Storage => crate::media::delete_objects(context.store.as_ref(), tenant, &row.payload).await,
+            Self::Webhook => crate::webhooks::delivery::deliver_one(context, tenant, row).await,
             Self::SearchIndex => {
                 if !context.search.indexes_through_outbox() {
                     return Ok(());

@@ -162,6 +162,8 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
 pub enum DeliveryState {
     /// Not attempted yet.
     Pending,
+    /// A worker is making an attempt now.
+    Sending,
     /// Attempted and failed; `next_retry_at` says when it is tried again.
     Retrying,
     /// A 2xx was received.
@@ -195,7 +197,7 @@ pub struct Delivery {
     pub data: Value,
     pub created_at: DateTime<Utc>,
     pub state: DeliveryState,
-    /// Attempts made so far.
+    /// Attempts started so far (including one under way).
     pub attempt_count: i32,
     /// When it is tried next (pending and retrying deliveries).
     pub next_retry_at: Option<DateTime<Utc>>,
@@ -219,6 +221,7 @@ struct DeliveryRow {
     processed_at: Option<DateTime<Utc>>,
     dead_at: Option<DateTime<Utc>>,
     last_error: Option<String>,
+    in_flight: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -231,7 +234,8 @@ struct AttemptRow {
 /// The endpoint's deliveries, newest first, with their attempts.
 pub async fn deliveries(conn: &mut PgConnection, endpoint: Uuid, after: Option<Uuid>, limit: i64) -> AppResult<Vec<Delivery>> {
     let rows: Vec<DeliveryRow> = sqlx::query_as(
-        "select id, event_id, kind, payload, created_at, attempts, available_at, processed_at, dead_at, last_error \
+        "select id, event_id, kind, payload, created_at, attempts, available_at, processed_at, dead_at, last_error, \
+         coalesce(locked_until > now(), false) as in_flight \
          from outbox where consumer = $1 and endpoint_id = $2 and ($3::uuid is null or id < $3) order by id desc limit $4",
     )
     .bind(CONSUMER)
@@ -255,11 +259,12 @@ pub async fn deliveries(conn: &mut PgConnection, endpoint: Uuid, after: Option<U
     Ok(rows
         .into_iter()
         .map(|row| {
-            let state = match (row.processed_at, row.dead_at, row.attempts) {
-                (Some(_), _, _) => DeliveryState::Delivered,
-                (None, Some(_), _) => DeliveryState::Failed,
-                (None, None, 0) => DeliveryState::Pending,
-                (None, None, _) => DeliveryState::Retrying,
+            let state = match (row.processed_at, row.dead_at, row.in_flight, row.attempts) {
+                (Some(_), _, _, _) => DeliveryState::Delivered,
+                (None, Some(_), _, _) => DeliveryState::Failed,
+                (None, None, true, _) => DeliveryState::Sending,
+                (None, None, false, 0) => DeliveryState::Pending,
+                (None, None, false, _) => DeliveryState::Retrying,
             };
             let open = matches!(state, DeliveryState::Pending | DeliveryState::Retrying);
             Delivery {

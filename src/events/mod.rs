@@ -1,7 +1,8 @@
 //! Side effects through a transactional outbox (DESIGN.md §1).
 //!
 //! A change and the event describing it are written in the same `TenantTx` ([`emit`]): one
-//! outbox row per consumer that wants the event kind ([`consumers::for_kind`]), and a
+//! outbox row per consumer that wants the event kind ([`consumers::for_kind`]) and per webhook
+//! endpoint subscribed to it ([`crate::webhooks::fan_out`]), and a
 //! `NOTIFY shopfleet_outbox` with the shop id, delivered by PostgreSQL only if the transaction
 //! commits. The [`worker`] started by `serve` wakes on that notification, claims due rows with
 //! `FOR UPDATE SKIP LOCKED` and a lease (several instances cooperate), runs each consumer

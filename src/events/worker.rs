@@ -8,7 +8,9 @@
 //! Processing a shop: claim up to [`BATCH`] due rows with `FOR UPDATE SKIP LOCKED` and a
 //! lease (short transaction), run the consumers with no transaction open, then record each
 //! outcome (short transaction). Failures back off exponentially; after `max_attempts` the row
-//! is dead-lettered. Afterwards the shop's next retry time goes to `outbox_schedule`.
+//! is dead-lettered. Webhook rows go through [`crate::webhooks::delivery::deliver_batch`] and
+//! use the webhook retry policy from the configuration; every other consumer keeps the policy
+//! given to the worker. Afterwards the shop's next retry time goes to `outbox_schedule`.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -36,6 +36,7 @@ fn config() -> anyhow::Result<ServerConfig> {
         tenant_cache_capacity: 10_000,
         login_max_failures: 10,
         login_window_secs: 300,
+        webhooks: Default::default(),
     })
 }
 

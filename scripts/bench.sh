@@ -3,7 +3,7 @@
 # database each run), its own server (port 18080) and, for `media`, its own S3-compatible
 # server (moto, port 54380); touches nothing else.
 #   scripts/bench.sh            all of them
-#   scripts/bench.sh signup     one of: signup migrate storefront search media checkout
+#   scripts/bench.sh signup     one of: signup migrate storefront search media checkout outbox
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -14,6 +14,9 @@ BENCH_HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
 BENCH_S3_PORT="${BENCH_S3_PORT:-54380}"
 MEDIA_UPLOADS="${MEDIA_UPLOADS:-200}"
 MEDIA_CONCURRENCY="${MEDIA_CONCURRENCY:-8}"
+OUTBOX_SHOPS="${OUTBOX_SHOPS:-4}"
+OUTBOX_EVENTS="${OUTBOX_EVENTS:-500}"
+OUTBOX_RATE="${OUTBOX_RATE:-100}"
 DURATION="${BENCH_DURATION:-20s}"
 what="${1:-all}"
 
@@ -28,7 +31,7 @@ ensure_database shopfleet_bench
 export DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$BENCH_PG_PORT/shopfleet_bench"
 
 echo "==> building (release)"
-cargo build --release --quiet --bin shopfleet --example bench_fleet --example bench_media --example bench_checkout
+cargo build --release --quiet --bin shopfleet --example bench_fleet --example bench_media --example bench_checkout --example bench_outbox
 bin="$CARGO_TARGET_DIR/release"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $("$(pg_bin_dir)/postgres" --version | awk '{print $3}')"
 
@@ -110,4 +113,9 @@ if [[ "$what" == all || "$what" == media ]]; then
   start_moto "$STATE_DIR/bench-s3" "$BENCH_S3_PORT"
   S3_ENDPOINT="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 RUST_LOG=warn \
     "$bin/examples/bench_media" "$MEDIA_UPLOADS" "$MEDIA_CONCURRENCY"
+fi
+
+if [[ "$what" == all || "$what" == outbox ]]; then
+  echo "==> outbox: webhooks to a local receiver, $OUTBOX_SHOPS shops x $OUTBOX_EVENTS events in a burst, then $OUTBOX_RATE events/s for 10 s"
+  RUST_LOG=warn "$bin/examples/bench_outbox" "$OUTBOX_SHOPS" "$OUTBOX_EVENTS" "$OUTBOX_RATE"
 fi

@@ -16,6 +16,9 @@ start_postgres "$STATE_DIR/test-pg" "$TEST_PG_PORT"
 pg_super -c "drop database if exists shopfleet_test with (force)" >/dev/null
 pg_super -c "drop database if exists shopfleet_test_s3 with (force)" >/dev/null
 pg_super -c "drop database if exists shopfleet_test_search_down with (force)" >/dev/null
+for db in shopfleet_test_webhook_retry shopfleet_test_webhook_restart shopfleet_test_webhook_strict; do
+  pg_super -c "drop database if exists $db with (force)" >/dev/null
+done
 pg_super -c "do \$\$ declare r record; begin
     for r in select rolname from pg_roles where rolname like 'shop\_%' loop
       execute format('drop role %I', r.rolname);
@@ -25,9 +28,17 @@ ensure_database shopfleet_test_s3
 # Servers configured differently must not share a database: every one runs an outbox worker,
 # and any worker may deliver any shop's events (LISTEN is database-wide).
 ensure_database shopfleet_test_search_down
+# tests/webhooks.rs: a short retry backoff; servers stopped and restarted (no other worker may
+# run there); private networks refused.
+ensure_database shopfleet_test_webhook_retry
+ensure_database shopfleet_test_webhook_restart
+ensure_database shopfleet_test_webhook_strict
 export TEST_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test"
 export TEST_S3_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_s3"
 export TEST_SEARCH_DOWN_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_search_down"
+export TEST_WEBHOOK_RETRY_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_webhook_retry"
+export TEST_WEBHOOK_RESTART_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_webhook_restart"
+export TEST_WEBHOOK_STRICT_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test_webhook_strict"
 
 # S3: moto's server; tests make their own buckets. Dummy credentials: moto accepts any.
 start_moto "$STATE_DIR/test-s3" "$TEST_S3_PORT"

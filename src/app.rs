@@ -33,7 +33,10 @@ use crate::events::worker::{OutboxWorker, RetryPolicy};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
-use crate::{auth, cart, catalog, customers, discounts, media, orders, payments, platform, search, shipping, shop, signup, staff, storage};
+use crate::{
+    auth, cart, catalog, customers, discounts, media, orders, payments, platform, search, shipping, shop, signup, staff, storage,
+    webhooks,
+};
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -50,6 +53,8 @@ pub struct AppState {
     pub meili: Option<Arc<MeiliEngine>>,
     /// Object storage (S3 or a local directory): product images.
     pub store: Arc<dyn ObjectStore>,
+    /// The HTTP client and retry policy of outgoing webhooks (used by the outbox worker).
+    pub webhooks: Arc<webhooks::Sender>,
 }
 
 impl AppState {
@@ -60,7 +65,9 @@ impl AppState {
             &config.storage,
             LocalUrls { secret: config.jwt_secret.as_bytes().to_vec(), base_url: config.url_of_host(&config.base_domain) },
         );
+        let webhooks = Arc::new(webhooks::Sender::new(&config.webhooks)?);
         Ok(Self {
+            webhooks,
             search,
             meili,
             store,
@@ -128,6 +135,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         orders::OrdersStoreApi { state: state.clone() },
         orders::OrdersAdminApi { state: state.clone() },
         payments::PaymentsApi { state: state.clone() },
+        webhooks::WebhooksAdminApi { state: state.clone() },
     );
     let customers_and_settings = (
         customers::CustomerAddressesApi { state: state.clone() },
@@ -336,6 +344,7 @@ impl Application {
                 .build()
                 .map_err(std::io::Error::other)?,
             self_url: self_url(self.local_addr()),
+            webhooks: self.state.webhooks.clone(),
         };
         let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(context), RetryPolicy::default());
         let waker = worker.waker();

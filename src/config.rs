@@ -132,6 +132,52 @@ impl StorageConfig {
     }
 }
 
+/// Outgoing webhooks: how deliveries are made and retried.
+#[derive(Clone, Debug, Args)]
+pub struct WebhookConfig {
+    /// Allow endpoint URLs whose host is (or resolves to) a private, loopback, link-local,
+    /// CGNAT, multicast or unique-local address. Off in production (SSRF); tests turn it on to
+    /// reach a receiver on 127.0.0.1.
+    #[arg(long = "webhook-allow-private-networks", env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_networks: bool,
+
+    /// Seconds before a delivery attempt counts as failed (connect, send and response headers).
+    #[arg(long = "webhook-timeout-secs", env = "WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub timeout_secs: u64,
+
+    /// Attempts per event and endpoint before the delivery is dead-lettered.
+    #[arg(long = "webhook-max-attempts", env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub max_attempts: u32,
+
+    /// Wait after the first failed attempt, in seconds; doubled after each further failure, and
+    /// capped at 60 times this (with the default 120: 2, 4, … 64 min, then 2 h; 8 attempts span
+    /// about 4 h).
+    #[arg(long = "webhook-retry-base-secs", env = "WEBHOOK_RETRY_BASE_SECS", default_value_t = 120)]
+    pub retry_base_secs: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self { allow_private_networks: false, timeout_secs: 10, max_attempts: 8, retry_base_secs: 120 }
+    }
+}
+
+impl WebhookConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        // A worker's lease on a batch is 120 s; one delivery must fit well inside it.
+        if !(1..=60).contains(&self.timeout_secs) {
+            bail!("WEBHOOK_TIMEOUT_SECS must be between 1 and 60");
+        }
+        if !(1..=50).contains(&self.max_attempts) {
+            bail!("WEBHOOK_MAX_ATTEMPTS must be between 1 and 50");
+        }
+        if !(1..=86_400).contains(&self.retry_base_secs) {
+            bail!("WEBHOOK_RETRY_BASE_SECS must be between 1 and 86400");
+        }
+        Ok(())
+    }
+}
+
 /// Settings of the HTTP server.
 #[derive(Clone, Args)]
 pub struct ServerConfig {
@@ -143,6 +189,9 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub storage: StorageConfig,
+
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
 
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
@@ -189,6 +238,7 @@ impl fmt::Debug for ServerConfig {
             .field("database", &self.database)
             .field("search", &self.search)
             .field("storage", &self.storage)
+            .field("webhooks", &self.webhooks)
             .field("listen_addr", &self.listen_addr)
             .field("base_domain", &self.base_domain)
             .field("public_url_template", &self.public_url_template)
@@ -220,6 +270,7 @@ impl ServerConfig {
             bail!("MEILI_SEARCH_KEY and MEILI_SEARCH_KEY_UID go together");
         }
         self.storage.validate()?;
+        self.webhooks.validate()?;
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
             bail!("token lifetimes must be positive");
         }

@@ -27,3 +27,4 @@ pub mod staff;
 pub mod storage;
 pub mod tenancy;
 pub mod values;
+pub mod webhooks;

@@ -90,7 +90,8 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
         .unwrap(),
     );
     let store = Arc::new(LocalStore::new(std::env::temp_dir().join("shopfleet-outbox-test"), b"outbox-test-secret", "http://127.0.0.1".into()));
-    let context = ConsumerContext { pool: app.pool.clone(), search: down, store, http: reqwest::Client::new(), self_url: app.url("") };
+    let webhooks = Arc::new(shopfleet::webhooks::Sender::new(&Default::default()).unwrap());
+    let context = ConsumerContext { pool: app.pool.clone(), search: down, store, http: reqwest::Client::new(), self_url: app.url(""), webhooks };
     let policy = RetryPolicy { max_attempts: 2, base: Duration::from_secs(3600), cap: Duration::from_secs(3600) };
     // Every test process runs a worker, and LISTEN is database-wide: let the workers woken by
     // this shop's signup finish with it first.

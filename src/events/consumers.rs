@@ -23,6 +23,8 @@ pub struct ConsumerContext {
     pub http: reqwest::Client,
     /// This server's own base URL, e.g. `http://127.0.0.1:8080`.
     pub self_url: String,
+    /// The HTTP client and retry policy of webhook deliveries.
+    pub webhooks: Arc<crate::webhooks::Sender>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +36,13 @@ pub enum Consumer {
     Storage,
     /// The built-in `test_card` gateway: authorises requested payments and calls the shop back.
     PaymentGateway,
+    /// Delivers to one webhook endpoint (the row's `endpoint_id`). Its rows are written by
+    /// [`crate::webhooks::fan_out`], one per subscribed endpoint, not by kind; the worker sends
+    /// them in batches ([`crate::webhooks::delivery::deliver_batch`]) with their own retry policy.
+    Webhook,
 }
 
-const ALL: &[Consumer] = &[Consumer::SearchIndex, Consumer::Storage, Consumer::PaymentGateway];
+const ALL: &[Consumer] = &[Consumer::SearchIndex, Consumer::Storage, Consumer::PaymentGateway, Consumer::Webhook];
 
 impl Consumer {
     pub fn name(self) -> &'static str {
@@ -44,6 +50,7 @@ impl Consumer {
             Self::SearchIndex => "search_index",
             Self::Storage => "storage",
             Self::PaymentGateway => "payment_gateway",
+            Self::Webhook => crate::webhooks::CONSUMER,
         }
     }
 
@@ -56,6 +63,7 @@ impl Consumer {
             Self::SearchIndex => kind.starts_with("product.") || kind.starts_with("search.") || kind == "shop.created",
             Self::Storage => kind == crate::media::MEDIA_DELETED,
             Self::PaymentGateway => kind == crate::payments::test_card::PAYMENT_REQUESTED,
+            Self::Webhook => false, // per endpoint, not per kind: see `webhooks::fan_out`
         }
     }
 
@@ -65,6 +73,7 @@ impl Consumer {
             Self::PaymentGateway => {
                 crate::payments::test_card::process(&context.http, &context.self_url, &context.pool, tenant, &row.payload).await
             }
+            Self::Webhook => crate::webhooks::delivery::deliver_one(context, tenant, row).await,
             Self::SearchIndex => {
                 if !context.search.indexes_through_outbox() {
                     return Ok(());

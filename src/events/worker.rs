@@ -8,7 +8,9 @@
 //! Processing a shop: claim up to [`BATCH`] due rows with `FOR UPDATE SKIP LOCKED` and a
 //! lease (short transaction), run the consumers with no transaction open, then record each
 //! outcome (short transaction). Failures back off exponentially; after `max_attempts` the row
-//! is dead-lettered. Afterwards the shop's next retry time goes to `outbox_schedule`.
+//! is dead-lettered. Webhook rows go through [`crate::webhooks::delivery::deliver_batch`] and
+//! use the webhook retry policy from the configuration; every other consumer keeps the policy
+//! given to the worker. Afterwards the shop's next retry time goes to `outbox_schedule`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -56,6 +58,19 @@ impl RetryPolicy {
         let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
         self.base.saturating_mul(2u32.saturating_pow(exponent)).min(self.cap)
     }
+}
+
+/// What became of one claimed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Retried after the consumer's backoff, or dead-lettered after its last attempt.
+    Failed(String),
+    /// Dead-lettered at once: no retry can help (the webhook endpoint is gone or disabled).
+    Dead(String),
+    /// Not attempted (a batch's time budget, an endpoint that just failed): due again after
+    /// the delay, and the claim does not count as an attempt.
+    Deferred(Duration),
 }
 
 /// Handle to queue shops for the worker.
@@ -136,7 +151,7 @@ pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: Retr
          where id in (select id from outbox where processed_at is null and dead_at is null \
                       and available_at <= now() and (locked_until is null or locked_until < now()) \
                       order by id limit $2 for update skip locked) \
-         returning id, event_id, consumer, kind, payload, attempts",
+         returning *",
     )
     .bind(LEASE_SECS as f64)
     .bind(BATCH)
@@ -149,48 +164,74 @@ pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: Retr
     }
 
     // Consumers run with no transaction open. Rows arrive in id order; order is kept per
-    // consumer because each row is finished before the next starts.
-    let mut outcomes = Vec::with_capacity(rows.len());
-    for row in &rows {
+    // consumer (per endpoint for webhooks) because each row is finished before the next starts.
+    let (webhook_rows, other_rows): (Vec<&OutboxRow>, Vec<&OutboxRow>) =
+        rows.iter().partition(|row| row.consumer == Consumer::Webhook.name());
+    let mut outcomes: Vec<(&OutboxRow, Outcome)> = Vec::with_capacity(rows.len());
+    for row in other_rows {
         let result = match Consumer::parse(&row.consumer) {
             Some(consumer) => consumer.handle(context, &tenant, row).await,
             None => Err(anyhow::anyhow!("unknown consumer {}", row.consumer)),
         };
-        outcomes.push((row, result));
+        outcomes.push((row, result.map_or_else(|err| Outcome::Failed(format!("{err:#}")), |()| Outcome::Done)));
+    }
+    let mut attempts = Vec::new();
+    if !webhook_rows.is_empty() {
+        match crate::webhooks::delivery::deliver_batch(&context.webhooks, pool, &tenant, &webhook_rows).await {
+            Ok(delivered) => {
+                for item in delivered {
+                    attempts.extend(item.attempt);
+                    outcomes.push((item.row, item.outcome));
+                }
+            }
+            Err(err) => outcomes.extend(webhook_rows.iter().map(|row| (*row, Outcome::Failed(format!("{err:#}"))))),
+        }
     }
 
     let mut tx = TenantTx::begin(pool, &tenant).await?;
-    for (row, result) in &outcomes {
-        match result {
-            Ok(()) => {
+    for (row, outcome) in &outcomes {
+        let policy = if row.consumer == Consumer::Webhook.name() { context.webhooks.policy() } else { policy };
+        match outcome {
+            Outcome::Done => {
                 sqlx::query("update outbox set processed_at = now(), locked_until = null, last_error = null where id = $1")
                     .bind(row.id)
                     .execute(&mut *tx)
                     .await?;
             }
-            Err(err) if row.attempts >= policy.max_attempts => {
-                tracing::warn!(shop = %tenant.slug, consumer = %row.consumer, kind = %row.kind, error = %err, "outbox row dead-lettered");
+            Outcome::Failed(error) | Outcome::Dead(error) if row.attempts >= policy.max_attempts || matches!(outcome, Outcome::Dead(_)) => {
+                tracing::warn!(shop = %tenant.slug, consumer = %row.consumer, kind = %row.kind, error = %error, "outbox row dead-lettered");
                 sqlx::query("update outbox set dead_at = now(), locked_until = null, last_error = $2 where id = $1")
                     .bind(row.id)
-                    .bind(format!("{err:#}"))
+                    .bind(error)
                     .execute(&mut *tx)
                     .await?;
             }
-            Err(err) => {
+            Outcome::Failed(error) | Outcome::Dead(error) => {
                 let delay = policy.delay_after(row.attempts);
-                tracing::info!(shop = %tenant.slug, consumer = %row.consumer, attempt = row.attempts, retry_in_s = delay.as_secs(), error = %err, "outbox delivery failed");
+                tracing::info!(shop = %tenant.slug, consumer = %row.consumer, attempt = row.attempts, retry_in_s = delay.as_secs(), error = %error, "outbox delivery failed");
                 sqlx::query(
                     "update outbox set available_at = now() + make_interval(secs => $2), locked_until = null, \
                      last_error = $3 where id = $1",
                 )
                 .bind(row.id)
                 .bind(delay.as_secs_f64())
-                .bind(format!("{err:#}"))
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Outcome::Deferred(delay) => {
+                sqlx::query(
+                    "update outbox set attempts = greatest(attempts - 1, 0), available_at = now() + make_interval(secs => $2), \
+                     locked_until = null where id = $1",
+                )
+                .bind(row.id)
+                .bind(delay.as_secs_f64())
                 .execute(&mut *tx)
                 .await?;
             }
         }
     }
+    crate::webhooks::delivery::record_attempts(&mut tx, &attempts).await?;
     let next: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("select min(greatest(available_at, coalesce(locked_until, available_at))) from outbox where processed_at is null and dead_at is null")
             .fetch_one(&mut *tx)

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use shopfleet::app::Application;
-use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig};
+use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig, WebhookConfig};
 use shopfleet::tenancy::migrate;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -34,6 +34,8 @@ pub fn server_config() -> ServerConfig {
         },
         search: Default::default(),
         storage: StorageConfig { storage_dir: std::env::temp_dir().join("shopfleet-test-objects"), ..Default::default() },
+        // Webhook tests deliver to a receiver on 127.0.0.1.
+        webhooks: WebhookConfig { allow_private_networks: true, ..Default::default() },
         listen_addr: "127.0.0.1:0".into(),
         base_domain: BASE_DOMAIN.into(),
         public_url_template: "http://{host}".into(),

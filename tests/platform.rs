@@ -24,7 +24,7 @@ async fn platform_admins_list_and_inspect_shops_with_usage() {
 
     let (status, detail) = app.as_admin(&admin, Method::GET, &format!("/v1/platform/shops/{}", shop.id), None).await;
     assert_eq!(status, StatusCode::OK, "{detail}");
-    assert_eq!(detail["usage"], json!({ "products": 1, "active_products": 1, "staff": 1, "customers": 1, "storage_bytes": 0 }));
+    assert_eq!(detail["usage"], json!({ "products": 1, "active_products": 1, "staff": 1, "customers": 1, "storage_bytes": 0, "orders": 0, "revenue": 0 }));
     assert_eq!(detail["schema_version"], detail["latest_schema_version"]);
     assert_eq!(detail["status"], "active");
 

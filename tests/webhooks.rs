@@ -210,6 +210,60 @@ async fn deliveries_are_signed_with_the_secret_returned_at_creation() {
 }
 
 #[tokio::test]
+async fn order_and_inventory_events_reach_the_shops_endpoints_in_order() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let shop = app.signup("wh-orders").await;
+    let kinds = ["order.created", "order.paid", "order.fulfilled", "order.refunded", "order.cancelled", "inventory.low"];
+    let (_, secret) = endpoint(&app, &shop, &receiver.url("/orders"), &kinds).await;
+    // The default low-stock threshold is 5: selling 2 of 6 crosses it.
+    let (_, variant) = app.variant(&shop, "Candle", 1800, 6).await;
+    let shipping = app.shipping_method(&shop, 200, None).await;
+    let done = app.guest_order(&shop, &shipping, &variant, 2, "manual").await;
+    let order = done["order"]["id"].as_str().unwrap().to_owned();
+    for (action, body) in [("mark-paid", json!({})), ("fulfil", json!({ "carrier": "DHL", "tracking_number": "JD0001" }))] {
+        let (status, answer) = app.owner(&shop, Method::POST, &format!("/v1/admin/orders/{order}/{action}"), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, answer) = read(
+        app.shop(Method::POST, &shop.slug, &format!("/v1/admin/orders/{order}/refunds"))
+            .bearer_auth(&shop.token)
+            .header("Idempotency-Key", "wh-refund")
+            .json(&json!({ "amount": 1000 }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let second = app.guest_order(&shop, &shipping, &variant, 1, "manual").await;
+    let (status, answer) =
+        app.owner(&shop, Method::POST, &format!("/v1/admin/orders/{}/cancel", second["order"]["id"].as_str().unwrap()), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let received = eventually("every order event", WAIT, || async {
+        let received = receiver.requests("/orders");
+        (received.len() >= 7).then_some(received)
+    })
+    .await;
+    let types: Vec<String> = received.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        types,
+        ["order.created", "inventory.low", "order.paid", "order.fulfilled", "order.refunded", "order.created", "order.cancelled"],
+        "one endpoint's events arrive in the order they were committed"
+    );
+    for request in &received {
+        assert_eq!(shopfleet::signature::verify(secret.as_bytes(), request.header("shopfleet-signature"), &request.body, shopfleet::signature::unix_now()), Ok(()));
+    }
+    let created = received[0].json();
+    assert_eq!((&created["data"]["number"], &created["data"]["total"], &created["data"]["status"]), (&json!(1001), &json!(3800), &json!("pending_payment")));
+    let low = received[1].json();
+    assert_eq!((&low["data"]["variant_id"], &low["data"]["stock"], &low["data"]["threshold"]), (&json!(variant), &json!(4), &json!(5)));
+    assert_eq!(received[4].json()["data"]["refunded_total"], 1000);
+    assert_eq!(received[6].json()["data"]["status"], "cancelled");
+}
+
+#[tokio::test]
 async fn a_rotated_secret_signs_alongside_the_old_one_for_a_day() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;

@@ -146,7 +146,7 @@ pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: Retr
     };
 
     let mut tx = TenantTx::begin(pool, &tenant).await?;
-    let rows: Vec<OutboxRow> = sqlx::query_as(
+    let mut rows: Vec<OutboxRow> = sqlx::query_as(
         "update outbox set locked_until = now() + make_interval(secs => $1), attempts = attempts + 1 \
          where id in (select id from outbox where processed_at is null and dead_at is null \
                       and available_at <= now() and (locked_until is null or locked_until < now()) \
@@ -162,8 +162,10 @@ pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: Retr
         // Nothing due; rows waiting for a retry are already in the schedule.
         return Ok(false);
     }
+    // `UPDATE … RETURNING` gives no order: put the batch back in id (commit) order.
+    rows.sort_by_key(|row| row.id);
 
-    // Consumers run with no transaction open. Rows arrive in id order; order is kept per
+    // Consumers run with no transaction open. Rows are in id order; order is kept per
     // consumer (per endpoint for webhooks) because each row is finished before the next starts.
     let (webhook_rows, other_rows): (Vec<&OutboxRow>, Vec<&OutboxRow>) =
         rows.iter().partition(|row| row.consumer == Consumer::Webhook.name());

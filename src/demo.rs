@@ -1,5 +1,6 @@
 //! `shopfleet seed-demo`: two demo shops, `tinashop` (clothing, VND) and `micocah` (coffee,
-//! USD), each with an owner, a small category tree and about twenty products with variants.
+//! USD), each with an owner, a small category tree, about twenty products with variants, two
+//! shipping methods, a tax setting and a `WELCOME10` discount code: ready to check out.
 //! Idempotent: a shop that exists already is left untouched.
 
 use anyhow::Context;
@@ -163,9 +164,42 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
             let status = if i == list.len() - 1 { "draft" } else { "active" };
             sqlx::query("update products set status = $2 where id = $1").bind(id).bind(status).execute(&mut *tx).await?;
         }
+        seed_checkout(&mut tx, currency).await?;
         tx.commit().await.context("committing the demo catalog")?;
         println!("{slug}: created with {} products (owner {email} / {pass})", list.len());
     }
+    Ok(())
+}
+
+/// Shipping methods, tax and a discount code, in the shop's currency (VND has no minor unit;
+/// Vietnamese prices include 10 % VAT, US prices get sales tax on top).
+async fn seed_checkout(tx: &mut TenantTx, currency: &str) -> anyhow::Result<()> {
+    let vnd = currency == "VND";
+    let methods: [(&str, i64, Option<i64>); 2] = if vnd {
+        [("Giao hàng tiêu chuẩn", 30_000, Some(500_000)), ("Giao hàng nhanh", 60_000, None)]
+    } else {
+        [("Standard shipping", 599, Some(5_000)), ("Express shipping", 1_499, None)]
+    };
+    for (position, (name, price, free_above)) in methods.into_iter().enumerate() {
+        sqlx::query("insert into shipping_methods (id, name, price, free_above, position) values ($1, $2, $3, $4, $5)")
+            .bind(Uuid::now_v7())
+            .bind(name)
+            .bind(price)
+            .bind(free_above)
+            .bind(i32::try_from(position).unwrap_or_default())
+            .execute(&mut **tx)
+            .await?;
+    }
+    let (rate_bp, included) = if vnd { (1000, true) } else { (825, false) };
+    sqlx::query("update checkout_settings set tax_rate_bp = $1, prices_include_tax = $2")
+        .bind(rate_bp)
+        .bind(included)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("insert into discounts (id, code, kind, value, per_customer_limit) values ($1, 'WELCOME10', 'percentage', 10, 1)")
+        .bind(Uuid::now_v7())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -474,3 +474,47 @@ async fn cart_tokens_order_numbers_and_order_tokens_of_one_shop_are_useless_on_a
     assert_eq!((status_a, status_b), (StatusCode::CREATED, StatusCode::CREATED), "{done_a} {done_b}");
     assert_ne!(done_a["order"]["id"], done_b["order"]["id"]);
 }
+
+#[tokio::test]
+async fn a_demo_shop_sells_right_away_with_its_shipping_tax_and_welcome_code() {
+    let app = TestApp::spawn().await;
+    shopfleet::demo::seed(&app.pool).await.expect("seed the demo shops");
+    let (status, page) = app.store("tinashop", None, None, Method::GET, "/v1/store/products?limit=50", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    // The first variant in stock of any product on sale.
+    let mut variant = None;
+    for product in page["items"].as_array().unwrap().iter().filter(|p| p["in_stock"] == true) {
+        let (_, detail) = app.store("tinashop", None, None, Method::GET, &format!("/v1/store/products/{}", product["slug"].as_str().unwrap()), None).await;
+        variant = detail["variants"].as_array().unwrap().iter().find(|v| v["available"] == true).cloned();
+        if variant.is_some() {
+            break;
+        }
+    }
+    let variant = variant.expect("a variant in stock");
+    let (status, methods) = app.store("tinashop", None, None, Method::GET, "/v1/store/shipping-methods?country=VN", None).await;
+    assert_eq!(status, StatusCode::OK, "{methods}");
+    let method = &methods[0];
+    assert_eq!(method["currency"], "VND");
+
+    let cart = app.guest_cart("tinashop").await;
+    app.add_to_cart("tinashop", &cart, variant["id"].as_str().unwrap(), 1).await;
+    let (status, priced) =
+        app.store("tinashop", Some(&cart), None, Method::POST, "/v1/store/cart/discount", Some(json!({ "code": "welcome10" }))).await;
+    assert_eq!(status, StatusCode::OK, "{priced}");
+    let price = variant["price"].as_i64().unwrap();
+    assert_eq!(priced["discount_total"], json!(pricing_percent(price, 10)), "{priced}");
+    assert_eq!((&priced["tax_rate_bp"], &priced["prices_include_tax"]), (&json!(1000), &json!(true)));
+
+    let (status, done) = app.checkout("tinashop", Some(&cart), None, &cart, &checkout_body(method["id"].as_str().unwrap(), "manual")).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    let order = &done["order"];
+    let shipping = if price - pricing_percent(price, 10) >= method["free_above"].as_i64().unwrap_or(i64::MAX) { 0 } else { method["price"].as_i64().unwrap() };
+    assert_eq!(order["total"], json!(price - pricing_percent(price, 10) + shipping), "VAT is included: the total does not grow");
+    assert_eq!(order["currency"], "VND");
+}
+
+/// `percent` of `amount`, rounded half to even (the documented rule).
+fn pricing_percent(amount: i64, percent: i64) -> i64 {
+    let (q, r) = (amount * percent / 100, amount * percent % 100);
+    if 2 * r > 100 || (2 * r == 100 && q % 2 == 1) { q + 1 } else { q }
+}

@@ -146,7 +146,7 @@ impl CartApi {
                     MaybeUndefined::Undefined => return Ok(()),
                     MaybeUndefined::Null => None,
                     MaybeUndefined::Value(id) => {
-                        if !super::load_shipping_method(tx, id).await?.is_some_and(|m| m.active) {
+                        if !crate::shipping::get_method(tx, id).await?.is_some_and(|m| m.active) {
                             return Err(AppError::not_found("shipping_method_not_found", "no active shipping method has this id"));
                         }
                         Some(id)

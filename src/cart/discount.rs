@@ -14,37 +14,16 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::pricing::{DiscountKind, DiscountRule};
+use super::pricing::DiscountRule;
 use super::{LineRow, Problem};
+use crate::discounts::{Discount, DiscountKind, find_by_code};
 use crate::error::{AppError, AppResult};
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DiscountRow {
-    pub id: Uuid,
-    pub code: String,
-    pub kind: String,
-    pub value: i64,
-    pub min_subtotal: i64,
-    pub category_id: Option<Uuid>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub usage_limit: Option<i32>,
-    pub per_customer_limit: Option<i32>,
-    pub used_count: i32,
-    pub active: bool,
-}
-
-impl DiscountRow {
-    pub fn rule(&self) -> Option<DiscountRule> {
-        DiscountKind::parse(&self.kind).map(|kind| DiscountRule { kind, value: self.value })
-    }
-}
 
 /// The outcome of checking a cart's code.
 #[derive(Debug, Clone, Default)]
 pub struct DiscountCheck {
     /// The discount, when it applies.
-    pub applied: Option<DiscountRow>,
+    pub applied: Option<Discount>,
     /// Why the cart's code does not apply.
     pub problem: Option<Problem>,
     /// Products whose lines the discount covers.
@@ -53,7 +32,7 @@ pub struct DiscountCheck {
 
 impl DiscountCheck {
     pub fn rule(&self) -> Option<DiscountRule> {
-        self.applied.as_ref().and_then(DiscountRow::rule)
+        self.applied.as_ref().map(|d| DiscountRule { kind: d.kind, value: d.value })
     }
 
     /// The problem as an error of the apply-a-code request: 404 for an unknown code, 422
@@ -85,20 +64,8 @@ pub fn static_code(code: &str) -> &'static str {
     PROBLEM_CODES.iter().copied().find(|c| *c == code).unwrap_or("discount_not_applicable")
 }
 
-const COLUMNS: &str = "id, code, kind, value, min_subtotal, category_id, starts_at, ends_at, usage_limit, \
-                       per_customer_limit, used_count, active";
-
-/// The discount with this code (case-insensitive); `lock` takes its row lock.
-pub async fn find(conn: &mut PgConnection, code: &str, lock: bool) -> AppResult<Option<DiscountRow>> {
-    let lock = if lock { " for update" } else { "" };
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from discounts where lower(code) = lower($1){lock}"))
-        .bind(code.trim())
-        .fetch_optional(conn)
-        .await?)
-}
-
 /// Why `row` cannot be used at `now`, ignoring the cart.
-fn availability_problem(row: &DiscountRow, now: DateTime<Utc>) -> Option<Problem> {
+fn availability_problem(row: &Discount, now: DateTime<Utc>) -> Option<Problem> {
     if !row.active {
         return Some(Problem::new("discount_inactive", "this discount code is not active"));
     }
@@ -123,7 +90,7 @@ pub async fn check(
     email: Option<&str>,
 ) -> AppResult<DiscountCheck> {
     let Some(code) = code else { return Ok(DiscountCheck::default()) };
-    let Some(row) = find(conn, code, false).await? else {
+    let Some(row) = find_by_code(conn, code, false).await? else {
         return Ok(not_applied(Problem::new("discount_not_found", "no discount has this code")));
     };
     evaluate(conn, row, lines, customer, email).await
@@ -132,7 +99,7 @@ pub async fn check(
 /// Checks a discount row already read (and, at checkout, locked).
 pub async fn evaluate(
     conn: &mut PgConnection,
-    row: DiscountRow,
+    row: Discount,
     lines: &[LineRow],
     customer: Option<Uuid>,
     email: Option<&str>,
@@ -179,7 +146,7 @@ pub async fn evaluate(
         .into_iter()
         .collect(),
     };
-    if discountable.is_empty() && row.kind != "free_shipping" {
+    if discountable.is_empty() && row.kind != DiscountKind::FreeShipping {
         return Ok(not_applied(Problem::new("discount_not_applicable", "this code does not apply to the items in your cart")));
     }
     Ok(DiscountCheck { applied: Some(row), problem: None, discountable })

@@ -26,9 +26,10 @@ use uuid::Uuid;
 
 pub use api::CartApi;
 use discount::DiscountCheck;
-use pricing::{PriceLine, ShippingRule, TaxRule, Totals};
+use pricing::{PriceLine, Totals};
 
 use crate::error::{AppError, AppResult};
+use crate::shipping::{self, CheckoutSettings, ShippingMethod, load_settings};
 use crate::tenancy::Tenant;
 use crate::values::secret_token_hash;
 
@@ -285,57 +286,11 @@ pub async fn load_lines(conn: &mut PgConnection, cart: Uuid) -> AppResult<Vec<Li
     .await?)
 }
 
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
-pub struct CheckoutSettings {
-    pub tax_rate_bp: i32,
-    pub prices_include_tax: bool,
-    pub low_stock_threshold: i32,
-}
-
-impl CheckoutSettings {
-    pub fn tax(&self) -> TaxRule {
-        TaxRule { rate_bp: self.tax_rate_bp, prices_include_tax: self.prices_include_tax }
-    }
-}
-
-pub async fn load_settings(conn: &mut PgConnection) -> AppResult<CheckoutSettings> {
-    Ok(sqlx::query_as("select tax_rate_bp, prices_include_tax, low_stock_threshold from checkout_settings")
-        .fetch_one(conn)
-        .await?)
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ShippingMethodRow {
-    pub id: Uuid,
-    pub name: String,
-    pub price: i64,
-    pub free_above: Option<i64>,
-    pub countries: Vec<String>,
-    pub active: bool,
-}
-
-impl ShippingMethodRow {
-    pub fn rule(&self) -> ShippingRule {
-        ShippingRule { price: self.price, free_above: self.free_above }
-    }
-
-    pub fn ships_to(&self, country: &str) -> bool {
-        self.countries.is_empty() || self.countries.iter().any(|c| c == country)
-    }
-}
-
-pub async fn load_shipping_method(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<ShippingMethodRow>> {
-    Ok(sqlx::query_as("select id, name, price, free_above, countries, active from shipping_methods where id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
-}
-
 /// The priced view of a cart: its lines, the applied discount's check, and the totals.
 pub struct Priced {
     pub lines: Vec<LineRow>,
     pub discount: DiscountCheck,
-    pub shipping: Option<ShippingMethodRow>,
+    pub shipping: Option<ShippingMethod>,
     pub totals: Totals,
     pub settings: CheckoutSettings,
 }
@@ -346,14 +301,14 @@ pub async fn price(
     conn: &mut PgConnection,
     lines: Vec<LineRow>,
     discount_code: Option<&str>,
-    shipping: Option<ShippingMethodRow>,
+    shipping: Option<ShippingMethod>,
     customer: Option<Uuid>,
     email: Option<&str>,
 ) -> AppResult<Priced> {
     let settings = load_settings(conn).await?;
     let discount = discount::check(conn, discount_code, &lines, customer, email).await?;
     let price_lines: Vec<PriceLine> = lines.iter().map(|l| l.price_line(&discount.discountable)).collect();
-    let usable_shipping = shipping.as_ref().filter(|m| m.active).map(ShippingMethodRow::rule);
+    let usable_shipping = shipping.as_ref().filter(|m| m.active).map(ShippingMethod::rule);
     let totals = pricing::compute(&price_lines, discount.rule(), usable_shipping, settings.tax());
     Ok(Priced { lines, discount, shipping, totals, settings })
 }
@@ -362,7 +317,7 @@ pub async fn price(
 pub async fn view(conn: &mut PgConnection, tenant: &Tenant, cart: &CartRow) -> AppResult<Cart> {
     let lines = load_lines(conn, cart.id).await?;
     let shipping = match cart.shipping_method_id {
-        Some(id) => load_shipping_method(conn, id).await?,
+        Some(id) => shipping::get_method(conn, id).await?,
         None => None,
     };
     let priced = price(conn, lines, cart.discount_code.as_deref(), shipping, cart.customer_id, None).await?;

@@ -16,6 +16,8 @@
 //! Rounding rule: every division rounds half to even (banker's rounding) to the minor unit, so
 //! halves do not bias totals upwards over many orders: 12.5 → 12, 13.5 → 14.
 
+pub use crate::discounts::DiscountKind;
+
 /// `numerator / denominator` rounded half to even; both non-negative, denominator > 0.
 pub fn div_round_half_even(numerator: i128, denominator: i128) -> i128 {
     let (quotient, remainder) = (numerator / denominator, numerator % denominator);
@@ -23,26 +25,6 @@ pub fn div_round_half_even(numerator: i128, denominator: i128) -> i128 {
         std::cmp::Ordering::Less => quotient,
         std::cmp::Ordering::Greater => quotient + 1,
         std::cmp::Ordering::Equal => quotient + (quotient % 2),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DiscountKind {
-    /// `value` percent (1–100) off the eligible lines.
-    Percentage,
-    /// `value` minor units off the eligible lines.
-    FixedAmount,
-    FreeShipping,
-}
-
-impl DiscountKind {
-    pub fn parse(kind: &str) -> Option<Self> {
-        match kind {
-            "percentage" => Some(Self::Percentage),
-            "fixed_amount" => Some(Self::FixedAmount),
-            "free_shipping" => Some(Self::FreeShipping),
-            _ => None,
-        }
     }
 }
 

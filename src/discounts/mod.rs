@@ -17,4 +17,4 @@ mod api;
 mod model;
 
 pub use api::DiscountsAdminApi;
-pub use model::{Discount, DiscountKind, parse_code};
+pub use model::{Discount, DiscountKind, find_by_code, parse_code};

@@ -270,6 +270,16 @@ pub(super) fn validate(draft: Draft, used_count: i32) -> AppResult<DiscountField
 pub(super) const COLUMNS: &str = "id, code, kind, value, min_subtotal, category_id, starts_at, ends_at, \
      usage_limit, per_customer_limit, used_count, active, created_at, updated_at";
 
+/// The discount with this code, matched case-insensitively as customers type it; `lock` takes
+/// its row lock (checkout counts a use under it).
+pub async fn find_by_code(conn: &mut PgConnection, code: &str, lock: bool) -> AppResult<Option<Discount>> {
+    let lock = if lock { " for update" } else { "" };
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from discounts where lower(code) = lower($1){lock}"))
+        .bind(code.trim())
+        .fetch_optional(conn)
+        .await?)
+}
+
 pub(super) fn not_found() -> AppError {
     AppError::not_found("discount_not_found", "no such discount")
 }

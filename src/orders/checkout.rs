@@ -32,6 +32,7 @@ use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::payments::{NewPayment, PaymentInput, provider_for_checkout};
+use crate::shipping;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{Email, new_secret_token, secret_token_hash};
 
@@ -127,7 +128,7 @@ pub async fn checkout(
         ));
     }
 
-    let method = cart::load_shipping_method(&mut tx, request.shipping_method_id)
+    let method = shipping::get_method(&mut tx, request.shipping_method_id)
         .await?
         .filter(|m| m.active)
         .ok_or_else(|| AppError::validation("shipping_method_id", "no active shipping method has this id"))?;
@@ -141,7 +142,7 @@ pub async fn checkout(
     let discount_check = match cart.discount_code.as_deref() {
         None => discount::DiscountCheck::default(),
         Some(code) => {
-            let row = discount::find(&mut tx, code, true).await?.ok_or_else(|| conflict("discount_not_found", "the cart's discount code no longer exists"))?;
+            let row = crate::discounts::find_by_code(&mut tx, code, true).await?.ok_or_else(|| conflict("discount_not_found", "the cart's discount code no longer exists"))?;
             let check = discount::evaluate(&mut tx, row, &lines, customer, Some(&email)).await?;
             if let Some(problem) = &check.problem {
                 return Err(conflict(static_code(&problem.code), format!("{}; remove the code or try again", problem.message)));
@@ -149,7 +150,7 @@ pub async fn checkout(
             check
         }
     };
-    let settings = cart::load_settings(&mut tx).await?;
+    let settings = shipping::load_settings(&mut tx).await?;
     let price_lines: Vec<pricing::PriceLine> = lines.iter().map(|l| l.price_line(&discount_check.discountable)).collect();
     let totals = pricing::compute(&price_lines, discount_check.rule(), Some(method.rule()), settings.tax());
     if let Some(expected) = request.expected_total

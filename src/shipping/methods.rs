@@ -10,6 +10,7 @@ use poem_openapi::types::MaybeUndefined;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::cart::pricing::ShippingRule;
 use crate::error::{AppError, AppResult};
 use crate::values::{parse_country, parse_name};
 
@@ -160,11 +161,23 @@ pub async fn list_active(conn: &mut PgConnection, country: Option<&str>) -> AppR
 
 /// One method, whatever its state (checkout checks `active` and `countries` itself).
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> AppResult<ShippingMethod> {
-    sqlx::query_as(&format!("select {COLUMNS} from shipping_methods where id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(not_found)
+    get(conn, id).await?.ok_or_else(not_found)
+}
+
+/// One method if it exists, whatever its state (a cart shows a method that went away).
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<ShippingMethod>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from shipping_methods where id = $1")).bind(id).fetch_optional(conn).await?)
+}
+
+impl ShippingMethod {
+    /// What pricing needs of the method.
+    pub fn rule(&self) -> ShippingRule {
+        ShippingRule { price: self.price, free_above: self.free_above }
+    }
+
+    pub fn ships_to(&self, country: &str) -> bool {
+        self.countries.is_empty() || self.countries.iter().any(|c| c == country)
+    }
 }
 
 pub(super) async fn find_for_update(conn: &mut PgConnection, id: Uuid) -> AppResult<ShippingMethod> {

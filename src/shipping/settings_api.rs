@@ -12,6 +12,7 @@ use poem_openapi::{Object, OpenApi};
 use rand::RngCore;
 use sqlx::PgConnection;
 
+use crate::cart::pricing::TaxRule;
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors};
@@ -39,6 +40,13 @@ pub struct CheckoutSettings {
     #[sqlx(rename = "payment_secret")]
     pub payment_callback_secret: Option<String>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl CheckoutSettings {
+    /// What pricing needs of the settings.
+    pub fn tax(&self) -> TaxRule {
+        TaxRule { rate_bp: self.tax_rate_bp, prices_include_tax: self.prices_include_tax }
+    }
 }
 
 /// Absent fields keep their values.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::store_api::{OrderPage, SUMMARY_COLUMNS, SummaryRow, order_page};
+use super::store_api::{OrderPage, OrderSummary, SUMMARY_COLUMNS, order_page};
 use super::{Action, Actor, Order, OrderKey, OrderStatus, emit_order_event, find_row, load_order, record_history};
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
@@ -147,7 +147,7 @@ impl OrdersAdminApi {
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        let rows: Vec<OrderSummary> = sqlx::query_as(&format!(
             "select {SUMMARY_COLUMNS} from orders o \
              where ($1::text is null or o.status = $1) and ($2::timestamptz is null or o.created_at >= $2) \
                and ($3::timestamptz is null or o.created_at < $3) and ($4::uuid is null or o.customer_id = $4) \
@@ -164,7 +164,7 @@ impl OrdersAdminApi {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Json(order_page(rows, limit)?))
+        Ok(Json(order_page(rows, limit)))
     }
 
     /// An order with its history, payments and refunds
@@ -220,7 +220,7 @@ impl OrdersAdminApi {
                 .bind(&tracking)
                 .execute(&mut **tx)
                 .await?;
-                let change = Some((order.status()?, OrderStatus::Fulfilled));
+                let change = Some((order.status, OrderStatus::Fulfilled));
                 let details = json!({ "carrier": carrier, "tracking_number": tracking });
                 record_history(tx, order.id, "fulfilled", change, Actor::Staff(staff), details).await?;
                 emit_order_event(tx, shop, "order.fulfilled", order.id).await
@@ -238,7 +238,7 @@ impl OrdersAdminApi {
                     .bind(order.id)
                     .execute(&mut **tx)
                     .await?;
-                let change = Some((order.status()?, OrderStatus::Delivered));
+                let change = Some((order.status, OrderStatus::Delivered));
                 record_history(tx, order.id, "delivered", change, Actor::Staff(staff), json!({})).await?;
                 emit_order_event(tx, shop, "order.delivered", order.id).await
             })
@@ -285,7 +285,7 @@ impl OrdersAdminApi {
     /// Locks the order, checks `action` is allowed, runs `step` and answers with the order.
     async fn act<F>(&self, tenant: &Tenant, staff: Uuid, id: Uuid, action: Action, step: F) -> Result<Json<Order>, ShopWriteErrors>
     where
-        F: for<'a> FnOnce(&'a mut TenantTx, &'a super::OrderRow, crate::tenancy::ShopId, Uuid) -> Step<'a>,
+        F: for<'a> FnOnce(&'a mut TenantTx, &'a super::Order, crate::tenancy::ShopId, Uuid) -> Step<'a>,
     {
         self.state.rbac.require(tenant, staff, "orders", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
@@ -348,7 +348,7 @@ impl OrdersAdminApi {
             .execute(&mut *tx)
             .await?;
         let details = json!({ "refund_id": refund.id, "amount": amount, "restocked": restocked, "reason": reason });
-        record_history(&mut tx, id, "refunded", Some((order.status()?, to)), Actor::Staff(staff), details).await?;
+        record_history(&mut tx, id, "refunded", Some((order.status, to)), Actor::Staff(staff), details).await?;
         emit_order_event(&mut tx, tenant.id, "order.refunded", id).await?;
         let result = RefundResult { refund, order: load_order(&mut tx, OrderKey::Id(id)).await? };
         let body = serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))?;

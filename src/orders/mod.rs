@@ -37,9 +37,10 @@ use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::tenancy::ShopId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize, sqlx::Type)]
 #[oai(rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum OrderStatus {
     PendingPayment,
     Paid,
@@ -51,16 +52,6 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [Self; 7] = [
-        Self::PendingPayment,
-        Self::Paid,
-        Self::Fulfilled,
-        Self::Delivered,
-        Self::Cancelled,
-        Self::Refunded,
-        Self::PartiallyRefunded,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PendingPayment => "pending_payment",
@@ -71,10 +62,6 @@ impl OrderStatus {
             Self::Refunded => "refunded",
             Self::PartiallyRefunded => "partially_refunded",
         }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
     /// The status after `action`, or `None` if the transition is not allowed (module doc).
@@ -134,7 +121,7 @@ pub struct OrderItem {
 }
 
 /// An order as the buyer and staff see it; money in minor units of `currency`.
-#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[derive(Debug, Clone, Object, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Order {
     pub id: Uuid,
     /// The shop's human order number, from 1001.
@@ -143,8 +130,11 @@ pub struct Order {
     pub email: String,
     pub customer_id: Option<Uuid>,
     pub currency: String,
+    /// Loaded after the row ([`load_order`]).
+    #[sqlx(skip)]
     pub items: Vec<OrderItem>,
     pub subtotal: i64,
+    pub discount_id: Option<Uuid>,
     pub discount_code: Option<String>,
     pub discount_total: i64,
     pub shipping_method_name: String,
@@ -155,6 +145,7 @@ pub struct Order {
     pub total: i64,
     pub paid_total: i64,
     pub refunded_total: i64,
+    #[sqlx(json)]
     pub shipping_address: AddressInput,
     pub payment_method: String,
     pub carrier: Option<String>,
@@ -168,47 +159,10 @@ pub struct Order {
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OrderRow {
-    pub id: Uuid,
-    pub number: i64,
-    pub status: String,
-    pub email: String,
-    pub customer_id: Option<Uuid>,
-    pub currency: String,
-    pub subtotal: i64,
-    pub discount_code: Option<String>,
-    pub discount_id: Option<Uuid>,
-    pub discount_total: i64,
-    pub shipping_method_name: String,
-    pub shipping_total: i64,
-    pub tax_rate_bp: i32,
-    pub prices_include_tax: bool,
-    pub tax_total: i64,
-    pub total: i64,
-    pub paid_total: i64,
-    pub refunded_total: i64,
-    pub shipping_address: sqlx::types::Json<AddressInput>,
-    pub payment_method: String,
-    pub carrier: Option<String>,
-    pub tracking_number: Option<String>,
-    pub cancel_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub fulfilled_at: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-}
-
-impl OrderRow {
-    pub fn status(&self) -> AppResult<OrderStatus> {
-        OrderStatus::parse(&self.status).ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown order status {}", self.status)))
-    }
-
+impl Order {
     /// The status `action` leads to, or 409 `invalid_transition`.
     pub fn transition(&self, action: Action) -> AppResult<OrderStatus> {
-        let status = self.status()?;
+        let status = self.status;
         status.after(action, self.fulfilled_at.is_some(), self.delivered_at.is_some()).ok_or_else(|| {
             AppError::conflict(
                 "invalid_transition",
@@ -248,8 +202,8 @@ pub enum OrderKey<'a> {
     TokenNumber(&'a [u8], i64),
 }
 
-/// Reads an order row; `lock` takes its row lock (every state change does).
-pub async fn find_row(conn: &mut PgConnection, key: OrderKey<'_>, lock: bool) -> AppResult<OrderRow> {
+/// Reads an order without its items; `lock` takes its row lock (every state change does).
+pub async fn find_row(conn: &mut PgConnection, key: OrderKey<'_>, lock: bool) -> AppResult<Order> {
     let lock = if lock { " for update" } else { "" };
     let query = match key {
         OrderKey::Id(_) => format!("select {ORDER_COLUMNS} from orders where id = $1{lock}"),
@@ -257,7 +211,7 @@ pub async fn find_row(conn: &mut PgConnection, key: OrderKey<'_>, lock: bool) ->
         OrderKey::CustomerNumber(..) => format!("select {ORDER_COLUMNS} from orders where customer_id = $1 and number = $2{lock}"),
         OrderKey::TokenNumber(..) => format!("select {ORDER_COLUMNS} from orders where token_hash = $1 and number = $2{lock}"),
     };
-    let query = sqlx::query_as::<_, OrderRow>(&query);
+    let query = sqlx::query_as::<_, Order>(&query);
     let query = match key {
         OrderKey::Id(id) => query.bind(id),
         OrderKey::Number(number) => query.bind(number),
@@ -277,45 +231,11 @@ pub async fn load_items(conn: &mut PgConnection, order: Uuid) -> AppResult<Vec<O
     .await?)
 }
 
-/// The full order of a row.
-pub async fn order_of(conn: &mut PgConnection, row: OrderRow) -> AppResult<Order> {
-    let items = load_items(conn, row.id).await?;
-    Ok(Order {
-        status: row.status()?,
-        id: row.id,
-        number: row.number,
-        email: row.email,
-        customer_id: row.customer_id,
-        currency: row.currency,
-        items,
-        subtotal: row.subtotal,
-        discount_code: row.discount_code,
-        discount_total: row.discount_total,
-        shipping_method_name: row.shipping_method_name,
-        shipping_total: row.shipping_total,
-        tax_rate_bp: row.tax_rate_bp,
-        prices_include_tax: row.prices_include_tax,
-        tax_total: row.tax_total,
-        total: row.total,
-        paid_total: row.paid_total,
-        refunded_total: row.refunded_total,
-        shipping_address: row.shipping_address.0,
-        payment_method: row.payment_method,
-        carrier: row.carrier,
-        tracking_number: row.tracking_number,
-        cancel_reason: row.cancel_reason,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        paid_at: row.paid_at,
-        fulfilled_at: row.fulfilled_at,
-        delivered_at: row.delivered_at,
-        cancelled_at: row.cancelled_at,
-    })
-}
-
+/// An order with its items.
 pub async fn load_order(conn: &mut PgConnection, key: OrderKey<'_>) -> AppResult<Order> {
-    let row = find_row(conn, key, false).await?;
-    order_of(conn, row).await
+    let mut order = find_row(conn, key, false).await?;
+    order.items = load_items(conn, order.id).await?;
+    Ok(order)
 }
 
 /// Who made a change, for the history.
@@ -442,7 +362,7 @@ pub async fn all_unrestocked(conn: &mut PgConnection, order: Uuid) -> AppResult<
 }
 
 /// Releases the order's discount use (a cancelled order does not count against limits).
-pub async fn release_discount(conn: &mut PgConnection, order: &OrderRow) -> AppResult<()> {
+pub async fn release_discount(conn: &mut PgConnection, order: &Order) -> AppResult<()> {
     let Some(discount) = order.discount_id else { return Ok(()) };
     let released = sqlx::query("delete from discount_usages where discount_id = $1 and order_id = $2")
         .bind(discount)
@@ -461,8 +381,8 @@ pub async fn release_discount(conn: &mut PgConnection, order: &OrderRow) -> AppR
 /// Cancels an order in the caller's transaction (row already locked, transition checked by
 /// the caller): restocks every unit, releases the discount use, records what was paid as
 /// refunded, history and `order.cancelled`.
-pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &OrderRow, actor: Actor, reason: &str) -> AppResult<()> {
-    let from = order.status()?;
+pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, reason: &str) -> AppResult<()> {
+    let from = order.status;
     let lines = all_unrestocked(conn, order.id).await?;
     let restocked = restock(conn, shop, order.id, &lines).await?;
     release_discount(conn, order).await?;
@@ -498,8 +418,8 @@ pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &OrderRow, act
 }
 
 /// Marks an order paid in the caller's transaction (row locked, transition checked).
-pub async fn mark_paid(conn: &mut PgConnection, shop: ShopId, order: &OrderRow, actor: Actor, details: Value) -> AppResult<()> {
-    let from = order.status()?;
+pub async fn mark_paid(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, details: Value) -> AppResult<()> {
+    let from = order.status;
     sqlx::query("update orders set status = 'paid', paid_total = total, paid_at = now(), updated_at = now() where id = $1")
         .bind(order.id)
         .execute(&mut *conn)

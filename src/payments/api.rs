@@ -108,7 +108,7 @@ async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &Callb
     let order = orders::find_row(tx, OrderKey::Id(order_id), true).await?;
     match event.kind.as_str() {
         "payment.succeeded" if event.amount == amount => {
-            if order.status()? == OrderStatus::PendingPayment {
+            if order.status == OrderStatus::PendingPayment {
                 orders::mark_paid(tx, tenant.id, &order, Actor::Provider, json!({ "provider": provider, "event_id": event.id })).await?;
             } else {
                 // Paid after the order was cancelled: keep the record for staff to refund.
@@ -129,7 +129,7 @@ async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &Callb
                 .bind(&reason)
                 .execute(&mut **tx)
                 .await?;
-            if order.transition(Action::Cancel).is_ok() && order.status()? == OrderStatus::PendingPayment {
+            if order.transition(Action::Cancel).is_ok() && order.status == OrderStatus::PendingPayment {
                 orders::cancel(tx, tenant.id, &order, Actor::Provider, &reason).await?;
             }
         }

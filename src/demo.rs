@@ -1,7 +1,8 @@
 //! `shopfleet seed-demo`: two demo shops, `tinashop` (clothing, VND) and `micocah` (coffee,
 //! USD), each with an owner, a small category tree, about twenty products with variants, two
 //! shipping methods, a tax setting and a `WELCOME10` discount code: ready to check out.
-//! Idempotent: a shop that exists already is left untouched.
+//! Idempotent: a shop that exists already is left as it is (except that one seeded before
+//! checkout existed gets the checkout data).
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -11,6 +12,7 @@ use crate::auth::password;
 use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
 use crate::commands::cli_error;
 use crate::tenancy::provisioning::{NewShop, provision};
+use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 
 /// Demo shop: slug, name, currency, owner e-mail, owner password.
@@ -105,7 +107,21 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
             .fetch_one(pool)
             .await?;
         if exists {
-            println!("{slug}: exists, left as it is");
+            // Shops seeded before checkout existed get its settings; anything else is left.
+            let mut added = false;
+            if let Some(tenant) = load_tenants(pool, &["active"], None, Some(slug)).await?.pop() {
+                let mut tx = TenantTx::begin(pool, &tenant).await?;
+                added = sqlx::query_scalar("select not exists (select 1 from shipping_methods)").fetch_one(&mut *tx).await?;
+                if added {
+                    seed_checkout(&mut tx, currency).await?;
+                }
+                tx.commit().await?;
+            }
+            if added {
+                println!("{slug}: exists; shipping methods, tax and WELCOME10 added");
+            } else {
+                println!("{slug}: exists, left as it is");
+            }
             continue;
         }
         let new_shop = NewShop {

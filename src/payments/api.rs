@@ -93,19 +93,21 @@ async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &Callb
     if fresh.rows_affected() == 0 {
         return Ok("duplicate");
     }
-    let payment: Option<(uuid::Uuid, String, i64)> =
-        sqlx::query_as("select order_id, status, amount from payments where id = $1 and provider = $2 for update")
-            .bind(event.payment_id)
-            .bind(provider)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some((order_id, status, amount)) = payment else {
-        return Err(AppError::not_found("payment_not_found", "no payment of this provider has this id"));
-    };
+    let order_id: Option<uuid::Uuid> = sqlx::query_scalar("select order_id from payments where id = $1 and provider = $2")
+        .bind(event.payment_id)
+        .bind(provider)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let order_id = order_id.ok_or_else(|| AppError::not_found("payment_not_found", "no payment of this provider has this id"))?;
+    // The order first, then its payment: the order as staff change it (no deadlock).
+    let order = orders::find_row(tx, OrderKey::Id(order_id), true).await?;
+    let (status, amount): (String, i64) = sqlx::query_as("select status, amount from payments where id = $1 for update")
+        .bind(event.payment_id)
+        .fetch_one(&mut **tx)
+        .await?;
     if status != "pending" {
         return Ok("ignored");
     }
-    let order = orders::find_row(tx, OrderKey::Id(order_id), true).await?;
     match event.kind.as_str() {
         "payment.succeeded" if event.amount == amount => {
             if order.status == OrderStatus::PendingPayment {

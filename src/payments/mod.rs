@@ -12,6 +12,10 @@
 //! callback event id is recorded, so duplicates and replays change nothing; a payment that is no
 //! longer pending is not changed again either.
 //!
+//! Refunds are recorded on the order (`POST /v1/admin/orders/{id}/refunds`): with `manual` the
+//! shop pays back by its own means; the `test_card` gateway is simulated and needs no call. A
+//! real gateway's refund call would go through the outbox like its authorisation.
+//!
 //! Rule: no provider does network work inside a request's transaction; it emits an event.
 
 pub mod api;

@@ -279,10 +279,11 @@ impl OrdersAdminApi {
     }
 }
 
-type Step<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;
+type Step<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<Order>> + Send + 'a>>;
 
 impl OrdersAdminApi {
-    /// Locks the order, checks `action` is allowed, runs `step` and answers with the order.
+    /// Locks the order, checks `action` is allowed, runs `step` and answers with the order it
+    /// returns.
     async fn act<F>(&self, tenant: &Tenant, staff: Uuid, id: Uuid, action: Action, step: F) -> Result<Json<Order>, ShopWriteErrors>
     where
         F: for<'a> FnOnce(&'a mut TenantTx, &'a super::Order, crate::tenancy::ShopId, Uuid) -> Step<'a>,
@@ -291,8 +292,7 @@ impl OrdersAdminApi {
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let order = find_row(&mut tx, OrderKey::Id(id), true).await?;
         order.transition(action)?;
-        step(&mut tx, &order, tenant.id, staff).await?;
-        let order = load_order(&mut tx, OrderKey::Id(id)).await?;
+        let order = step(&mut tx, &order, tenant.id, staff).await?;
         tx.commit().await?;
         Ok(Json(order))
     }
@@ -349,8 +349,8 @@ impl OrdersAdminApi {
             .await?;
         let details = json!({ "refund_id": refund.id, "amount": amount, "restocked": restocked, "reason": reason });
         record_history(&mut tx, id, "refunded", Some((order.status, to)), Actor::Staff(staff), details).await?;
-        emit_order_event(&mut tx, tenant.id, "order.refunded", id).await?;
-        let result = RefundResult { refund, order: load_order(&mut tx, OrderKey::Id(id)).await? };
+        let order = emit_order_event(&mut tx, tenant.id, "order.refunded", id).await?;
+        let result = RefundResult { refund, order };
         let body = serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))?;
         idempotency::store(&mut tx, &key, 201, &body).await?;
         tx.commit().await?;

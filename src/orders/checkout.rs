@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Actor, Order, OrderKey, OrderStatus, emit_order_event, load_order, record_history};
+use super::{Actor, Order, OrderStatus, emit_order_event, record_history};
 use crate::cart::discount::{self, static_code};
 use crate::cart::{self, Shopper, pricing};
 use crate::catalog::stock_moved;
@@ -294,7 +294,7 @@ pub async fn checkout(
     record_history(&mut tx, order_id, "created", None, actor, json!({ "cart_id": cart.id, "payment_method": provider.name() })).await?;
     sqlx::query("update carts set status = 'converted', updated_at = now() where id = $1").bind(cart.id).execute(&mut *tx).await?;
 
-    emit_order_event(&mut tx, tenant.id, "order.created", order_id).await?;
+    let order = emit_order_event(&mut tx, tenant.id, "order.created", order_id).await?;
     if paid_in_full {
         emit_order_event(&mut tx, tenant.id, "order.paid", order_id).await?;
     }
@@ -303,7 +303,6 @@ pub async fn checkout(
     }
     let instructions = if paid_in_full { None } else { provider.after_checkout(&mut tx, tenant.id, &payment).await? };
 
-    let order = load_order(&mut tx, OrderKey::Id(order_id)).await?;
     let result = CheckoutResult {
         order,
         order_token,

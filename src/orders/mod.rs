@@ -293,12 +293,13 @@ pub async fn record_history(
     Ok(())
 }
 
-/// Emits `kind` (`order.created`, `order.paid`, …) with the order as it now is.
-pub async fn emit_order_event(conn: &mut PgConnection, shop: ShopId, kind: &str, order: Uuid) -> AppResult<()> {
+/// Emits `kind` (`order.created`, `order.paid`, …) with the order as it now is, and returns
+/// that order (the caller's response, read once).
+pub async fn emit_order_event(conn: &mut PgConnection, shop: ShopId, kind: &str, order: Uuid) -> AppResult<Order> {
     let order = load_order(conn, OrderKey::Id(order)).await?;
     let payload = serde_json::to_value(&order).map_err(|err| AppError::Internal(err.into()))?;
     events::emit(conn, shop, kind, payload).await?;
-    Ok(())
+    Ok(order)
 }
 
 /// Puts units of an order's items back into stock: `(item id, quantity)` pairs, each at most
@@ -380,8 +381,8 @@ pub async fn release_discount(conn: &mut PgConnection, order: &Order) -> AppResu
 
 /// Cancels an order in the caller's transaction (row already locked, transition checked by
 /// the caller): restocks every unit, releases the discount use, records what was paid as
-/// refunded, history and `order.cancelled`.
-pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, reason: &str) -> AppResult<()> {
+/// refunded, history and `order.cancelled`. Returns the order as it now is.
+pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, reason: &str) -> AppResult<Order> {
     let from = order.status;
     let lines = all_unrestocked(conn, order.id).await?;
     let restocked = restock(conn, shop, order.id, &lines).await?;
@@ -417,8 +418,9 @@ pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &Order, actor:
     emit_order_event(conn, shop, "order.cancelled", order.id).await
 }
 
-/// Marks an order paid in the caller's transaction (row locked, transition checked).
-pub async fn mark_paid(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, details: Value) -> AppResult<()> {
+/// Marks an order paid in the caller's transaction (row locked, transition checked). Returns
+/// the order as it now is.
+pub async fn mark_paid(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, details: Value) -> AppResult<Order> {
     let from = order.status;
     sqlx::query("update orders set status = 'paid', paid_total = total, paid_at = now(), updated_at = now() where id = $1")
         .bind(order.id)

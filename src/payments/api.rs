@@ -111,7 +111,8 @@ async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &Callb
     match event.kind.as_str() {
         "payment.succeeded" if event.amount == amount => {
             if order.status == OrderStatus::PendingPayment {
-                orders::mark_paid(tx, tenant.id, &order, Actor::Provider, json!({ "provider": provider, "event_id": event.id })).await?;
+                let details = json!({ "provider": provider, "event_id": event.id });
+                orders::mark_paid(tx, tenant.id, &order, Actor::Provider, details).await?;
             } else {
                 // Paid after the order was cancelled: keep the record for staff to refund.
                 sqlx::query("update payments set status = 'succeeded', updated_at = now() where id = $1")

@@ -521,3 +521,68 @@ fn pricing_percent(amount: i64, percent: i64) -> i64 {
     let (q, r) = (amount * percent / 100, amount * percent % 100);
     if 2 * r > 100 || (2 * r == 100 && q % 2 == 1) { q + 1 } else { q }
 }
+
+#[tokio::test]
+async fn discounts_honour_category_restrictions_per_customer_limits_and_free_shipping() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("rules").await;
+    let category = |name: &'static str, parent: Option<String>| {
+        let app = &app;
+        let shop = &shop;
+        async move {
+            let (status, body) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": name, "parent_id": parent }))).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let clothing = category("Clothing", None).await;
+    let shirts = category("Shirts", Some(clothing.clone())).await;
+    let product = |name: &'static str, price: i64, category: Option<String>| {
+        let app = &app;
+        let shop = &shop;
+        async move {
+            let categories: Vec<String> = category.into_iter().collect();
+            let (status, body) = app
+                .owner(shop, Method::POST, "/v1/admin/products", Some(json!({ "name": name, "status": "active", "variants": [{ "price": price, "stock": 50 }], "category_ids": categories })))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body["variants"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let shirt = product("Oxford shirt", 4000, Some(shirts)).await;
+    let mug = product("Mug", 1000, None).await;
+    let shipping = app.shipping_method(&shop, 700, None).await;
+    app.discount(&shop, json!({ "code": "CLOTHES25", "kind": "percentage", "value": 25, "category_id": clothing, "per_customer_limit": 1 })).await;
+    app.discount(&shop, json!({ "code": "SHIPFREE", "kind": "free_shipping" })).await;
+
+    // 25 % of the shirt (a subcategory of Clothing) only, not of the mug.
+    let cart = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &cart, &shirt, 1).await;
+    app.add_to_cart(&shop.slug, &cart, &mug, 2).await;
+    let (status, body) = app.store(&shop.slug, Some(&cart), None, Method::POST, "/v1/store/cart/discount", Some(json!({ "code": "clothes25" }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((&body["subtotal"], &body["discount_total"]), (&json!(6000), &json!(1000)), "{body}");
+    let (status, done) = app.checkout(&shop.slug, Some(&cart), None, "rules-1", &checkout_body(&shipping, "manual")).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    assert_eq!((&done["order"]["discount_total"], &done["order"]["total"]), (&json!(1000), &json!(5700)));
+
+    // The same buyer (by e-mail) may not use it twice; the cart says so and checkout refuses.
+    let again = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &again, &shirt, 1).await;
+    let (status, body) = app.store(&shop.slug, Some(&again), None, Method::POST, "/v1/store/cart/discount", Some(json!({ "code": "CLOTHES25" }))).await;
+    assert_eq!(status, StatusCode::OK, "a guest's e-mail is only known at checkout: {body}");
+    let (status, refused) = app.checkout(&shop.slug, Some(&again), None, "rules-2", &checkout_body(&shipping, "manual")).await;
+    assert_error(status, &refused, StatusCode::CONFLICT, "discount_customer_limit_reached");
+    // A mug-only cart gets nothing from a clothing code.
+    let mugs = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &mugs, &mug, 1).await;
+    let (status, body) = app.store(&shop.slug, Some(&mugs), None, Method::POST, "/v1/store/cart/discount", Some(json!({ "code": "CLOTHES25" }))).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "discount_not_applicable");
+
+    // Free shipping takes the shipping off, nothing else.
+    let (status, body) = app.store(&shop.slug, Some(&mugs), None, Method::POST, "/v1/store/cart/discount", Some(json!({ "code": "SHIPFREE" }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, done) = app.checkout(&shop.slug, Some(&mugs), None, "rules-3", &checkout_body(&shipping, "manual")).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    assert_eq!((&done["order"]["shipping_total"], &done["order"]["discount_total"], &done["order"]["total"]), (&json!(0), &json!(0), &json!(1000)));
+}

@@ -34,7 +34,7 @@ use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
 use crate::{
-    auth, cart, catalog, customers, discounts, media, orders, payments, platform, search, shipping, shop, signup, staff, storage,
+    auth, cart, catalog, customers, discounts, inventory, media, orders, payments, platform, search, shipping, shop, signup, staff, storage,
     webhooks,
 };
 
@@ -129,6 +129,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         media::MediaUploadsApi { state: state.clone() },
         catalog::StorefrontApi { state: state.clone() },
         search::api::SearchApi { state: state.clone() },
+        inventory::StockAdjustmentsApi { state: state.clone() },
     );
     let commerce = (
         cart::CartApi { state: state.clone() },

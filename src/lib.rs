@@ -13,6 +13,7 @@ pub mod discounts;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod inventory;
 pub mod media;
 mod openapi_tags;
 pub mod orders;

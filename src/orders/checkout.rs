@@ -29,7 +29,7 @@ use crate::cart::{self, Shopper, pricing};
 use crate::catalog::stock_moved;
 use crate::customers::{AddressInput, validate_address};
 use crate::error::{AppError, AppResult};
-use crate::events;
+use crate::inventory::{StockMove, emit_low_stock, low_stock};
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::payments::{NewPayment, PaymentInput, provider_for_checkout};
 use crate::shipping;
@@ -185,17 +185,16 @@ pub async fn checkout(
         let entry = moved.entry(product).or_insert((0, false));
         entry.0 -= i64::from(line.quantity);
         entry.1 |= stock == 0;
-        if stock <= settings.low_stock_threshold && stock + line.quantity > settings.low_stock_threshold {
-            low.push(json!({
-                "variant_id": line.variant_id,
-                "product_id": product,
-                "sku": line.sku,
-                "product_name": line.product_name,
-                "variant_title": line.variant_title,
-                "stock": stock,
-                "threshold": settings.low_stock_threshold,
-            }));
-        }
+        let stock_move = StockMove {
+            variant_id: line.variant_id,
+            product_id: product,
+            sku: line.sku.as_deref(),
+            product_name: line.product_name.as_deref().unwrap_or_default(),
+            variant_title: line.variant_title.as_deref().unwrap_or_default(),
+            before: stock + line.quantity,
+            after: stock,
+        };
+        low.extend(low_stock(&stock_move, settings.low_stock_threshold));
     }
     let changes: Vec<(Uuid, i64, bool)> = moved.into_iter().map(|(product, (delta, zero))| (product, delta, zero)).collect();
     stock_moved(&mut tx, tenant.id, &changes).await?;
@@ -298,9 +297,7 @@ pub async fn checkout(
     if paid_in_full {
         emit_order_event(&mut tx, tenant.id, "order.paid", order_id).await?;
     }
-    for payload in low {
-        events::emit(&mut tx, tenant.id, "inventory.low", payload).await?;
-    }
+    emit_low_stock(&mut tx, tenant.id, low).await?;
     let instructions = if paid_in_full { None } else { provider.after_checkout(&mut tx, tenant.id, &payment).await? };
 
     let result = CheckoutResult {

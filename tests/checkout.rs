@@ -181,6 +181,16 @@ async fn abandoned_guest_carts_expire() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "cart_not_found");
     let (status, body) = app.store(&shop.slug, None, None, Method::GET, "/v1/store/cart", None).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "cart_token_required");
+
+    // The hourly cleanup deletes it (and keeps a fresh one).
+    let fresh = app.guest_cart(&shop.slug).await;
+    let id = shop.id.parse().map(shopfleet::tenancy::ShopId).unwrap();
+    let tenant = shopfleet::tenancy::registry::load_tenants(&app.pool, &["active"], Some(id), None).await.unwrap().pop().unwrap();
+    let mut tx = shopfleet::tenancy::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    assert_eq!(shopfleet::cart::delete_expired(&mut tx).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    let (status, _) = app.store(&shop.slug, Some(&fresh), None, Method::GET, "/v1/store/cart", None).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -112,3 +112,41 @@ async fn provisioning_that_fails_midway_leaves_nothing_behind() {
     // The slug is still free, and so is the id.
     assert!(provision(&app.pool, &migrate::embedded(), &new_shop).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_shop_still_at_schema_6_keeps_working_and_sells_once_migrated() {
+    let app = TestApp::spawn().await;
+    let slug = random_slug("old");
+    let before_commerce: Vec<TenantMigration> = migrate::embedded().into_iter().filter(|m| m.version <= 6).collect();
+    let email = format!("o@{slug}.example.com");
+    let new_shop = NewShop {
+        id: shopfleet::tenancy::ShopId::generate(),
+        slug: Slug::parse(&slug).unwrap(),
+        name: "Old".into(),
+        currency: "USD".into(),
+        plan: "free".into(),
+        owner_email: email.clone(),
+        owner_name: String::new(),
+        owner_password_hash: shopfleet::auth::password::hash(PASSWORD.to_owned()).await.unwrap(),
+    };
+    provision(&app.pool, &before_commerce, &new_shop).await.unwrap();
+    assert_eq!(version_of(&app, &slug).await, 6);
+    let token = app.login(&slug, "/v1/admin/auth/login", &email).await;
+    let shop = TestShop { id: new_shop.id.to_string(), slug: slug.clone(), owner_email: email, token, refresh_token: String::new() };
+
+    // The catalog (whose events now also fan out to webhooks) and the platform's usage work
+    // on the old schema while a deploy rolls out.
+    let (_, variant) = app.variant(&shop, "Old stock", 1000, 5).await;
+    let admin = app.platform_admin_token().await;
+    let (status, detail) = app.as_admin(&admin, reqwest::Method::GET, &format!("/v1/platform/shops/{}", shop.id), None).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{detail}");
+    assert_eq!((&detail["usage"]["products"], &detail["usage"]["orders"]), (&serde_json::json!(1), &serde_json::json!(0)));
+
+    let report = migrate_shops(&app.pool, &migrate::embedded(), Some(&[slug.clone()]), 1, false).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(version_of(&app, &slug).await, migrate::latest_version(&migrate::embedded()));
+    assert!(has_table(&app, &slug, "orders").await);
+    let shipping = app.shipping_method(&shop, 0, None).await;
+    let done = app.guest_order(&shop, &shipping, &variant, 2, "manual").await;
+    assert_eq!(done["order"]["number"], 1001);
+}

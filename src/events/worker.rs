@@ -312,8 +312,12 @@ async fn cleanup_loop(pool: PgPool) {
                     .bind(RETENTION_DAYS)
                     .execute(&mut *tx)
                     .await?;
-                crate::cart::delete_expired(&mut tx).await?;
-                crate::idempotency::delete_expired(&mut tx).await?;
+                // Carts and idempotency keys arrive with tenant migration 0007.
+                let commerce: bool = sqlx::query_scalar("select to_regclass('idempotency_keys') is not null").fetch_one(&mut *tx).await?;
+                if commerce {
+                    crate::cart::delete_expired(&mut tx).await?;
+                    crate::idempotency::delete_expired(&mut tx).await?;
+                }
                 tx.commit().await.map_err(crate::error::AppError::from)
             }
             .await;

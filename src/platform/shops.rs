@@ -112,13 +112,21 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
         role_name: shop.role_name.clone(),
     };
     let mut tx = TenantTx::begin(pool, &tenant).await?;
-    let (products, active_products, staff, customers, orders, revenue): (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let (products, active_products, staff, customers): (i64, i64, i64, i64) = sqlx::query_as(
         "select (select count(*) from products), (select count(*) from products where status = 'active'), \
-         (select count(*) from staff), (select count(*) from customers), (select count(*) from orders), \
-         (select coalesce(sum(paid_total - refunded_total), 0)::bigint from orders)",
+         (select count(*) from staff), (select count(*) from customers)",
     )
     .fetch_one(&mut *tx)
     .await?;
+    // Orders arrive with tenant migration 0007; a shop not migrated yet has none.
+    let has_orders: bool = sqlx::query_scalar("select to_regclass('orders') is not null").fetch_one(&mut *tx).await?;
+    let (orders, revenue): (i64, i64) = if has_orders {
+        sqlx::query_as("select count(*), coalesce(sum(paid_total - refunded_total), 0)::bigint from orders")
+            .fetch_one(&mut *tx)
+            .await?
+    } else {
+        (0, 0)
+    };
     let storage_bytes = crate::media::storage_bytes(&mut tx).await?;
     tx.commit().await?;
     Ok(Some(ShopUsage { products, active_products, staff, customers, storage_bytes, orders, revenue }))

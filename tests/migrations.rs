@@ -142,7 +142,7 @@ async fn a_shop_still_at_schema_6_keeps_working_and_sells_once_migrated() {
     assert_eq!(status, reqwest::StatusCode::OK, "{detail}");
     assert_eq!((&detail["usage"]["products"], &detail["usage"]["orders"]), (&serde_json::json!(1), &serde_json::json!(0)));
 
-    let report = migrate_shops(&app.pool, &migrate::embedded(), Some(&[slug.clone()]), 1, false).await.unwrap();
+    let report = migrate_shops(&app.pool, &migrate::embedded(), Some(std::slice::from_ref(&slug)), 1, false).await.unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(version_of(&app, &slug).await, migrate::latest_version(&migrate::embedded()));
     assert!(has_table(&app, &slug, "orders").await);

@@ -95,6 +95,10 @@ async fn an_order_goes_through_payment_fulfilment_partial_refunds_and_delivery()
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     let (_, page) = app.owner(&shop, Method::GET, "/v1/admin/orders?created_from=2100-01-01T00:00:00Z", None).await;
     assert_eq!(page["items"], json!([]));
+    let (_, page) = app.owner(&shop, Method::GET, "/v1/admin/orders?number=1001", None).await;
+    assert_eq!(page["items"][0]["id"], json!(order));
+    let (_, page) = app.owner(&shop, Method::GET, "/v1/admin/orders?number=1002", None).await;
+    assert_eq!(page["items"], json!([]));
 }
 
 #[tokio::test]

@@ -132,6 +132,8 @@ impl OrdersAdminApi {
         auth: StaffAuth,
         tenant: poem::web::Data<&Tenant>,
         status: Query<Option<OrderStatus>>,
+        /// The order number the customer quotes (e.g. 1042).
+        number: Query<Option<i64>>,
         /// Placed at or after this time.
         created_from: Query<Option<DateTime<Utc>>>,
         /// Placed before this time.
@@ -152,6 +154,7 @@ impl OrdersAdminApi {
              where ($1::text is null or o.status = $1) and ($2::timestamptz is null or o.created_at >= $2) \
                and ($3::timestamptz is null or o.created_at < $3) and ($4::uuid is null or o.customer_id = $4) \
                and ($5::text is null or lower(o.email) = lower($5)) and ($6::uuid is null or o.id < $6) \
+               and ($8::bigint is null or o.number = $8) \
              order by o.id desc limit $7"
         ))
         .bind(status.0.map(OrderStatus::as_str))
@@ -161,6 +164,7 @@ impl OrdersAdminApi {
         .bind(email.0.as_deref().map(str::trim))
         .bind(after)
         .bind(limit + 1)
+        .bind(number.0)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

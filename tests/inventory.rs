@@ -10,16 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn adjust(app: &TestApp, shop: &TestShop, variant: &str, key: &str, body: Value) -> (StatusCode, Value) {
-    read(
-        app.shop(Method::POST, &shop.slug, &format!("/v1/admin/variants/{variant}/stock-adjustments"))
-            .bearer_auth(&shop.token)
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.owner_post_once(shop, &format!("/v1/admin/variants/{variant}/stock-adjustments"), key, body).await
 }
 
 #[tokio::test]

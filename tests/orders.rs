@@ -20,16 +20,7 @@ async fn act(app: &TestApp, shop: &TestShop, order: &str, action: &str) -> (Stat
 }
 
 async fn refund(app: &TestApp, shop: &TestShop, order: &str, key: &str, body: Value) -> (StatusCode, Value) {
-    read(
-        app.shop(Method::POST, &shop.slug, &format!("/v1/admin/orders/{order}/refunds"))
-            .bearer_auth(&shop.token)
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.owner_post_once(shop, &format!("/v1/admin/orders/{order}/refunds"), key, body).await
 }
 
 #[tokio::test]

@@ -225,16 +225,7 @@ async fn order_and_inventory_events_reach_the_shops_endpoints_in_order() {
         let (status, answer) = app.owner(&shop, Method::POST, &format!("/v1/admin/orders/{order}/{action}"), Some(body)).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
     }
-    let (status, answer) = read(
-        app.shop(Method::POST, &shop.slug, &format!("/v1/admin/orders/{order}/refunds"))
-            .bearer_auth(&shop.token)
-            .header("Idempotency-Key", "wh-refund")
-            .json(&json!({ "amount": 1000 }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, answer) = app.owner_post_once(&shop, &format!("/v1/admin/orders/{order}/refunds"), "wh-refund", json!({ "amount": 1000 })).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     let second = app.guest_order(&shop, &shipping, &variant, 1, "manual").await;
     let (status, answer) =

@@ -53,6 +53,20 @@ impl TestApp {
         created
     }
 
+    /// A `POST` as the shop's owner with an `Idempotency-Key` (refunds, stock adjustments).
+    pub async fn owner_post_once(&self, shop: &TestShop, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        read(
+            self.shop(Method::POST, &shop.slug, path)
+                .bearer_auth(&shop.token)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
     /// A new guest cart's token.
     pub async fn guest_cart(&self, slug: &str) -> String {
         let (status, body) = read(self.shop(Method::POST, slug, "/v1/store/carts").send().await.expect("create cart")).await;

@@ -48,8 +48,18 @@ struct Shop {
 }
 
 impl Shop {
-    async fn send(&self, method: reqwest::Method, path: &str, bearer: bool, cart: Option<&str>, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).header("X-Shop", &self.slug);
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: bool,
+        cart: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Shop", &self.slug);
         if bearer {
             request = request.bearer_auth(&self.token);
         }
@@ -72,13 +82,27 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-async fn scenario(shop: &Arc<Shop>, name: &str, variants: &[String], checkouts: usize, buyers: usize, shipping: &str) -> anyhow::Result<()> {
+async fn scenario(
+    shop: &Arc<Shop>,
+    name: &str,
+    variants: &[String],
+    checkouts: usize,
+    buyers: usize,
+    shipping: &str,
+) -> anyhow::Result<()> {
     let mut carts = Vec::with_capacity(checkouts);
     for i in 0..checkouts {
         let cart = shop.send(reqwest::Method::POST, "/v1/store/carts", false, None, None).await?;
         let token = cart["token"].as_str().context("cart token")?.to_owned();
         let variant = &variants[i % variants.len()];
-        shop.send(reqwest::Method::POST, "/v1/store/cart/items", false, Some(&token), Some(json!({ "variant_id": variant, "quantity": 1 }))).await?;
+        shop.send(
+            reqwest::Method::POST,
+            "/v1/store/cart/items",
+            false,
+            Some(&token),
+            Some(json!({ "variant_id": variant, "quantity": 1 })),
+        )
+        .await?;
         carts.push(token);
     }
     let body = json!({
@@ -102,7 +126,12 @@ async fn scenario(shop: &Arc<Shop>, name: &str, variants: &[String], checkouts: 
                     .json(&body)
                     .send()
                     .await?;
-                anyhow::ensure!(response.status() == 201, "checkout: {} {}", response.status(), response.text().await.unwrap_or_default());
+                anyhow::ensure!(
+                    response.status() == 201,
+                    "checkout: {} {}",
+                    response.status(),
+                    response.text().await.unwrap_or_default()
+                );
                 Ok(started.elapsed())
             }
         })
@@ -127,7 +156,8 @@ async fn scenario(shop: &Arc<Shop>, name: &str, variants: &[String], checkouts: 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let (checkouts, buyers) = (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(32));
+    let (checkouts, buyers) =
+        (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(32));
     let config = config()?;
     let pool = app::connect(&config.database).await?;
     migrate::migrate_platform(&pool).await?;
@@ -146,7 +176,15 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let token = signup["tokens"]["access_token"].as_str().context("owner token")?.to_owned();
     let shop = Arc::new(Shop { client, base, slug, token });
-    let method = shop.send(reqwest::Method::POST, "/v1/admin/shipping-methods", true, None, Some(json!({ "name": "Flat", "price": 500 }))).await?;
+    let method = shop
+        .send(
+            reqwest::Method::POST,
+            "/v1/admin/shipping-methods",
+            true,
+            None,
+            Some(json!({ "name": "Flat", "price": 500 })),
+        )
+        .await?;
     let shipping = method["id"].as_str().context("shipping method id")?.to_owned();
 
     let mut spread = Vec::new();

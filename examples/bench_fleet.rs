@@ -78,7 +78,12 @@ async fn signup(count: usize) -> anyhow::Result<()> {
             .await?;
         let elapsed = started.elapsed();
         anyhow::ensure!(response.status() == 201, "signup {i}: {}", response.status());
-        let timing = response.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let timing = response
+            .headers()
+            .get("server-timing")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let provision_ms: f64 = timing
             .split(',')
             .find_map(|part| part.trim().strip_prefix("provision;dur="))
@@ -88,19 +93,30 @@ async fn signup(count: usize) -> anyhow::Result<()> {
         provisioning.push(Duration::from_secs_f64(provision_ms / 1000.0));
     }
     summary("signup (whole HTTP request, incl. argon2id hashing)", total);
-    summary("signup database provisioning (role, schema, migrations, policies, owner)", provisioning);
+    summary(
+        "signup database provisioning (role, schema, migrations, policies, owner)",
+        provisioning,
+    );
     Ok(())
 }
 
-async fn create_shops(pool: &sqlx::PgPool, target: i64, prefix: &str) -> anyhow::Result<Vec<String>> {
-    let existing: Vec<String> = sqlx::query_scalar("select slug from platform.shops where slug like $1 || '-%' and status = 'active'")
-        .bind(prefix)
-        .fetch_all(pool)
-        .await?;
+async fn create_shops(
+    pool: &sqlx::PgPool,
+    target: i64,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
+    let existing: Vec<String> = sqlx::query_scalar(
+        "select slug from platform.shops where slug like $1 || '-%' and status = 'active'",
+    )
+    .bind(prefix)
+    .fetch_all(pool)
+    .await?;
     let mut slugs = existing;
     let migrations = migrate::embedded();
     // One hash for all: the benchmark is about the database, not about argon2.
-    let hash = shopfleet::auth::password::hash("bench-password-42".into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = shopfleet::auth::password::hash("bench-password-42".into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     while (slugs.len() as i64) < target {
         let slug = format!("{prefix}-{}", slugs.len());
@@ -127,10 +143,17 @@ async fn migrate_bench(count: i64) -> anyhow::Result<()> {
     create_shops(&pool, count, "mig").await?;
     let base = migrate::embedded();
 
-    let fleet: i64 = sqlx::query_scalar("select count(*) from platform.shops where status <> 'purged'").fetch_one(&pool).await?;
+    let fleet: i64 =
+        sqlx::query_scalar("select count(*) from platform.shops where status <> 'purged'")
+            .fetch_one(&pool)
+            .await?;
     let started = Instant::now();
     let report = migrate::migrate_shops(&pool, &base, None, 8, false).await?;
-    println!("migrate, nothing pending, {fleet} shops in the fleet: {:.1} ms ({} migrated)", started.elapsed().as_secs_f64() * 1000.0, report.upgraded.len());
+    println!(
+        "migrate, nothing pending, {fleet} shops in the fleet: {:.1} ms ({} migrated)",
+        started.elapsed().as_secs_f64() * 1000.0,
+        report.upgraded.len()
+    );
 
     let next = migrate::latest_version(&base) + 1;
     let with_new: Vec<_> = base
@@ -148,10 +171,17 @@ async fn migrate_bench(count: i64) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     println!(
         "migrate, one new migration (add column + index), concurrency 8: {} shops in {:.2} s = {:.0} shops/s, {} failed",
-        report.upgraded.len(), secs, report.upgraded.len() as f64 / secs, report.failed.len()
+        report.upgraded.len(),
+        secs,
+        report.upgraded.len() as f64 / secs,
+        report.failed.len()
     );
     // Leave the fleet at the binary's version, so the next run starts from the same place.
-    sqlx::query("update platform.shops set schema_version = $1 where schema_version = $2").bind(next - 1).bind(next).execute(&pool).await?;
+    sqlx::query("update platform.shops set schema_version = $1 where schema_version = $2")
+        .bind(next - 1)
+        .bind(next)
+        .execute(&pool)
+        .await?;
     Ok(())
 }
 
@@ -160,10 +190,12 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
     migrate::migrate_platform(&pool).await?;
     let slugs = create_shops(&pool, count, "store").await?;
     for slug in &slugs {
-        let tenant = sqlx::query_as::<_, (uuid::Uuid, String, String)>("select id, schema_name, role_name from platform.shops where slug = $1")
-            .bind(slug)
-            .fetch_one(&pool)
-            .await?;
+        let tenant = sqlx::query_as::<_, (uuid::Uuid, String, String)>(
+            "select id, schema_name, role_name from platform.shops where slug = $1",
+        )
+        .bind(slug)
+        .fetch_one(&pool)
+        .await?;
         let tenant = shopfleet::tenancy::Tenant {
             id: shopfleet::tenancy::ShopId(tenant.0),
             slug: slug.clone(),
@@ -175,25 +207,36 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
             role_name: tenant.2,
         };
         let mut tx = TenantTx::begin(&pool, &tenant).await?;
-        let have: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await?;
+        let have: i64 =
+            sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await?;
         for i in have..20 {
             let product = NewProduct {
                 name: format!("Product {i}"),
                 slug: None,
                 description: "A product of the benchmark catalog.".into(),
                 status: Some(shopfleet::catalog::ProductStatus::Active),
-                options: vec![ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into(), "L".into()] }],
+                options: vec![ProductOption {
+                    name: "Size".into(),
+                    values: vec!["S".into(), "M".into(), "L".into()],
+                }],
                 variants: ["S", "M", "L"]
                     .iter()
                     .enumerate()
                     .map(|(n, size)| NewVariant {
-                        id: None, sku: None, title: None, price: 1000 + 100 * i + n as i64, compare_at_price: None, stock: 10,
+                        id: None,
+                        sku: None,
+                        title: None,
+                        price: 1000 + 100 * i + n as i64,
+                        compare_at_price: None,
+                        stock: 10,
                         option_values: vec![(*size).into()],
                     })
                     .collect(),
                 category_ids: vec![],
             };
-            create_product(&mut tx, tenant.id, &product).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            create_product(&mut tx, tenant.id, &product)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         tx.commit().await?;
     }
@@ -203,12 +246,30 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "Classic", "Linen", "Organic", "Vintage", "Slim", "Oversized", "Striped", "Merino", "Denim", "Canvas",
-    "Leather", "Cotton", "Silk", "Wool", "Bamboo", "Relaxed", "Cropped", "Quilted", "Ribbed", "Washed",
+    "Classic",
+    "Linen",
+    "Organic",
+    "Vintage",
+    "Slim",
+    "Oversized",
+    "Striped",
+    "Merino",
+    "Denim",
+    "Canvas",
+    "Leather",
+    "Cotton",
+    "Silk",
+    "Wool",
+    "Bamboo",
+    "Relaxed",
+    "Cropped",
+    "Quilted",
+    "Ribbed",
+    "Washed",
 ];
 const NOUNS: &[&str] = &[
-    "T-Shirt", "Shirt", "Jeans", "Jacket", "Hoodie", "Sweater", "Dress", "Skirt", "Socks", "Cap", "Tote", "Scarf",
-    "Belt", "Shorts", "Coat",
+    "T-Shirt", "Shirt", "Jeans", "Jacket", "Hoodie", "Sweater", "Dress", "Skirt", "Socks", "Cap",
+    "Tote", "Scarf", "Belt", "Shorts", "Coat",
 ];
 const COLOURS: &[&str] = &["Black", "White", "Navy", "Olive", "Sand", "Rust"];
 
@@ -219,21 +280,31 @@ async fn seed_search(shops: i64, products: i64, prefix: &str, file: &str) -> any
     let slugs = create_shops(&pool, shops, prefix).await?;
     let started = Instant::now();
     for slug in &slugs {
-        let tenant = shopfleet::tenancy::registry::load_tenants(&pool, &["active"], None, Some(slug))
-            .await?
-            .pop()
-            .context("shop just created")?;
+        let tenant =
+            shopfleet::tenancy::registry::load_tenants(&pool, &["active"], None, Some(slug))
+                .await?
+                .pop()
+                .context("shop just created")?;
         let mut tx = TenantTx::begin(&pool, &tenant).await?;
-        let have: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await?;
+        let have: i64 =
+            sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await?;
         let mut categories = Vec::new();
         for noun in NOUNS {
-            let id: Option<uuid::Uuid> = sqlx::query_scalar("select id from categories where name = $1").bind(noun).fetch_optional(&mut *tx).await?;
+            let id: Option<uuid::Uuid> =
+                sqlx::query_scalar("select id from categories where name = $1")
+                    .bind(noun)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let id = match id {
                 Some(id) => id,
                 None => {
                     let id = uuid::Uuid::now_v7();
                     sqlx::query("insert into categories (id, name, slug) values ($1, $2, $3)")
-                        .bind(id).bind(noun).bind(noun.to_lowercase().replace('-', "")).execute(&mut *tx).await?;
+                        .bind(id)
+                        .bind(noun)
+                        .bind(noun.to_lowercase().replace('-', ""))
+                        .execute(&mut *tx)
+                        .await?;
                     id
                 }
             };
@@ -241,29 +312,45 @@ async fn seed_search(shops: i64, products: i64, prefix: &str, file: &str) -> any
         }
         for i in have..products {
             let n = usize::try_from(i).unwrap_or(0);
-            let (adjective, noun) = (ADJECTIVES[n % ADJECTIVES.len()], NOUNS[(n / ADJECTIVES.len()) % NOUNS.len()]);
-            let colours: Vec<String> = (0..3).map(|k| COLOURS[(n + k) % COLOURS.len()].to_owned()).collect();
+            let (adjective, noun) =
+                (ADJECTIVES[n % ADJECTIVES.len()], NOUNS[(n / ADJECTIVES.len()) % NOUNS.len()]);
+            let colours: Vec<String> =
+                (0..3).map(|k| COLOURS[(n + k) % COLOURS.len()].to_owned()).collect();
             let product = NewProduct {
                 name: format!("{adjective} {noun} {i:05}"),
                 slug: None,
-                description: format!("A {} {} in {}, made to last.", adjective.to_lowercase(), noun.to_lowercase(), colours.join(", ")),
+                description: format!(
+                    "A {} {} in {}, made to last.",
+                    adjective.to_lowercase(),
+                    noun.to_lowercase(),
+                    colours.join(", ")
+                ),
                 status: Some(shopfleet::catalog::ProductStatus::Active),
                 options: vec![
-                    ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into(), "L".into()] },
+                    ProductOption {
+                        name: "Size".into(),
+                        values: vec!["S".into(), "M".into(), "L".into()],
+                    },
                     ProductOption { name: "Colour".into(), values: colours.clone() },
                 ],
                 variants: ["S", "M", "L"]
                     .iter()
                     .enumerate()
                     .map(|(k, size)| NewVariant {
-                        id: None, sku: None, title: None, price: 900 + 37 * i % 9000 + 100 * k as i64,
-                        compare_at_price: None, stock: ((i + k as i64) % 4) as i32,
+                        id: None,
+                        sku: None,
+                        title: None,
+                        price: 900 + 37 * i % 9000 + 100 * k as i64,
+                        compare_at_price: None,
+                        stock: ((i + k as i64) % 4) as i32,
                         option_values: vec![(*size).into(), colours[k].clone()],
                     })
                     .collect(),
                 category_ids: vec![categories[(n / ADJECTIVES.len()) % NOUNS.len()]],
             };
-            create_product(&mut tx, tenant.id, &product).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            create_product(&mut tx, tenant.id, &product)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if i % 200 == 199 {
                 tx.commit().await?;
                 tx = TenantTx::begin(&pool, &tenant).await?;
@@ -273,28 +360,49 @@ async fn seed_search(shops: i64, products: i64, prefix: &str, file: &str) -> any
     }
     // The outbox rows of all those writes are not what is measured: mark them done.
     for slug in &slugs {
-        if let Some(tenant) = shopfleet::tenancy::registry::load_tenants(&pool, &["active"], None, Some(slug)).await?.pop() {
+        if let Some(tenant) =
+            shopfleet::tenancy::registry::load_tenants(&pool, &["active"], None, Some(slug))
+                .await?
+                .pop()
+        {
             let mut tx = TenantTx::begin(&pool, &tenant).await?;
-            sqlx::query("update outbox set processed_at = now() where processed_at is null").execute(&mut *tx).await?;
+            sqlx::query("update outbox set processed_at = now() where processed_at is null")
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         }
     }
     std::fs::write(file, slugs.join("\n") + "\n")?;
-    println!("{} shops x {products} products ready in {:.0} s; slugs in {file}", slugs.len(), started.elapsed().as_secs_f64());
+    println!(
+        "{} shops x {products} products ready in {:.0} s; slugs in {file}",
+        slugs.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize| args.get(i).and_then(|n| n.parse::<i64>().ok()).context("a count is needed");
+    let number =
+        |i: usize| args.get(i).and_then(|n| n.parse::<i64>().ok()).context("a count is needed");
     match args.first().map(String::as_str) {
         Some("signup") => signup(usize::try_from(number(1)?)?).await,
         Some("migrate") => migrate_bench(number(1)?).await,
-        Some("seed-storefront") => seed_storefront(number(1)?, args.get(2).context("a file for the slugs")?).await,
-        Some("seed-search") => {
-            seed_search(number(1)?, number(2)?, args.get(3).context("a slug prefix")?, args.get(4).context("a file for the slugs")?).await
+        Some("seed-storefront") => {
+            seed_storefront(number(1)?, args.get(2).context("a file for the slugs")?).await
         }
-        _ => anyhow::bail!("usage: bench_fleet signup N | migrate N | seed-storefront N FILE | seed-search SHOPS PRODUCTS PREFIX FILE"),
+        Some("seed-search") => {
+            seed_search(
+                number(1)?,
+                number(2)?,
+                args.get(3).context("a slug prefix")?,
+                args.get(4).context("a file for the slugs")?,
+            )
+            .await
+        }
+        _ => anyhow::bail!(
+            "usage: bench_fleet signup N | migrate N | seed-storefront N FILE | seed-search SHOPS PRODUCTS PREFIX FILE"
+        ),
     }
 }

@@ -56,7 +56,11 @@ fn image(seed: u64) -> Vec<u8> {
 }
 
 /// Runs `count` jobs, `concurrency` at a time; returns the wall time and each job's latency.
-async fn measure<F, Fut>(count: usize, concurrency: usize, job: F) -> anyhow::Result<(Duration, Vec<Duration>)>
+async fn measure<F, Fut>(
+    count: usize,
+    concurrency: usize,
+    job: F,
+) -> anyhow::Result<(Duration, Vec<Duration>)>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -88,8 +92,17 @@ struct Bench {
 }
 
 impl Bench {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).header("X-Shop", &self.slug).bearer_auth(&self.token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Shop", &self.slug)
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -107,7 +120,9 @@ impl Bench {
 
     async fn multipart(&self, i: usize) -> anyhow::Result<()> {
         let body = reqwest::Body::from(self.data.clone());
-        let part = reqwest::multipart::Part::stream_with_length(body, self.data.len() as u64).file_name("photo.jpg").mime_str("image/jpeg")?;
+        let part = reqwest::multipart::Part::stream_with_length(body, self.data.len() as u64)
+            .file_name("photo.jpg")
+            .mime_str("image/jpeg")?;
         let form = reqwest::multipart::Form::new().part("file", part).text("alt", "bench");
         let response = self
             .http
@@ -123,7 +138,8 @@ impl Bench {
 
     async fn direct(&self, i: usize) -> anyhow::Result<()> {
         let announce = json!({ "product_id": self.product(i), "content_type": "image/jpeg", "size": self.data.len() });
-        let ticket = self.call(reqwest::Method::POST, "/v1/admin/media/uploads", Some(announce)).await?;
+        let ticket =
+            self.call(reqwest::Method::POST, "/v1/admin/media/uploads", Some(announce)).await?;
         let mut put = self.http.put(ticket["url"].as_str().context("url")?).body(self.data.clone());
         for (name, value) in ticket["headers"].as_object().context("headers")? {
             put = put.header(name, value.as_str().unwrap_or_default());
@@ -131,13 +147,15 @@ impl Bench {
         let status = put.send().await?.status();
         ensure!(status.is_success(), "PUT to the presigned URL: {status}");
         let id = ticket["upload_id"].as_str().context("upload_id")?;
-        self.call(reqwest::Method::POST, &format!("/v1/admin/media/uploads/{id}/complete"), None).await?;
+        self.call(reqwest::Method::POST, &format!("/v1/admin/media/uploads/{id}/complete"), None)
+            .await?;
         Ok(())
     }
 }
 
 async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
-    let endpoint = std::env::var("S3_ENDPOINT").context("S3_ENDPOINT (the S3-compatible server)")?;
+    let endpoint =
+        std::env::var("S3_ENDPOINT").context("S3_ENDPOINT (the S3-compatible server)")?;
     let bucket = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let storage_config = StorageConfig {
         s3_bucket: Some(bucket.clone()),
@@ -146,7 +164,14 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         s3_force_path_style: true,
         ..Default::default()
     };
-    S3Store::new(&storage_config, &bucket).client().await.create_bucket().bucket(&bucket).send().await.context("creating the bucket")?;
+    S3Store::new(&storage_config, &bucket)
+        .client()
+        .await
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .context("creating the bucket")?;
     let database = DatabaseConfig {
         database_url: std::env::var("DATABASE_URL").context("DATABASE_URL")?,
         database_max_connections: 20,
@@ -185,14 +210,24 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         .await?;
     let token = signup["tokens"]["access_token"].as_str().context("signup token")?.to_owned();
     let shop = ShopId(signup["shop_id"].as_str().context("shop id")?.parse()?);
-    let mut bench = Bench { http, base, slug, token, products: Vec::new(), data: bytes::Bytes::from(image(42)) };
+    let mut bench = Bench {
+        http,
+        base,
+        slug,
+        token,
+        products: Vec::new(),
+        data: bytes::Bytes::from(image(42)),
+    };
     // Three runs of `count` plus a warm-up, at most 50 images per product.
     for n in 0..(3 * count + 10) / 45 + 1 {
         let product = json!({ "name": format!("Bench {n}"), "variants": [{ "price": 100 }] });
-        let created = bench.call(reqwest::Method::POST, "/v1/admin/products", Some(product)).await?;
+        let created =
+            bench.call(reqwest::Method::POST, "/v1/admin/products", Some(product)).await?;
         bench.products.push(created["id"].as_str().context("product id")?.to_owned());
     }
-    println!("uploads of {IMAGE_BYTES} bytes, {count} per run, concurrency {concurrency}, server and moto on this machine");
+    println!(
+        "uploads of {IMAGE_BYTES} bytes, {count} per run, concurrency {concurrency}, server and moto on this machine"
+    );
 
     let (wall, samples) = measure(count, concurrency, |i| {
         let (store, data) = (store.clone(), bench.data.clone());
@@ -218,7 +253,9 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |i: usize| args.get(i).and_then(|n| n.parse::<usize>().ok());
     match (number(0), number(1)) {
-        (Some(count), Some(concurrency)) if count > 0 && concurrency > 0 => run(count, concurrency).await,
+        (Some(count), Some(concurrency)) if count > 0 && concurrency > 0 => {
+            run(count, concurrency).await
+        }
         _ => anyhow::bail!("usage: bench_media COUNT CONCURRENCY"),
     }
 }

@@ -53,12 +53,23 @@ async fn receiver() -> anyhow::Result<(String, Arrivals)> {
         }
     });
     let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
-    let addr = *acceptor.local_addr().first().and_then(|a| a.as_socket_addr()).context("receiver address")?;
+    let addr = *acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr())
+        .context("receiver address")?;
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
     Ok((format!("http://{addr}/hook"), arrivals))
 }
 
-async fn call(http: &reqwest::Client, base: &str, slug: &str, token: Option<&str>, path: &str, body: Value) -> anyhow::Result<Value> {
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    token: Option<&str>,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
     let mut request = http.post(format!("{base}{path}")).header("X-Shop", slug).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -73,24 +84,36 @@ async fn call(http: &reqwest::Client, base: &str, slug: &str, token: Option<&str
 /// Commits one `product.updated` event; returns its id and when `COMMIT` returned.
 async fn commit_event(pool: &sqlx::PgPool, tenant: &Tenant) -> anyhow::Result<(Uuid, Instant)> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
-    let id = shopfleet::events::emit(&mut tx, tenant.id, "product.updated", json!({ "id": Uuid::now_v7() }))
-        .await
-        .map_err(|err| anyhow::anyhow!("{err}"))?
-        .context("no consumer wants product.updated")?;
+    let id = shopfleet::events::emit(
+        &mut tx,
+        tenant.id,
+        "product.updated",
+        json!({ "id": Uuid::now_v7() }),
+    )
+    .await
+    .map_err(|err| anyhow::anyhow!("{err}"))?
+    .context("no consumer wants product.updated")?;
     tx.commit().await?;
     Ok((id, Instant::now()))
 }
 
 /// Waits until every event arrived (or 60 s); returns the delays and the last arrival.
-async fn collect(arrivals: &Arrivals, committed: &[(Uuid, Instant)]) -> anyhow::Result<(Vec<Duration>, Instant)> {
+async fn collect(
+    arrivals: &Arrivals,
+    committed: &[(Uuid, Instant)],
+) -> anyhow::Result<(Vec<Duration>, Instant)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         {
             let arrivals = arrivals.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
             if committed.iter().all(|(id, _)| arrivals.contains_key(id)) {
-                let mut delays: Vec<Duration> = committed.iter().map(|(id, at)| arrivals[id].saturating_duration_since(*at)).collect();
+                let mut delays: Vec<Duration> = committed
+                    .iter()
+                    .map(|(id, at)| arrivals[id].saturating_duration_since(*at))
+                    .collect();
                 delays.sort();
-                let last = committed.iter().map(|(id, _)| arrivals[id]).max().context("no events")?;
+                let last =
+                    committed.iter().map(|(id, _)| arrivals[id]).max().context("no events")?;
                 return Ok((delays, last));
             }
         }
@@ -137,9 +160,18 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
                              "owner_email": format!("owner@{slug}.example.com"), "owner_password": PASSWORD });
         let body = call(&http, &base, &slug, None, "/v1/signup", signup).await?;
         let token = body["tokens"]["access_token"].as_str().context("token")?;
-        call(&http, &base, &slug, Some(token), "/v1/admin/webhooks", json!({ "url": hook, "events": ["*"] })).await?;
+        call(
+            &http,
+            &base,
+            &slug,
+            Some(token),
+            "/v1/admin/webhooks",
+            json!({ "url": hook, "events": ["*"] }),
+        )
+        .await?;
         let id = ShopId(body["shop_id"].as_str().context("shop_id")?.parse()?);
-        tenants.push(load_tenants(&pool, &["active"], Some(id), None).await?.pop().context("tenant")?);
+        tenants
+            .push(load_tenants(&pool, &["active"], Some(id), None).await?.pop().context("tenant")?);
     }
     // Let the signup events drain.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -201,9 +233,15 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .init();
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>().context("usage: bench_outbox SHOPS EVENTS_PER_SHOP RATE")?;
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()
+        .context("usage: bench_outbox SHOPS EVENTS_PER_SHOP RATE")?;
     let [shops, per_shop, rate] = args[..] else {
         anyhow::bail!("usage: bench_outbox SHOPS EVENTS_PER_SHOP RATE");
     };

@@ -26,16 +26,16 @@ use crate::auth::rbac::Rbac;
 use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseConfig, ServerConfig};
 use crate::error::{AppError, REQUEST_ID, into_json_response};
-use crate::tenancy::registry::{self, TenantRegistry};
-use crate::tenancy::resolver::TenantResolver;
 use crate::events::consumers::ConsumerContext;
 use crate::events::worker::{OutboxWorker, RetryPolicy};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
+use crate::tenancy::registry::{self, TenantRegistry};
+use crate::tenancy::resolver::TenantResolver;
 use crate::{
-    auth, cart, catalog, customers, discounts, inventory, media, orders, payments, platform, search, shipping, shop, signup, staff, storage,
-    webhooks,
+    auth, cart, catalog, customers, discounts, inventory, media, orders, payments, platform,
+    search, shipping, shop, signup, staff, storage, webhooks,
 };
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
@@ -59,11 +59,15 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, config: ServerConfig) -> anyhow::Result<Self> {
-        let (search, meili) = engine_from_config(&config.search, pool.clone()).context("configuring search")?;
+        let (search, meili) =
+            engine_from_config(&config.search, pool.clone()).context("configuring search")?;
         // The local store's signed URLs are served by this application on the platform host.
         let store = storage::from_config(
             &config.storage,
-            LocalUrls { secret: config.jwt_secret.as_bytes().to_vec(), base_url: config.url_of_host(&config.base_domain) },
+            LocalUrls {
+                secret: config.jwt_secret.as_bytes().to_vec(),
+                base_url: config.url_of_host(&config.base_domain),
+            },
         );
         let webhooks = Arc::new(webhooks::Sender::new(&config.webhooks)?);
         Ok(Self {
@@ -199,7 +203,9 @@ pub const MAX_UPLOAD_BODY_BYTES: usize = media::MAX_FILE_BYTES as usize + 1024 *
 fn body_limit(req: &Request) -> usize {
     let path = req.uri().path();
     let upload = match *req.method() {
-        poem::http::Method::POST => path.starts_with("/v1/admin/products/") && path.ends_with("/media"),
+        poem::http::Method::POST => {
+            path.starts_with("/v1/admin/products/") && path.ends_with("/media")
+        }
         poem::http::Method::PUT => path.starts_with("/v1/objects/"),
         _ => false,
     };
@@ -235,7 +241,10 @@ fn limit_body(req: &mut Request) -> Result<(), AppError> {
 async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let request_id = req
         .header("x-request-id")
-        .filter(|id| (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
     let span = tracing::info_span!(
         "request",
@@ -264,7 +273,11 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
         response.headers_mut().insert("x-request-id", value);
     }
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "handled"
+        );
     });
     Ok(response)
 }
@@ -317,7 +330,11 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.listen_addr))?;
         let state = AppState::new(pool, config)?;
-        state.store.check().await.with_context(|| format!("checking object storage ({})", state.store.kind()))?;
+        state
+            .store
+            .check()
+            .await
+            .with_context(|| format!("checking object storage ({})", state.store.kind()))?;
         Ok(Self { acceptor, state, listener })
     }
 
@@ -347,7 +364,8 @@ impl Application {
             self_url: self_url(self.local_addr()),
             webhooks: self.state.webhooks.clone(),
         };
-        let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(context), RetryPolicy::default());
+        let worker =
+            OutboxWorker::new(self.state.pool.clone(), Arc::new(context), RetryPolicy::default());
         let waker = worker.waker();
         tokio::spawn(worker.run());
         tokio::spawn(registry::run_change_listener(

@@ -28,12 +28,18 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     // Tenant migrations are a deliberate step (`shopfleet migrate`), not a side effect of
     // starting an instance; the code runs on schema versions N and N+1 meanwhile.
     let latest = migrate::latest_version(&migrate::embedded());
-    let behind: i64 = sqlx::query_scalar("select count(*) from platform.shops where status <> 'purged' and schema_version < $1")
-        .bind(latest)
-        .fetch_one(&pool)
-        .await?;
+    let behind: i64 = sqlx::query_scalar(
+        "select count(*) from platform.shops where status <> 'purged' and schema_version < $1",
+    )
+    .bind(latest)
+    .fetch_one(&pool)
+    .await?;
     if behind > 0 {
-        tracing::warn!(shops = behind, latest, "shops are behind the latest tenant migration; run `shopfleet migrate`");
+        tracing::warn!(
+            shops = behind,
+            latest,
+            "shops are behind the latest tenant migration; run `shopfleet migrate`"
+        );
     }
     pool.close().await;
     let application = Application::build(config).await?;
@@ -41,7 +47,12 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     application.run().await.context("serving HTTP")
 }
 
-pub async fn migrate(db: &DatabaseConfig, shops: &[String], concurrency: usize, status: bool) -> anyhow::Result<()> {
+pub async fn migrate(
+    db: &DatabaseConfig,
+    shops: &[String],
+    concurrency: usize,
+    status: bool,
+) -> anyhow::Result<()> {
     let pool = app::connect(db).await?;
     migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
     let migrations = migrate::embedded();
@@ -51,20 +62,35 @@ pub async fn migrate(db: &DatabaseConfig, shops: &[String], concurrency: usize, 
         println!("{:<42} {:<10} {:>8} {:>8}", "SHOP", "STATUS", "VERSION", "PENDING");
         for shop in &versions {
             let pending = migrations.iter().filter(|m| m.version > shop.schema_version).count();
-            println!("{:<42} {:<10} {:>8} {:>8}", shop.slug, shop.status, shop.schema_version, pending);
+            println!(
+                "{:<42} {:<10} {:>8} {:>8}",
+                shop.slug, shop.status, shop.schema_version, pending
+            );
         }
         let behind = versions.iter().filter(|s| s.schema_version < latest).count();
         println!("{} shops, latest tenant version {latest}, {behind} behind", versions.len());
         return Ok(());
     }
-    let report = migrate::migrate_shops(&pool, &migrations, (!shops.is_empty()).then_some(shops), concurrency, std::io::stderr().is_terminal()).await?;
+    let report = migrate::migrate_shops(
+        &pool,
+        &migrations,
+        (!shops.is_empty()).then_some(shops),
+        concurrency,
+        std::io::stderr().is_terminal(),
+    )
+    .await?;
     for (slug, from, to) in &report.upgraded {
         println!("migrated {slug}: {from} -> {to}");
     }
     for (slug, at, error) in &report.failed {
         eprintln!("FAILED {slug} (stays at {at}): {error}");
     }
-    println!("{} migrated, {} failed, latest version {}", report.upgraded.len(), report.failed.len(), report.latest);
+    println!(
+        "{} migrated, {} failed, latest version {}",
+        report.upgraded.len(),
+        report.failed.len(),
+        report.latest
+    );
     if !report.failed.is_empty() {
         bail!("{} shops failed to migrate; fix and re-run to resume", report.failed.len());
     }
@@ -72,12 +98,27 @@ pub async fn migrate(db: &DatabaseConfig, shops: &[String], concurrency: usize, 
 }
 
 /// `reindex [--shop SLUG]`: rebuilds search indexes from PostgreSQL.
-pub async fn reindex(db: &DatabaseConfig, search: &SearchConfig, shop: Option<&str>) -> anyhow::Result<()> {
+pub async fn reindex(
+    db: &DatabaseConfig,
+    search: &SearchConfig,
+    shop: Option<&str>,
+) -> anyhow::Result<()> {
     let pool = app::connect(db).await?;
     migrate::migrate_platform(&pool).await?;
     let (engine, _) = crate::search::engine_from_config(search, pool.clone())?;
-    let report = crate::search::reindex::reindex(&pool, engine.as_ref(), shop, std::io::stderr().is_terminal()).await?;
-    println!("reindexed {} products in {} shops ({})", report.products, report.shops, engine.name());
+    let report = crate::search::reindex::reindex(
+        &pool,
+        engine.as_ref(),
+        shop,
+        std::io::stderr().is_terminal(),
+    )
+    .await?;
+    println!(
+        "reindexed {} products in {} shops ({})",
+        report.products,
+        report.shops,
+        engine.name()
+    );
     Ok(())
 }
 
@@ -98,7 +139,11 @@ pub fn read_password(env_var: &str) -> anyhow::Result<String> {
     Ok(password)
 }
 
-pub async fn admin_create(db: &DatabaseConfig, email: &str, password_env: &str) -> anyhow::Result<()> {
+pub async fn admin_create(
+    db: &DatabaseConfig,
+    email: &str,
+    password_env: &str,
+) -> anyhow::Result<()> {
     let email = crate::values::Email::parse("email", email).map_err(cli_error)?;
     let password = read_password(password_env)?;
     password::check_strength(&password, email.as_str()).map_err(|msg| anyhow!("password {msg}"))?;
@@ -111,7 +156,14 @@ pub async fn admin_create(db: &DatabaseConfig, email: &str, password_env: &str) 
 }
 
 /// `shop create`: provisions a shop and its owner, as signup does.
-pub async fn shop_create(db: &DatabaseConfig, slug: &str, name: &str, currency: &str, owner_email: &str, password_env: &str) -> anyhow::Result<()> {
+pub async fn shop_create(
+    db: &DatabaseConfig,
+    slug: &str,
+    name: &str,
+    currency: &str,
+    owner_email: &str,
+    password_env: &str,
+) -> anyhow::Result<()> {
     let slug = Slug::parse(slug).map_err(|msg| anyhow!("slug {msg}"))?;
     let name = crate::values::parse_name("name", name, 100).map_err(cli_error)?;
     let currency = crate::values::parse_currency("currency", currency).map_err(cli_error)?;
@@ -130,21 +182,27 @@ pub async fn shop_create(db: &DatabaseConfig, slug: &str, name: &str, currency: 
         owner_name: String::new(),
         owner_password_hash: password::hash(password).await.map_err(cli_error)?,
     };
-    let shop = provisioning::provision(&pool, &migrate::embedded(), &new_shop).await.map_err(cli_error)?;
+    let shop =
+        provisioning::provision(&pool, &migrate::embedded(), &new_shop).await.map_err(cli_error)?;
     println!("shop {} created ({}), owner {}", shop.tenant.slug, shop.tenant.id, email.as_str());
     Ok(())
 }
 
 async fn find_shop(pool: &PgPool, slug: &str) -> anyhow::Result<ShopId> {
-    let id: Option<uuid::Uuid> = sqlx::query_scalar("select id from platform.shops where slug = $1 and status <> 'purged'")
-        .bind(slug)
-        .fetch_optional(pool)
-        .await?;
+    let id: Option<uuid::Uuid> =
+        sqlx::query_scalar("select id from platform.shops where slug = $1 and status <> 'purged'")
+            .bind(slug)
+            .fetch_optional(pool)
+            .await?;
     id.map(ShopId).ok_or_else(|| anyhow!("no shop '{slug}'"))
 }
 
 /// `shop suspend|resume|delete <slug>`.
-pub async fn shop_action(db: &DatabaseConfig, action: ShopAction, slug: &str) -> anyhow::Result<()> {
+pub async fn shop_action(
+    db: &DatabaseConfig,
+    action: ShopAction,
+    slug: &str,
+) -> anyhow::Result<()> {
     let pool = app::connect(db).await?;
     let id = find_shop(&pool, slug).await?;
     let actor = audit::Actor { kind: "cli", id: None, label: whoami() };
@@ -154,7 +212,8 @@ pub async fn shop_action(db: &DatabaseConfig, action: ShopAction, slug: &str) ->
         ShopAction::Resume => ("shop.resume", ShopStatus::Active, &["suspended"]),
         ShopAction::Delete => ("shop.delete", ShopStatus::Deleted, &["active", "suspended"]),
     };
-    let before = shops::change_status(&mut tx, &actor, id.0, from, to, name).await.map_err(cli_error)?;
+    let before =
+        shops::change_status(&mut tx, &actor, id.0, from, to, name).await.map_err(cli_error)?;
     tx.commit().await?;
     println!("{slug}: {} -> {}", before.status, to.as_str());
     Ok(())
@@ -170,7 +229,12 @@ pub enum ShopAction {
 /// `shop purge <slug>`: drops a deleted shop's schema and role, then, once that has committed,
 /// deletes its stored objects (see `storage`) and its search index. On a shop that is already
 /// purged it repeats those deletions (idempotent), which finishes an interrupted purge.
-pub async fn shop_purge(db: &DatabaseConfig, storage_config: &StorageConfig, search: &SearchConfig, slug: &str) -> anyhow::Result<()> {
+pub async fn shop_purge(
+    db: &DatabaseConfig,
+    storage_config: &StorageConfig,
+    search: &SearchConfig,
+    slug: &str,
+) -> anyhow::Result<()> {
     storage_config.validate()?;
     let pool = app::connect(db).await?;
     // The live shop with this slug, else the most recently purged one.
@@ -185,7 +249,9 @@ pub async fn shop_purge(db: &DatabaseConfig, storage_config: &StorageConfig, sea
     let mut tx = pool.begin().await?;
     let purged = provisioning::purge(&mut tx, id).await.map_err(cli_error)?;
     if purged {
-        audit::record(&mut tx, &actor, "shop.purge", Some(id.0), serde_json::json!({})).await.map_err(cli_error)?;
+        audit::record(&mut tx, &actor, "shop.purge", Some(id.0), serde_json::json!({}))
+            .await
+            .map_err(cli_error)?;
     }
     tx.commit().await?;
     let store = storage::from_config(storage_config, LocalUrls::unused());

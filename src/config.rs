@@ -115,14 +115,18 @@ impl Default for StorageConfig {
 
 impl StorageConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
-        for (name, url) in [("S3_ENDPOINT", &self.s3_endpoint), ("S3_PUBLIC_BASE_URL", &self.s3_public_base_url)] {
+        for (name, url) in
+            [("S3_ENDPOINT", &self.s3_endpoint), ("S3_PUBLIC_BASE_URL", &self.s3_public_base_url)]
+        {
             if let Some(url) = url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
                 bail!("{name} must be an http:// or https:// URL");
             }
         }
-        if self.s3_bucket.is_none() && (self.s3_endpoint.is_some() || self.s3_public_base_url.is_some()) {
+        if self.s3_bucket.is_none()
+            && (self.s3_endpoint.is_some() || self.s3_public_base_url.is_some())
+        {
             bail!("S3_ENDPOINT and S3_PUBLIC_BASE_URL need S3_BUCKET");
         }
         if self.s3_bucket.as_deref().is_some_and(|b| b.trim().is_empty() || b.contains('/')) {
@@ -152,13 +156,22 @@ pub struct WebhookConfig {
     /// Wait after the first failed attempt, in seconds; doubled after each further failure, and
     /// capped at 60 times this (with the default 120: 2, 4, … 64 min, then 2 h; 8 attempts span
     /// about 4 h).
-    #[arg(long = "webhook-retry-base-secs", env = "WEBHOOK_RETRY_BASE_SECS", default_value_t = 120)]
+    #[arg(
+        long = "webhook-retry-base-secs",
+        env = "WEBHOOK_RETRY_BASE_SECS",
+        default_value_t = 120
+    )]
     pub retry_base_secs: u64,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
-        Self { allow_private_networks: false, timeout_secs: 10, max_attempts: 8, retry_base_secs: 120 }
+        Self {
+            allow_private_networks: false,
+            timeout_secs: 10,
+            max_attempts: 8,
+            retry_base_secs: 120,
+        }
     }
 }
 

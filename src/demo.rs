@@ -49,22 +49,59 @@ fn categories(slug: &str) -> Vec<DemoCategory> {
 
 /// (name, category slug, base price in minor units, options)
 fn products(slug: &str) -> Vec<(String, &'static str, i64, Vec<ProductOption>)> {
-    let opt = |name: &str, values: &[&str]| ProductOption { name: name.into(), values: values.iter().map(|v| (*v).into()).collect() };
+    let opt = |name: &str, values: &[&str]| ProductOption {
+        name: name.into(),
+        values: values.iter().map(|v| (*v).into()).collect(),
+    };
     match slug {
         "tinashop" => {
             let sizes = opt("Size", &["S", "M", "L", "XL"]);
             let colours = opt("Colour", &["White", "Black", "Navy"]);
             let mut list = Vec::new();
-            for (i, name) in ["Classic Crew Tee", "Linen Blend Tee", "Striped Boat Tee", "Pocket Tee", "Organic Cotton Tee", "Oversized Tee", "Henley Tee"].iter().enumerate() {
-                list.push((name.to_string(), "t-shirts", 159_000 + 20_000 * i as i64, vec![sizes.clone(), colours.clone()]));
+            for (i, name) in [
+                "Classic Crew Tee",
+                "Linen Blend Tee",
+                "Striped Boat Tee",
+                "Pocket Tee",
+                "Organic Cotton Tee",
+                "Oversized Tee",
+                "Henley Tee",
+            ]
+            .iter()
+            .enumerate()
+            {
+                list.push((
+                    name.to_string(),
+                    "t-shirts",
+                    159_000 + 20_000 * i as i64,
+                    vec![sizes.clone(), colours.clone()],
+                ));
             }
-            for (i, name) in ["Oxford Shirt", "Linen Shirt", "Flannel Shirt", "Denim Shirt", "Poplin Shirt"].iter().enumerate() {
-                list.push((name.to_string(), "shirts", 349_000 + 30_000 * i as i64, vec![sizes.clone()]));
+            for (i, name) in
+                ["Oxford Shirt", "Linen Shirt", "Flannel Shirt", "Denim Shirt", "Poplin Shirt"]
+                    .iter()
+                    .enumerate()
+            {
+                list.push((
+                    name.to_string(),
+                    "shirts",
+                    349_000 + 30_000 * i as i64,
+                    vec![sizes.clone()],
+                ));
             }
-            for (i, name) in ["Chino Trousers", "Linen Shorts", "Slim Jeans", "Jogger Pants"].iter().enumerate() {
-                list.push((name.to_string(), "bottoms", 399_000 + 50_000 * i as i64, vec![opt("Waist", &["28", "30", "32", "34"])]));
+            for (i, name) in
+                ["Chino Trousers", "Linen Shorts", "Slim Jeans", "Jogger Pants"].iter().enumerate()
+            {
+                list.push((
+                    name.to_string(),
+                    "bottoms",
+                    399_000 + 50_000 * i as i64,
+                    vec![opt("Waist", &["28", "30", "32", "34"])],
+                ));
             }
-            for (i, name) in ["Canvas Tote", "Bucket Hat", "Leather Belt", "Wool Socks"].iter().enumerate() {
+            for (i, name) in
+                ["Canvas Tote", "Bucket Hat", "Leather Belt", "Wool Socks"].iter().enumerate()
+            {
                 list.push((name.to_string(), "accessories", 99_000 + 40_000 * i as i64, vec![]));
             }
             list
@@ -73,16 +110,57 @@ fn products(slug: &str) -> Vec<(String, &'static str, i64, Vec<ProductOption>)> 
             let weights = opt("Weight", &["250g", "1kg"]);
             let grind = opt("Grind", &["Whole bean", "Filter", "Espresso"]);
             let mut list = Vec::new();
-            for (i, name) in ["Ethiopia Yirgacheffe", "Colombia Huila", "Kenya Nyeri", "Guatemala Antigua", "Vietnam Da Lat Arabica", "Brazil Cerrado"].iter().enumerate() {
-                list.push((name.to_string(), "single-origin", 1_400 + 150 * i as i64, vec![weights.clone(), grind.clone()]));
+            for (i, name) in [
+                "Ethiopia Yirgacheffe",
+                "Colombia Huila",
+                "Kenya Nyeri",
+                "Guatemala Antigua",
+                "Vietnam Da Lat Arabica",
+                "Brazil Cerrado",
+            ]
+            .iter()
+            .enumerate()
+            {
+                list.push((
+                    name.to_string(),
+                    "single-origin",
+                    1_400 + 150 * i as i64,
+                    vec![weights.clone(), grind.clone()],
+                ));
             }
-            for (i, name) in ["House Espresso Blend", "Morning Blend", "Decaf Blend", "Robusta Phin Blend"].iter().enumerate() {
-                list.push((name.to_string(), "blends", 1_200 + 100 * i as i64, vec![weights.clone(), grind.clone()]));
+            for (i, name) in
+                ["House Espresso Blend", "Morning Blend", "Decaf Blend", "Robusta Phin Blend"]
+                    .iter()
+                    .enumerate()
+            {
+                list.push((
+                    name.to_string(),
+                    "blends",
+                    1_200 + 100 * i as i64,
+                    vec![weights.clone(), grind.clone()],
+                ));
             }
-            for (i, name) in ["Sencha Green Tea", "Oolong Tea", "Jasmine Tea", "Earl Grey"].iter().enumerate() {
-                list.push((name.to_string(), "tea", 900 + 120 * i as i64, vec![opt("Size", &["50g", "100g"])]));
+            for (i, name) in
+                ["Sencha Green Tea", "Oolong Tea", "Jasmine Tea", "Earl Grey"].iter().enumerate()
+            {
+                list.push((
+                    name.to_string(),
+                    "tea",
+                    900 + 120 * i as i64,
+                    vec![opt("Size", &["50g", "100g"])],
+                ));
             }
-            for (i, name) in ["Vietnamese Phin Filter", "Pour-over Dripper", "Hand Grinder", "Gooseneck Kettle", "Glass Server", "Paper Filters (100)"].iter().enumerate() {
+            for (i, name) in [
+                "Vietnamese Phin Filter",
+                "Pour-over Dripper",
+                "Hand Grinder",
+                "Gooseneck Kettle",
+                "Glass Server",
+                "Paper Filters (100)",
+            ]
+            .iter()
+            .enumerate()
+            {
                 list.push((name.to_string(), "brewing-gear", 1_500 + 1_800 * i as i64, vec![]));
             }
             list
@@ -94,7 +172,9 @@ fn products(slug: &str) -> Vec<(String, &'static str, i64, Vec<ProductOption>)> 
 fn combinations(options: &[ProductOption]) -> Vec<Vec<String>> {
     options.iter().fold(vec![Vec::new()], |acc, option| {
         acc.iter()
-            .flat_map(|prefix| option.values.iter().map(move |v| [prefix.clone(), vec![v.clone()]].concat()))
+            .flat_map(|prefix| {
+                option.values.iter().map(move |v| [prefix.clone(), vec![v.clone()]].concat())
+            })
             .collect()
     })
 }
@@ -102,16 +182,20 @@ fn combinations(options: &[ProductOption]) -> Vec<Vec<String>> {
 pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
     let migrations = migrate::embedded();
     for (slug, name, currency, email, pass) in DEMO_SHOPS {
-        let exists: bool = sqlx::query_scalar("select exists (select 1 from platform.shops where slug = $1 and status <> 'purged')")
-            .bind(slug)
-            .fetch_one(pool)
-            .await?;
+        let exists: bool = sqlx::query_scalar(
+            "select exists (select 1 from platform.shops where slug = $1 and status <> 'purged')",
+        )
+        .bind(slug)
+        .fetch_one(pool)
+        .await?;
         if exists {
             // Shops seeded before checkout existed get its settings; anything else is left.
             let mut added = false;
             if let Some(tenant) = load_tenants(pool, &["active"], None, Some(slug)).await?.pop() {
                 let mut tx = TenantTx::begin(pool, &tenant).await?;
-                added = sqlx::query_scalar("select not exists (select 1 from shipping_methods)").fetch_one(&mut *tx).await?;
+                added = sqlx::query_scalar("select not exists (select 1 from shipping_methods)")
+                    .fetch_one(&mut *tx)
+                    .await?;
                 if added {
                     seed_checkout(&mut tx, currency).await?;
                 }
@@ -152,7 +236,11 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
         }
         let list = products(slug);
         for (i, (product_name, category, price, options)) in list.iter().enumerate() {
-            let sku_prefix: String = product_name.split_whitespace().filter_map(|w| w.chars().next()).collect::<String>().to_uppercase();
+            let sku_prefix: String = product_name
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .collect::<String>()
+                .to_uppercase();
             let variants = combinations(options)
                 .into_iter()
                 .enumerate()
@@ -160,7 +248,9 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
                     id: None,
                     sku: Some(format!("{}-{sku_prefix}-{i:02}-{n:02}", &slug[..3].to_uppercase())),
                     title: None,
-                    price: price + 10 * i64::try_from(n).unwrap_or_default() * if *currency == "VND" { 1_000 } else { 1 },
+                    price: price
+                        + 10 * i64::try_from(n).unwrap_or_default()
+                            * if *currency == "VND" { 1_000 } else { 1 },
                     compare_at_price: (i % 4 == 0).then_some(price * 5 / 4),
                     stock: i32::try_from((i * 7 + n * 3) % 25).unwrap_or_default(),
                     option_values: values,
@@ -178,7 +268,11 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
             let id = create_product(&mut tx, shop.tenant.id, &product).await.map_err(cli_error)?;
             // Most products on sale, one kept as a draft to show the difference.
             let status = if i == list.len() - 1 { "draft" } else { "active" };
-            sqlx::query("update products set status = $2 where id = $1").bind(id).bind(status).execute(&mut *tx).await?;
+            sqlx::query("update products set status = $2 where id = $1")
+                .bind(id)
+                .bind(status)
+                .execute(&mut *tx)
+                .await?;
         }
         seed_checkout(&mut tx, currency).await?;
         tx.commit().await.context("committing the demo catalog")?;
@@ -227,7 +321,10 @@ mod tests {
     fn combinations_cover_every_value_pair() {
         let options = vec![
             ProductOption { name: "Size".into(), values: vec!["S".into(), "M".into()] },
-            ProductOption { name: "Colour".into(), values: vec!["Red".into(), "Blue".into(), "Green".into()] },
+            ProductOption {
+                name: "Colour".into(),
+                values: vec!["Red".into(), "Blue".into(), "Green".into()],
+            },
         ];
         let all = combinations(&options);
         assert_eq!(all.len(), 6);

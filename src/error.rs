@@ -96,7 +96,9 @@ impl AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::PayloadTooLarge { .. } | Self::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::FileTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -120,12 +122,16 @@ impl AppError {
                 format!("too many requests; retry after {retry_after_secs} s"),
                 None,
             ),
-            Self::PayloadTooLarge { max_bytes } => {
-                ("payload_too_large", format!("request bodies are limited to {max_bytes} bytes"), None)
-            }
-            Self::FileTooLarge { max_bytes } => {
-                ("file_too_large", format!("files are limited to {max_bytes} bytes on this shop's plan"), None)
-            }
+            Self::PayloadTooLarge { max_bytes } => (
+                "payload_too_large",
+                format!("request bodies are limited to {max_bytes} bytes"),
+                None,
+            ),
+            Self::FileTooLarge { max_bytes } => (
+                "file_too_large",
+                format!("files are limited to {max_bytes} bytes on this shop's plan"),
+                None,
+            ),
             Self::Database(err) => {
                 tracing::error!(error = %err, "database error");
                 ("internal_error", "internal server error".to_owned(), None)
@@ -296,7 +302,8 @@ pub fn into_json_response(err: poem::Error) -> poem::Response {
         err.to_string()
     };
     let body = ErrorBody::new(code, message, None);
-    let bytes = serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&body)).unwrap_or_default();
+    let bytes =
+        serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&body)).unwrap_or_default();
     poem::Response::builder()
         .status(status)
         .content_type("application/json; charset=utf-8")

@@ -41,19 +41,35 @@ impl IdempotencyKey {
     /// `request` is the request's meaningful content, hashed in canonical form (sorted keys).
     pub fn new(scope: impl Into<String>, raw: Option<&str>, request: &Value) -> AppResult<Self> {
         let key = raw.map(str::trim).filter(|k| !k.is_empty()).ok_or_else(|| {
-            AppError::bad_request("idempotency_key_required", format!("send an {HEADER} header (a unique value per operation)"))
+            AppError::bad_request(
+                "idempotency_key_required",
+                format!("send an {HEADER} header (a unique value per operation)"),
+            )
         })?;
         if key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(AppError::bad_request("invalid_idempotency_key", "the key must be 1–255 visible ASCII characters"));
+            return Err(AppError::bad_request(
+                "invalid_idempotency_key",
+                "the key must be 1–255 visible ASCII characters",
+            ));
         }
-        let canonical = serde_json::to_vec(request).map_err(|err| AppError::Internal(err.into()))?;
-        Ok(Self { scope: scope.into(), key: key.to_owned(), request_hash: Sha256::digest(canonical).to_vec() })
+        let canonical =
+            serde_json::to_vec(request).map_err(|err| AppError::Internal(err.into()))?;
+        Ok(Self {
+            scope: scope.into(),
+            key: key.to_owned(),
+            request_hash: Sha256::digest(canonical).to_vec(),
+        })
     }
 
     /// The advisory lock id: 64 bits of SHA-256 over shop, scope and key (advisory locks are
     /// database-wide, so the shop is part of the name).
     fn lock_id(&self, shop: ShopId) -> i64 {
-        let digest = Sha256::new().chain_update(shop.0.as_bytes()).chain_update(self.scope.as_bytes()).chain_update([0]).chain_update(self.key.as_bytes()).finalize();
+        let digest = Sha256::new()
+            .chain_update(shop.0.as_bytes())
+            .chain_update(self.scope.as_bytes())
+            .chain_update([0])
+            .chain_update(self.key.as_bytes())
+            .finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
         i64::from_be_bytes(first)
@@ -61,10 +77,20 @@ impl IdempotencyKey {
 }
 
 /// Claims `key` in the caller's transaction (see the module doc).
-pub async fn claim(conn: &mut PgConnection, shop: ShopId, key: &IdempotencyKey) -> AppResult<Claim> {
-    let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)").bind(key.lock_id(shop)).fetch_one(&mut *conn).await?;
+pub async fn claim(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    key: &IdempotencyKey,
+) -> AppResult<Claim> {
+    let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+        .bind(key.lock_id(shop))
+        .fetch_one(&mut *conn)
+        .await?;
     if !locked {
-        return Err(AppError::conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still being processed; retry later"));
+        return Err(AppError::conflict(
+            "idempotency_key_in_use",
+            "a request with this Idempotency-Key is still being processed; retry later",
+        ));
     }
     sqlx::query("delete from idempotency_keys where scope = $1 and key = $2 and created_at < now() - make_interval(hours => $3)")
         .bind(&key.scope)
@@ -91,7 +117,12 @@ pub async fn claim(conn: &mut PgConnection, shop: ShopId, key: &IdempotencyKey) 
 }
 
 /// Records the response of a fresh operation, in its transaction.
-pub async fn store(conn: &mut PgConnection, key: &IdempotencyKey, status: u16, body: &Value) -> AppResult<()> {
+pub async fn store(
+    conn: &mut PgConnection,
+    key: &IdempotencyKey,
+    status: u16,
+    body: &Value,
+) -> AppResult<()> {
     sqlx::query(
         "insert into idempotency_keys (scope, key, request_hash, response_status, response_body) values ($1, $2, $3, $4, $5)",
     )
@@ -107,10 +138,12 @@ pub async fn store(conn: &mut PgConnection, key: &IdempotencyKey, status: u16, b
 
 /// Deletes expired records of the shop whose transaction this is (hourly cleanup).
 pub async fn delete_expired(conn: &mut PgConnection) -> AppResult<u64> {
-    let done = sqlx::query("delete from idempotency_keys where created_at < now() - make_interval(hours => $1)")
-        .bind(KEEP_HOURS)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query(
+        "delete from idempotency_keys where created_at < now() - make_interval(hours => $1)",
+    )
+    .bind(KEEP_HOURS)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -129,7 +162,10 @@ mod tests {
         let blank = IdempotencyKey::new("checkout", Some("  "), &body).unwrap_err();
         assert!(matches!(blank, AppError::BadRequest { code: "idempotency_key_required", .. }));
         let long = "k".repeat(256);
-        assert!(matches!(IdempotencyKey::new("checkout", Some(&long), &body), Err(AppError::BadRequest { code: "invalid_idempotency_key", .. })));
+        assert!(matches!(
+            IdempotencyKey::new("checkout", Some(&long), &body),
+            Err(AppError::BadRequest { code: "invalid_idempotency_key", .. })
+        ));
         assert!(IdempotencyKey::new("checkout", Some("order-2026-11-22-0001"), &body).is_ok());
     }
 

@@ -81,11 +81,23 @@ enum ShopCommand {
         db: DatabaseConfig,
     },
     /// Refuse every request to the shop until resumed.
-    Suspend { slug: String, #[command(flatten)] db: DatabaseConfig },
+    Suspend {
+        slug: String,
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
     /// Serve a suspended shop again.
-    Resume { slug: String, #[command(flatten)] db: DatabaseConfig },
+    Resume {
+        slug: String,
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
     /// Delete a shop (its hosts answer 404 at once; data stays until purged).
-    Delete { slug: String, #[command(flatten)] db: DatabaseConfig },
+    Delete {
+        slug: String,
+        #[command(flatten)]
+        db: DatabaseConfig,
+    },
     /// Drop a deleted shop's schema and role for good, then delete its stored objects (run it
     /// again on a purged shop to finish an interrupted object deletion).
     Purge {
@@ -123,21 +135,41 @@ async fn main() -> anyhow::Result<()> {
 
     match Cli::parse().command {
         Command::Serve(config) => commands::serve(*config).await,
-        Command::Migrate { db, concurrency, status, shops } => commands::migrate(&db, &shops, concurrency, status).await,
+        Command::Migrate { db, concurrency, status, shops } => {
+            commands::migrate(&db, &shops, concurrency, status).await
+        }
         Command::Shop { action } => match action {
             ShopCommand::Create { slug, name, currency, owner_email, db } => {
-                commands::shop_create(&db, &slug, &name, &currency, &owner_email, "SHOPFLEET_OWNER_PASSWORD").await
+                commands::shop_create(
+                    &db,
+                    &slug,
+                    &name,
+                    &currency,
+                    &owner_email,
+                    "SHOPFLEET_OWNER_PASSWORD",
+                )
+                .await
             }
             ShopCommand::List { db } => commands::shop_list(&db).await,
-            ShopCommand::Suspend { slug, db } => commands::shop_action(&db, ShopAction::Suspend, &slug).await,
-            ShopCommand::Resume { slug, db } => commands::shop_action(&db, ShopAction::Resume, &slug).await,
-            ShopCommand::Delete { slug, db } => commands::shop_action(&db, ShopAction::Delete, &slug).await,
-            ShopCommand::Purge { slug, db, storage, search } => commands::shop_purge(&db, &storage, &search, &slug).await,
+            ShopCommand::Suspend { slug, db } => {
+                commands::shop_action(&db, ShopAction::Suspend, &slug).await
+            }
+            ShopCommand::Resume { slug, db } => {
+                commands::shop_action(&db, ShopAction::Resume, &slug).await
+            }
+            ShopCommand::Delete { slug, db } => {
+                commands::shop_action(&db, ShopAction::Delete, &slug).await
+            }
+            ShopCommand::Purge { slug, db, storage, search } => {
+                commands::shop_purge(&db, &storage, &search, &slug).await
+            }
         },
         Command::Admin { action: AdminCommand::Create { email, db } } => {
             commands::admin_create(&db, &email, "SHOPFLEET_ADMIN_PASSWORD").await
         }
-        Command::Reindex { db, search, shop } => commands::reindex(&db, &search, shop.as_deref()).await,
+        Command::Reindex { db, search, shop } => {
+            commands::reindex(&db, &search, shop.as_deref()).await
+        }
         Command::SeedDemo { db } => {
             let pool = shopfleet::app::connect(&db).await?;
             shopfleet::tenancy::migrate::migrate_platform(&pool).await?;

@@ -28,7 +28,8 @@ pub enum SignatureError {
 
 fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
     // HMAC takes keys of any length.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC-SHA256 takes keys of any length");
+    let mut mac =
+        <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC-SHA256 takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -37,7 +38,10 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
 
 /// The header value signing `body` at `timestamp`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    format!("t={timestamp},v1={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
 }
 
 /// Checks `header` against `body` at time `now` (unix seconds).
@@ -46,8 +50,12 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64) -> Result<(), 
     let mut candidates = Vec::new();
     for part in header.split(',') {
         match part.trim().split_once('=') {
-            Some(("t", value)) => timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
-            Some(("v1", value)) => candidates.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?),
+            Some(("t", value)) => {
+                timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?)
+            }
+            Some(("v1", value)) => {
+                candidates.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?)
+            }
             _ => {}
         }
     }
@@ -58,7 +66,9 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64) -> Result<(), 
         return Err(SignatureError::Expired);
     }
     let expected = mac(secret, timestamp, body).finalize().into_bytes();
-    let matched = candidates.iter().fold(0u8, |any, candidate| any | expected.as_slice().ct_eq(candidate).unwrap_u8());
+    let matched = candidates
+        .iter()
+        .fold(0u8, |any, candidate| any | expected.as_slice().ct_eq(candidate).unwrap_u8());
     if matched == 1 { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
 
@@ -83,14 +93,20 @@ mod tests {
     #[test]
     fn the_mac_is_hmac_sha256_of_timestamp_dot_body() {
         // python3 -c "import hmac,hashlib;print(hmac.new(b'key',b'1.x',hashlib.sha256).hexdigest())"
-        assert_eq!(sign(b"key", 1, b"x"), "t=1,v1=fc4913c41a7bf793267e2a384f3261c9436ec2cd097bd745e7b0d99113f510ec");
+        assert_eq!(
+            sign(b"key", 1, b"x"),
+            "t=1,v1=fc4913c41a7bf793267e2a384f3261c9436ec2cd097bd745e7b0d99113f510ec"
+        );
     }
 
     #[test]
     fn another_body_secret_or_time_is_refused() {
         let header = sign(SECRET, 1_700_000_000, b"body");
         assert_eq!(verify(SECRET, &header, b"bodz", 1_700_000_000), Err(SignatureError::Mismatch));
-        assert_eq!(verify(b"other", &header, b"body", 1_700_000_000), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(b"other", &header, b"body", 1_700_000_000),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(verify(SECRET, &header, b"body", 1_700_000_301), Err(SignatureError::Expired));
         assert_eq!(verify(SECRET, &header, b"body", 1_699_999_699), Err(SignatureError::Expired));
         assert_eq!(verify(SECRET, "t=abc,v1=00", b"body", 0), Err(SignatureError::Malformed));

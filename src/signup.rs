@@ -104,7 +104,15 @@ impl SignupApi {
         let shop = provision(&self.state.pool, &migrate::embedded(), &new_shop).await?;
 
         let mut tx = TenantTx::begin(&self.state.pool, &shop.tenant).await?;
-        let tokens = issue_pair(&mut tx, &self.state.tokens, TokenKind::Staff, shop.owner_id, shop.tenant.id, None).await?;
+        let tokens = issue_pair(
+            &mut tx,
+            &self.state.tokens,
+            TokenKind::Staff,
+            shop.owner_id,
+            shop.tenant.id,
+            None,
+        )
+        .await?;
         tx.commit().await?;
 
         tracing::info!(shop = %shop.tenant.slug, provision_ms = shop.database_time.as_secs_f64() * 1000.0, "shop created");

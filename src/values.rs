@@ -17,7 +17,10 @@ pub struct Email(String);
 impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
         let value = raw.trim();
-        if value.len() > 254 || !email_address::EmailAddress::is_valid(value) || !value.contains('.') {
+        if value.len() > 254
+            || !email_address::EmailAddress::is_valid(value)
+            || !value.contains('.')
+        {
             return Err(AppError::validation(field, "is not a valid e-mail address"));
         }
         Ok(Self(value.to_owned()))
@@ -56,7 +59,9 @@ pub fn parse_country(field: &str, raw: &str) -> Result<String, AppError> {
     let known = code.len() == 2
         && code.bytes().all(|b| b.is_ascii_uppercase())
         && COUNTRY_CODES.split_ascii_whitespace().any(|c| c == code);
-    if known { Ok(code) } else {
+    if known {
+        Ok(code)
+    } else {
         Err(AppError::validation(field, "is not an ISO 3166-1 alpha-2 country code"))
     }
 }
@@ -84,8 +89,13 @@ pub fn parse_url_slug(field: &str, raw: &str) -> Result<String, AppError> {
         && !value.starts_with('-')
         && !value.ends_with('-')
         && !value.contains("--");
-    if valid { Ok(value.to_owned()) } else {
-        Err(AppError::validation(field, "may contain only lowercase letters, digits and single '-'"))
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(AppError::validation(
+            field,
+            "may contain only lowercase letters, digits and single '-'",
+        ))
     }
 }
 
@@ -108,14 +118,29 @@ pub fn slugify(name: &str) -> String {
 /// Folds common Latin accents (including Vietnamese) to ASCII for slugs.
 fn fold_accent(c: char) -> Option<char> {
     const GROUPS: &[(&str, char)] = &[
-        ("àáâãäåāăąạảấầẩẫậắằẳẵặ", 'a'), ("ÀÁÂÃÄÅĀĂĄẠẢẤẦẨẪẬẮẰẲẴẶ", 'a'),
-        ("èéêëēĕėęěẹẻẽếềểễệ", 'e'), ("ÈÉÊËĒĔĖĘĚẸẺẼẾỀỂỄỆ", 'e'),
-        ("ìíîïĩīĭįıỉị", 'i'), ("ÌÍÎÏĨĪĬĮİỈỊ", 'i'),
-        ("òóôõöøōŏőơọỏốồổỗộớờởỡợ", 'o'), ("ÒÓÔÕÖØŌŎŐƠỌỎỐỒỔỖỘỚỜỞỠỢ", 'o'),
-        ("ùúûüũūŭůűųưụủứừửữự", 'u'), ("ÙÚÛÜŨŪŬŮŰŲƯỤỦỨỪỬỮỰ", 'u'),
-        ("ýÿỳỵỷỹ", 'y'), ("ÝŸỲỴỶỸ", 'y'), ("đð", 'd'), ("ĐÐ", 'd'), ("çćĉċč", 'c'),
-        ("ÇĆĈĊČ", 'c'), ("ñńņňŉ", 'n'), ("ÑŃŅŇ", 'n'), ("śŝşš", 's'), ("ŚŜŞŠ", 's'),
-        ("źżž", 'z'), ("ŹŻŽ", 'z'), ("ß", 's'),
+        ("àáâãäåāăąạảấầẩẫậắằẳẵặ", 'a'),
+        ("ÀÁÂÃÄÅĀĂĄẠẢẤẦẨẪẬẮẰẲẴẶ", 'a'),
+        ("èéêëēĕėęěẹẻẽếềểễệ", 'e'),
+        ("ÈÉÊËĒĔĖĘĚẸẺẼẾỀỂỄỆ", 'e'),
+        ("ìíîïĩīĭįıỉị", 'i'),
+        ("ÌÍÎÏĨĪĬĮİỈỊ", 'i'),
+        ("òóôõöøōŏőơọỏốồổỗộớờởỡợ", 'o'),
+        ("ÒÓÔÕÖØŌŎŐƠỌỎỐỒỔỖỘỚỜỞỠỢ", 'o'),
+        ("ùúûüũūŭůűųưụủứừửữự", 'u'),
+        ("ÙÚÛÜŨŪŬŮŰŲƯỤỦỨỪỬỮỰ", 'u'),
+        ("ýÿỳỵỷỹ", 'y'),
+        ("ÝŸỲỴỶỸ", 'y'),
+        ("đð", 'd'),
+        ("ĐÐ", 'd'),
+        ("çćĉċč", 'c'),
+        ("ÇĆĈĊČ", 'c'),
+        ("ñńņňŉ", 'n'),
+        ("ÑŃŅŇ", 'n'),
+        ("śŝşš", 's'),
+        ("ŚŜŞŠ", 's'),
+        ("źżž", 'z'),
+        ("ŹŻŽ", 'z'),
+        ("ß", 's'),
     ];
     if c.is_ascii() {
         return Some(c);
@@ -142,7 +167,9 @@ pub fn decode_cursor<T: DeserializeOwned>(raw: &str) -> Result<T, AppError> {
         .decode(raw)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| AppError::bad_request("invalid_cursor", "the cursor is not one this API gave out"))
+        .ok_or_else(|| {
+            AppError::bad_request("invalid_cursor", "the cursor is not one this API gave out")
+        })
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern.

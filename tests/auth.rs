@@ -6,7 +6,12 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-async fn post(app: &TestApp, slug: &str, path: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+async fn post(
+    app: &TestApp,
+    slug: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
     read(app.shop(Method::POST, slug, path).json(&body).send().await.unwrap()).await
 }
 
@@ -14,21 +19,46 @@ async fn post(app: &TestApp, slug: &str, path: &str, body: serde_json::Value) ->
 async fn the_owner_logs_in_and_a_wrong_password_or_unknown_email_is_the_same_401() {
     let app = TestApp::spawn().await;
     let shop = app.signup("auth").await;
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/login", json!({ "email": shop.owner_email.to_uppercase(), "password": PASSWORD })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/login",
+        json!({ "email": shop.owner_email.to_uppercase(), "password": PASSWORD }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     let token = body["access_token"].as_str().unwrap();
-    let (status, _) = app.as_token(token, &shop.slug, Method::GET, "/v1/admin/products", None).await;
+    let (status, _) =
+        app.as_token(token, &shop.slug, Method::GET, "/v1/admin/products", None).await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/login", json!({ "email": shop.owner_email, "password": "wrong-password-1" })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/login",
+        json!({ "email": shop.owner_email, "password": "wrong-password-1" }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/login", json!({ "email": "nobody@example.com", "password": PASSWORD })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/login",
+        json!({ "email": "nobody@example.com", "password": PASSWORD }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
 
     // The owner of one shop is nobody in another.
     let other = app.signup("auth-other").await;
-    let (status, body) = post(&app, &other.slug, "/v1/admin/auth/login", json!({ "email": shop.owner_email, "password": PASSWORD })).await;
+    let (status, body) = post(
+        &app,
+        &other.slug,
+        "/v1/admin/auth/login",
+        json!({ "email": shop.owner_email, "password": PASSWORD }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
@@ -37,7 +67,13 @@ async fn repeated_login_failures_are_rate_limited_per_identity() {
     let app = TestApp::spawn().await;
     let shop = app.signup("limit").await;
     for _ in 0..5 {
-        let (status, _) = post(&app, &shop.slug, "/v1/admin/auth/login", json!({ "email": shop.owner_email, "password": "wrong-password-1" })).await;
+        let (status, _) = post(
+            &app,
+            &shop.slug,
+            "/v1/admin/auth/login",
+            json!({ "email": shop.owner_email, "password": "wrong-password-1" }),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let response = app
@@ -46,13 +82,24 @@ async fn repeated_login_failures_are_rate_limited_per_identity() {
         .send()
         .await
         .unwrap();
-    let retry_after: u64 = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let (status, body) = read(response).await;
     assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert!((1..=300).contains(&retry_after), "Retry-After was {retry_after}");
 
     // Another identity of the same shop is not affected.
-    let (status, _) = post(&app, &shop.slug, "/v1/admin/auth/login", json!({ "email": "someone@example.com", "password": "wrong-password-1" })).await;
+    let (status, _) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/login",
+        json!({ "email": "someone@example.com", "password": "wrong-password-1" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -61,24 +108,62 @@ async fn refresh_tokens_rotate_and_reusing_a_spent_one_revokes_the_family() {
     let app = TestApp::spawn().await;
     let shop = app.signup("refresh").await;
 
-    let (status, first) = post(&app, &shop.slug, "/v1/admin/auth/refresh", json!({ "refresh_token": shop.refresh_token })).await;
+    let (status, first) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/refresh",
+        json!({ "refresh_token": shop.refresh_token }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let second_refresh = first["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second_refresh, shop.refresh_token);
-    let (status, _) = app.as_token(first["access_token"].as_str().unwrap(), &shop.slug, Method::GET, "/v1/admin/shop", None).await;
+    let (status, _) = app
+        .as_token(
+            first["access_token"].as_str().unwrap(),
+            &shop.slug,
+            Method::GET,
+            "/v1/admin/shop",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     // Replaying the spent token fails, and takes the newer token of the family with it.
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/refresh", json!({ "refresh_token": shop.refresh_token })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/refresh",
+        json!({ "refresh_token": shop.refresh_token }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/refresh", json!({ "refresh_token": second_refresh })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/refresh",
+        json!({ "refresh_token": second_refresh }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 
     // A refresh token of one shop means nothing in another.
     let other = app.signup("refresh-other").await;
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/refresh", json!({ "refresh_token": other.refresh_token })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/refresh",
+        json!({ "refresh_token": other.refresh_token }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
-    let (status, _) = post(&app, &other.slug, "/v1/admin/auth/refresh", json!({ "refresh_token": other.refresh_token })).await;
+    let (status, _) = post(
+        &app,
+        &other.slug,
+        "/v1/admin/auth/refresh",
+        json!({ "refresh_token": other.refresh_token }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "the other shop's own token still works");
 }
 
@@ -94,7 +179,13 @@ async fn logout_revokes_the_refresh_token() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/refresh", json!({ "refresh_token": shop.refresh_token })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/refresh",
+        json!({ "refresh_token": shop.refresh_token }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 }
 
@@ -102,16 +193,40 @@ async fn logout_revokes_the_refresh_token() {
 async fn customers_register_log_in_refresh_and_read_their_profile() {
     let app = TestApp::spawn().await;
     let shop = app.signup("cust").await;
-    let (status, body) = post(&app, &shop.slug, "/v1/store/customers", json!({ "email": "Ana@Example.com", "password": PASSWORD, "first_name": "Ana" })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/store/customers",
+        json!({ "email": "Ana@Example.com", "password": PASSWORD, "first_name": "Ana" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let refresh = body["tokens"]["refresh_token"].as_str().unwrap().to_owned();
 
-    let (status, body) = post(&app, &shop.slug, "/v1/store/customers", json!({ "email": "ana@example.com", "password": PASSWORD })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/store/customers",
+        json!({ "email": "ana@example.com", "password": PASSWORD }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::CONFLICT, "email_taken");
-    let (status, body) = post(&app, &shop.slug, "/v1/store/customers", json!({ "email": "bob@example.com", "password": "short" })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/store/customers",
+        json!({ "email": "bob@example.com", "password": "short" }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
-    let (status, body) = post(&app, &shop.slug, "/v1/store/auth/login", json!({ "email": "ana@example.com", "password": PASSWORD })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/store/auth/login",
+        json!({ "email": "ana@example.com", "password": PASSWORD }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = body["access_token"].as_str().unwrap();
     let (status, me) = app.as_token(token, &shop.slug, Method::GET, "/v1/store/me", None).await;
@@ -119,15 +234,28 @@ async fn customers_register_log_in_refresh_and_read_their_profile() {
     assert_eq!(me["email"], "Ana@Example.com");
     assert_eq!(me["first_name"], "Ana");
 
-    let (status, body) = post(&app, &shop.slug, "/v1/store/auth/refresh", json!({ "refresh_token": refresh })).await;
+    let (status, body) =
+        post(&app, &shop.slug, "/v1/store/auth/refresh", json!({ "refresh_token": refresh })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // A customer's refresh token is not a staff refresh token.
-    let (status, body) = post(&app, &shop.slug, "/v1/admin/auth/refresh", json!({ "refresh_token": body["refresh_token"] })).await;
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/refresh",
+        json!({ "refresh_token": body["refresh_token"] }),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 
     // The same e-mail registers separately in another shop.
     let other = app.signup("cust-other").await;
-    let (status, _) = post(&app, &other.slug, "/v1/store/customers", json!({ "email": "ana@example.com", "password": PASSWORD })).await;
+    let (status, _) = post(
+        &app,
+        &other.slug,
+        "/v1/store/customers",
+        json!({ "email": "ana@example.com", "password": PASSWORD }),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
 }
 
@@ -135,8 +263,10 @@ async fn customers_register_log_in_refresh_and_read_their_profile() {
 async fn a_garbage_or_missing_token_is_401() {
     let app = TestApp::spawn().await;
     let shop = app.signup("garbage").await;
-    let (status, body) = app.as_token("not.a.jwt", &shop.slug, Method::GET, "/v1/admin/products", None).await;
+    let (status, body) =
+        app.as_token("not.a.jwt", &shop.slug, Method::GET, "/v1/admin/products", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
-    let (status, body) = read(app.shop(Method::GET, &shop.slug, "/v1/admin/products").send().await.unwrap()).await;
+    let (status, body) =
+        read(app.shop(Method::GET, &shop.slug, "/v1/admin/products").send().await.unwrap()).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
 }

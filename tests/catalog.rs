@@ -10,7 +10,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn category(app: &TestApp, shop: &TestShop, name: &str, parent: Option<&str>) -> String {
-    let (status, body) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": name, "parent_id": parent }))).await;
+    let (status, body) = app
+        .owner(
+            shop,
+            Method::POST,
+            "/v1/admin/categories",
+            Some(json!({ "name": name, "parent_id": parent })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().unwrap().to_owned()
 }
@@ -73,9 +80,11 @@ async fn a_product_with_options_and_variants_round_trips() {
     assert_eq!(updated["price_min"], 140000);
     assert_eq!(updated["total_stock"], 11);
 
-    let (status, _) = app.owner(&shop, Method::DELETE, &format!("/v1/admin/products/{id}"), None).await;
+    let (status, _) =
+        app.owner(&shop, Method::DELETE, &format!("/v1/admin/products/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}"), None).await;
+    let (status, body) =
+        app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}"), None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
 }
 
@@ -84,22 +93,38 @@ async fn slugs_and_skus_are_unique_per_shop_only() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("uniq-a").await, app.signup("uniq-b").await);
     let body = json!({ "name": "Linen Shirt", "variants": [{ "sku": "LS-1", "price": 100 }] });
-    let (status, first) = app.owner(&a, Method::POST, "/v1/admin/products", Some(body.clone())).await;
+    let (status, first) =
+        app.owner(&a, Method::POST, "/v1/admin/products", Some(body.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
 
     let (status, err) = app.owner(&a, Method::POST, "/v1/admin/products", Some(body.clone())).await;
     assert_error(status, &err, StatusCode::CONFLICT, "sku_taken");
     let (status, second) = app
-        .owner(&a, Method::POST, "/v1/admin/products", Some(json!({ "name": "Linen Shirt", "variants": [{ "sku": "ls-2", "price": 100 }] })))
+        .owner(
+            &a,
+            Method::POST,
+            "/v1/admin/products",
+            Some(json!({ "name": "Linen Shirt", "variants": [{ "sku": "ls-2", "price": 100 }] })),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(second["slug"], "linen-shirt-2", "a generated slug finds a free one");
     let (status, err) = app
-        .owner(&a, Method::POST, "/v1/admin/products", Some(json!({ "name": "X", "slug": "linen-shirt", "variants": [{ "price": 1 }] })))
+        .owner(
+            &a,
+            Method::POST,
+            "/v1/admin/products",
+            Some(json!({ "name": "X", "slug": "linen-shirt", "variants": [{ "price": 1 }] })),
+        )
         .await;
     assert_error(status, &err, StatusCode::CONFLICT, "slug_taken");
     let (status, err) = app
-        .owner(&a, Method::POST, "/v1/admin/products", Some(json!({ "name": "Y", "variants": [{ "sku": "LS-1 ", "price": 1 }] })))
+        .owner(
+            &a,
+            Method::POST,
+            "/v1/admin/products",
+            Some(json!({ "name": "Y", "variants": [{ "sku": "LS-1 ", "price": 1 }] })),
+        )
         .await;
     assert_error(status, &err, StatusCode::CONFLICT, "sku_taken");
 
@@ -121,13 +146,23 @@ async fn invalid_products_are_422_and_nothing_is_written() {
         (json!({ "name": "A", "variants": [] }), "variants"),
         (json!({ "name": "A", "variants": [{ "price": -5 }] }), "variants[0].price"),
         (json!({ "name": "A", "variants": [{ "price": 5, "stock": -1 }] }), "variants[0].stock"),
-        (json!({ "name": "A", "options": size, "variants": [{ "price": 5, "option_values": ["XL"] }] }), "variants[0].option_values"),
-        (json!({ "name": "A", "options": size, "variants": [{ "price": 5, "option_values": ["S"] }, { "price": 6, "option_values": ["S"] }] }), "variants[1].option_values"),
+        (
+            json!({ "name": "A", "options": size, "variants": [{ "price": 5, "option_values": ["XL"] }] }),
+            "variants[0].option_values",
+        ),
+        (
+            json!({ "name": "A", "options": size, "variants": [{ "price": 5, "option_values": ["S"] }, { "price": 6, "option_values": ["S"] }] }),
+            "variants[1].option_values",
+        ),
         (json!({ "name": "A", "variants": [{ "price": 5 }, { "price": 6 }] }), "variants"),
         (json!({ "name": "A", "slug": "Not A Slug", "variants": [{ "price": 5 }] }), "slug"),
-        (json!({ "name": "A", "variants": [{ "price": 5 }], "category_ids": [foreign_category] }), "category_ids"),
+        (
+            json!({ "name": "A", "variants": [{ "price": 5 }], "category_ids": [foreign_category] }),
+            "category_ids",
+        ),
     ] {
-        let (status, err) = app.owner(&shop, Method::POST, "/v1/admin/products", Some(body.clone())).await;
+        let (status, err) =
+            app.owner(&shop, Method::POST, "/v1/admin/products", Some(body.clone())).await;
         assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(err["error"]["field"], field, "{body} -> {err}");
     }
@@ -163,20 +198,32 @@ async fn the_storefront_shows_active_products_filtered_sorted_and_paged() {
     // Only active products; the parent category includes its subcategory.
     let (_, all) = store(&app, &shop, "/v1/store/products?limit=100").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 8, "{all}");
-    let (_, clothing_page) = store(&app, &shop, "/v1/store/products?category=clothing&limit=100").await;
+    let (_, clothing_page) =
+        store(&app, &shop, "/v1/store/products?category=clothing&limit=100").await;
     assert_eq!(clothing_page["items"].as_array().unwrap().len(), 7);
     let (_, mug_page) = store(&app, &shop, "/v1/store/products?category=mugs").await;
     assert_eq!(mug_page["items"][0]["name"], "Mug");
     assert_eq!(mug_page["items"][0]["in_stock"], false);
 
     // Price range and sorts.
-    let (_, range) = store(&app, &shop, "/v1/store/products?min_price=1200&max_price=1400&sort=price_asc").await;
-    let prices: Vec<i64> = range["items"].as_array().unwrap().iter().map(|p| p["price_min"].as_i64().unwrap()).collect();
+    let (_, range) =
+        store(&app, &shop, "/v1/store/products?min_price=1200&max_price=1400&sort=price_asc").await;
+    let prices: Vec<i64> = range["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["price_min"].as_i64().unwrap())
+        .collect();
     assert_eq!(prices, [1200, 1300, 1400]);
     let (_, by_name) = store(&app, &shop, "/v1/store/products?category=shirts&sort=name").await;
-    let names: Vec<&str> = by_name["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Shirt A", "Shirt B", "Shirt C", "Shirt D", "Shirt E", "Shirt F", "Shirt G"]);
-    let (_, desc) = store(&app, &shop, "/v1/store/products?category=shirts&sort=price_desc&limit=1").await;
+    let names: Vec<&str> =
+        by_name["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["Shirt A", "Shirt B", "Shirt C", "Shirt D", "Shirt E", "Shirt F", "Shirt G"]
+    );
+    let (_, desc) =
+        store(&app, &shop, "/v1/store/products?category=shirts&sort=price_desc&limit=1").await;
     assert_eq!(desc["items"][0]["price_min"], 1600);
 
     // Cursor pages of 3 under every sort cover each product once.
@@ -185,12 +232,20 @@ async fn the_storefront_shows_active_products_filtered_sorted_and_paged() {
         let mut cursor: Option<String> = None;
         loop {
             let path = match &cursor {
-                Some(c) => format!("/v1/store/products?category=shirts&sort={sort}&limit=3&cursor={c}"),
+                Some(c) => {
+                    format!("/v1/store/products?category=shirts&sort={sort}&limit=3&cursor={c}")
+                }
                 None => format!("/v1/store/products?category=shirts&sort={sort}&limit=3"),
             };
             let (status, page) = store(&app, &shop, &path).await;
             assert_eq!(status, StatusCode::OK, "{page}");
-            seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()));
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["name"].as_str().unwrap().to_owned()),
+            );
             match page["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
                 None => break,
@@ -223,24 +278,56 @@ async fn categories_form_a_tree_without_cycles() {
     category(&app, &shop, "Another", None).await;
 
     let (_, tree) = store(&app, &shop, "/v1/store/categories").await;
-    let rows: Vec<(String, u64)> = tree.as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap().to_owned(), c["depth"].as_u64().unwrap())).collect();
-    assert_eq!(rows, [("Another".into(), 0), ("Root".into(), 0), ("Child".into(), 1), ("Grandchild".into(), 2)]);
+    let rows: Vec<(String, u64)> = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["depth"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [("Another".into(), 0), ("Root".into(), 0), ("Child".into(), 1), ("Grandchild".into(), 2)]
+    );
 
-    let (status, err) = app.owner(&shop, Method::PATCH, &format!("/v1/admin/categories/{root}"), Some(json!({ "parent_id": grandchild }))).await;
+    let (status, err) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/categories/{root}"),
+            Some(json!({ "parent_id": grandchild })),
+        )
+        .await;
     assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    let (status, err) = app.owner(&shop, Method::DELETE, &format!("/v1/admin/categories/{child}"), None).await;
+    let (status, err) =
+        app.owner(&shop, Method::DELETE, &format!("/v1/admin/categories/{child}"), None).await;
     assert_error(status, &err, StatusCode::CONFLICT, "category_has_children");
-    let (status, moved) = app.owner(&shop, Method::PATCH, &format!("/v1/admin/categories/{grandchild}"), Some(json!({ "parent_id": null, "name": "Promoted" }))).await;
+    let (status, moved) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/categories/{grandchild}"),
+            Some(json!({ "parent_id": null, "name": "Promoted" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!(moved["parent_id"], Value::Null);
     assert_eq!(moved["slug"], "grandchild");
-    let (status, _) = app.owner(&shop, Method::DELETE, &format!("/v1/admin/categories/{child}"), None).await;
+    let (status, _) =
+        app.owner(&shop, Method::DELETE, &format!("/v1/admin/categories/{child}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, err) = app.owner(&shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Promoted", "slug": "grandchild" }))).await;
+    let (status, err) = app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/categories",
+            Some(json!({ "name": "Promoted", "slug": "grandchild" })),
+        )
+        .await;
     assert_error(status, &err, StatusCode::CONFLICT, "slug_taken");
 
     let other = app.signup("tree-other").await;
-    let (status, err) = app.owner(&other, Method::DELETE, &format!("/v1/admin/categories/{root}"), None).await;
+    let (status, err) =
+        app.owner(&other, Method::DELETE, &format!("/v1/admin/categories/{root}"), None).await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "category_not_found");
 }
 
@@ -257,11 +344,19 @@ async fn admin_product_list_searches_and_pages() {
     let (_, found) = app.owner(&shop, Method::GET, "/v1/admin/products?q=sku-3", None).await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
     assert_eq!(found["items"][0]["name"], "Item 3");
-    let (_, drafts) = app.owner(&shop, Method::GET, "/v1/admin/products?status=draft&limit=2", None).await;
+    let (_, drafts) =
+        app.owner(&shop, Method::GET, "/v1/admin/products?status=draft&limit=2", None).await;
     assert_eq!(drafts["items"].as_array().unwrap().len(), 2);
     assert_eq!(drafts["items"][0]["name"], "Item 4", "newest first");
     let cursor = drafts["next_cursor"].as_str().unwrap();
-    let (_, next) = app.owner(&shop, Method::GET, &format!("/v1/admin/products?status=draft&limit=2&cursor={cursor}"), None).await;
+    let (_, next) = app
+        .owner(
+            &shop,
+            Method::GET,
+            &format!("/v1/admin/products?status=draft&limit=2&cursor={cursor}"),
+            None,
+        )
+        .await;
     assert_eq!(next["items"][0]["name"], "Item 2");
     let (_, none) = app.owner(&shop, Method::GET, "/v1/admin/products?q=%25", None).await;
     assert_eq!(none["items"], json!([]), "LIKE wildcards in q are literal");

@@ -24,7 +24,12 @@ fn shopfleet(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Outpu
 }
 
 fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -34,7 +39,18 @@ async fn a_shop_created_on_the_command_line_is_served_migrated_suspended_and_pur
     let slug = random_slug("cli");
     let email = format!("owner@{slug}.example.com");
     let out = stdout(&shopfleet(
-        &["shop", "create", "--slug", &slug, "--name", "CLI Shop", "--currency", "eur", "--owner-email", &email],
+        &[
+            "shop",
+            "create",
+            "--slug",
+            &slug,
+            "--name",
+            "CLI Shop",
+            "--currency",
+            "eur",
+            "--owner-email",
+            &email,
+        ],
         &[("SHOPFLEET_OWNER_PASSWORD", PASSWORD)],
         None,
     ));
@@ -47,10 +63,14 @@ async fn a_shop_created_on_the_command_line_is_served_migrated_suspended_and_pur
     assert!(out.contains("0 migrated, 0 failed"), "{out}");
     let out = stdout(&shopfleet(&["migrate", "--status"], &[], None));
     let line = out.lines().find(|l| l.starts_with(&slug)).unwrap_or_default().to_owned();
-    assert!(line.contains("active") && line.trim_end().ends_with(" 0"), "no pending work for {slug}: {line:?}");
+    assert!(
+        line.contains("active") && line.trim_end().ends_with(" 0"),
+        "no pending work for {slug}: {line:?}"
+    );
 
     stdout(&shopfleet(&["shop", "suspend", &slug], &[], None));
-    let (status, err) = read(app.shop(Method::GET, &slug, "/v1/store/products").send().await.unwrap()).await;
+    let (status, err) =
+        read(app.shop(Method::GET, &slug, "/v1/store/products").send().await.unwrap()).await;
     assert_error(status, &err, StatusCode::FORBIDDEN, "shop_suspended");
     let (actor, action): (String, String) = sqlx::query_as(
         "select actor_kind, action from platform.audit_log where shop_id = (select id from platform.shops where slug = $1) order by id desc limit 1",
@@ -65,11 +85,12 @@ async fn a_shop_created_on_the_command_line_is_served_migrated_suspended_and_pur
     assert!(!refused.status.success(), "an undeleted shop must not be purged");
     stdout(&shopfleet(&["shop", "delete", &slug], &[], None));
     stdout(&shopfleet(&["shop", "purge", &slug], &[], None));
-    let schema_left: bool = sqlx::query_scalar("select exists (select 1 from pg_namespace where nspname = $1)")
-        .bind(format!("shop_{}", slug.replace('-', "_")))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let schema_left: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_namespace where nspname = $1)")
+            .bind(format!("shop_{}", slug.replace('-', "_")))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(!schema_left);
 }
 
@@ -77,21 +98,44 @@ async fn a_shop_created_on_the_command_line_is_served_migrated_suspended_and_pur
 async fn a_platform_admin_created_with_a_password_on_stdin_can_log_in() {
     let app = TestApp::spawn().await;
     let email = format!("{}@ops.example.com", random_slug("admin"));
-    let out = stdout(&shopfleet(&["admin", "create", "--email", &email], &[], Some(&format!("{PASSWORD}\n"))));
+    let out = stdout(&shopfleet(
+        &["admin", "create", "--email", &email],
+        &[],
+        Some(&format!("{PASSWORD}\n")),
+    ));
     assert!(out.contains("created"), "{out}");
-    let (status, body) = read(app.platform(Method::POST, "/v1/platform/auth/login").json(&json!({ "email": email, "password": PASSWORD })).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.platform(Method::POST, "/v1/platform/auth/login")
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let duplicate = shopfleet(&["admin", "create", "--email", &email], &[("SHOPFLEET_ADMIN_PASSWORD", PASSWORD)], None);
+    let duplicate = shopfleet(
+        &["admin", "create", "--email", &email],
+        &[("SHOPFLEET_ADMIN_PASSWORD", PASSWORD)],
+        None,
+    );
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("email_taken"));
-    let weak = shopfleet(&["admin", "create", "--email", "weak@ops.example.com"], &[("SHOPFLEET_ADMIN_PASSWORD", "short")], None);
+    let weak = shopfleet(
+        &["admin", "create", "--email", "weak@ops.example.com"],
+        &[("SHOPFLEET_ADMIN_PASSWORD", "short")],
+        None,
+    );
     assert!(!weak.status.success());
 }
 
 #[test]
 fn openapi_prints_the_document_without_a_database() {
-    let output = Command::new(env!("CARGO_BIN_EXE_shopfleet")).arg("openapi").env_remove("DATABASE_URL").output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_shopfleet"))
+        .arg("openapi")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
     let spec: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert!(spec["paths"]["/v1/signup"]["post"].is_object());
 }

@@ -15,7 +15,13 @@ struct TestCustomer {
     token: String,
 }
 
-async fn register(app: &TestApp, shop: &TestShop, email: &str, first: &str, last: &str) -> TestCustomer {
+async fn register(
+    app: &TestApp,
+    shop: &TestShop,
+    email: &str,
+    first: &str,
+    last: &str,
+) -> TestCustomer {
     let (status, body) = read(
         app.shop(Method::POST, &shop.slug, "/v1/store/customers")
             .json(&json!({ "email": email, "password": PASSWORD, "first_name": first, "last_name": last }))
@@ -41,19 +47,37 @@ fn address(name: &str, city: &str) -> Value {
     json!({ "name": name, "line1": "12 Hang Bac", "city": city, "postal_code": "100000", "country": "vn" })
 }
 
-async fn as_customer(app: &TestApp, shop: &TestShop, c: &TestCustomer, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn as_customer(
+    app: &TestApp,
+    shop: &TestShop,
+    c: &TestCustomer,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     app.as_token(&c.token, &shop.slug, method, path, body).await
 }
 
 async fn add_address(app: &TestApp, shop: &TestShop, c: &TestCustomer, body: Value) -> Value {
-    let (status, created) = as_customer(app, shop, c, Method::POST, "/v1/store/me/addresses", Some(body)).await;
+    let (status, created) =
+        as_customer(app, shop, c, Method::POST, "/v1/store/me/addresses", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     created
 }
 
 /// Percent-encodes a query value.
 fn encode(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    text.bytes()
+        .map(
+            |b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            },
+        )
+        .collect()
 }
 
 fn ids(list: &Value) -> Vec<&str> {
@@ -61,17 +85,35 @@ fn ids(list: &Value) -> Vec<&str> {
 }
 
 async fn tenant_of(app: &TestApp, slug: &str) -> Tenant {
-    let (id, schema_name, role_name, currency): (Uuid, String, String, String) =
-        sqlx::query_as("select id, schema_name, role_name, currency from platform.shops where slug = $1")
-            .bind(slug)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    Tenant { id: ShopId(id), slug: slug.into(), name: slug.into(), currency, plan: "free".into(), status: ShopStatus::Active, schema_name, role_name }
+    let (id, schema_name, role_name, currency): (Uuid, String, String, String) = sqlx::query_as(
+        "select id, schema_name, role_name, currency from platform.shops where slug = $1",
+    )
+    .bind(slug)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    Tenant {
+        id: ShopId(id),
+        slug: slug.into(),
+        name: slug.into(),
+        currency,
+        plan: "free".into(),
+        status: ShopStatus::Active,
+        schema_name,
+        role_name,
+    }
 }
 
 /// Writes an order row straight into the shop's schema (nothing in the API creates orders yet).
-async fn insert_order(app: &TestApp, shop: &TestShop, customer: &str, email: &str, status: &str, paid: i64, refunded: i64) {
+async fn insert_order(
+    app: &TestApp,
+    shop: &TestShop,
+    customer: &str,
+    email: &str,
+    status: &str,
+    paid: i64,
+    refunded: i64,
+) {
     let tenant = tenant_of(app, &shop.slug).await;
     let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
     sqlx::query(
@@ -100,7 +142,8 @@ async fn a_customers_address_book_always_has_exactly_one_default() {
     let shop = app.signup("addr").await;
     let c = any_customer(&app, &shop).await;
 
-    let (status, list) = as_customer(&app, &shop, &c, Method::GET, "/v1/store/me/addresses", None).await;
+    let (status, list) =
+        as_customer(&app, &shop, &c, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!((status, list), (StatusCode::OK, json!([])));
 
     let home = add_address(&app, &shop, &c, json!({
@@ -127,34 +170,69 @@ async fn a_customers_address_book_always_has_exactly_one_default() {
     let mums_id = mums["id"].as_str().unwrap();
     let (_, list) = as_customer(&app, &shop, &c, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!(ids(&list), [mums_id, home_id, work_id], "the default first, then oldest first");
-    let defaults: Vec<bool> = list.as_array().unwrap().iter().map(|a| a["is_default"].as_bool().unwrap()).collect();
+    let defaults: Vec<bool> =
+        list.as_array().unwrap().iter().map(|a| a["is_default"].as_bool().unwrap()).collect();
     assert_eq!(defaults, [true, false, false]);
 
     // Change fields and make `work` the default.
-    let (status, changed) = as_customer(&app, &shop, &c, Method::PATCH, &format!("/v1/store/me/addresses/{work_id}"), Some(json!({
-        "city": "Sai Gon", "country": "us", "is_default": true
-    })))
+    let (status, changed) = as_customer(
+        &app,
+        &shop,
+        &c,
+        Method::PATCH,
+        &format!("/v1/store/me/addresses/{work_id}"),
+        Some(json!({
+            "city": "Sai Gon", "country": "us", "is_default": true
+        })),
+    )
     .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
-    assert_eq!((changed["city"].as_str(), changed["country"].as_str(), changed["is_default"].as_bool()), (Some("Sai Gon"), Some("US"), Some(true)));
+    assert_eq!(
+        (changed["city"].as_str(), changed["country"].as_str(), changed["is_default"].as_bool()),
+        (Some("Sai Gon"), Some("US"), Some(true))
+    );
     assert_eq!(changed["name"], "Tina at work", "absent fields keep their values");
     let (_, list) = as_customer(&app, &shop, &c, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!(ids(&list), [work_id, home_id, mums_id]);
 
     // The default cannot just be unset.
-    let (status, err) = as_customer(&app, &shop, &c, Method::PATCH, &format!("/v1/store/me/addresses/{work_id}"), Some(json!({ "is_default": false }))).await;
+    let (status, err) = as_customer(
+        &app,
+        &shop,
+        &c,
+        Method::PATCH,
+        &format!("/v1/store/me/addresses/{work_id}"),
+        Some(json!({ "is_default": false })),
+    )
+    .await;
     assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(err["error"]["field"], "is_default");
 
     // Deleting the default promotes the newest remaining address.
-    let (status, _) = as_customer(&app, &shop, &c, Method::DELETE, &format!("/v1/store/me/addresses/{work_id}"), None).await;
+    let (status, _) = as_customer(
+        &app,
+        &shop,
+        &c,
+        Method::DELETE,
+        &format!("/v1/store/me/addresses/{work_id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, list) = as_customer(&app, &shop, &c, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!(ids(&list), [mums_id, home_id]);
     assert_eq!(list[0]["is_default"], true);
     assert_eq!(list[1]["is_default"], false);
 
-    let (status, err) = as_customer(&app, &shop, &c, Method::DELETE, &format!("/v1/store/me/addresses/{work_id}"), None).await;
+    let (status, err) = as_customer(
+        &app,
+        &shop,
+        &c,
+        Method::DELETE,
+        &format!("/v1/store/me/addresses/{work_id}"),
+        None,
+    )
+    .await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "address_not_found");
 }
 
@@ -180,18 +258,42 @@ async fn invalid_addresses_are_refused_with_the_field_at_fault() {
         (with("phone", json!("call me")), "phone"),
         (with("line2", json!("a\nb")), "line2"),
     ] {
-        let (status, err) = as_customer(&app, &shop, &c, Method::POST, "/v1/store/me/addresses", Some(body.clone())).await;
+        let (status, err) = as_customer(
+            &app,
+            &shop,
+            &c,
+            Method::POST,
+            "/v1/store/me/addresses",
+            Some(body.clone()),
+        )
+        .await;
         assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(err["error"]["field"], field, "{body} -> {err}");
     }
     // A required field missing altogether is a malformed body.
-    let (status, err) = as_customer(&app, &shop, &c, Method::POST, "/v1/store/me/addresses", Some(json!({ "name": "Tina", "line1": "x", "postal_code": "1", "country": "VN" }))).await;
+    let (status, err) = as_customer(
+        &app,
+        &shop,
+        &c,
+        Method::POST,
+        "/v1/store/me/addresses",
+        Some(json!({ "name": "Tina", "line1": "x", "postal_code": "1", "country": "VN" })),
+    )
+    .await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "invalid_request");
 
     // A PATCH is validated as the whole resulting address; nothing is written on failure.
     let kept = add_address(&app, &shop, &c, address("Tina", "Ha Noi")).await;
     let path = format!("/v1/store/me/addresses/{}", kept["id"].as_str().unwrap());
-    let (status, err) = as_customer(&app, &shop, &c, Method::PATCH, &path, Some(json!({ "city": "Hue", "country": "ZZ" }))).await;
+    let (status, err) = as_customer(
+        &app,
+        &shop,
+        &c,
+        Method::PATCH,
+        &path,
+        Some(json!({ "city": "Hue", "country": "ZZ" })),
+    )
+    .await;
     assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(err["error"]["field"], "country");
     let (_, list) = as_customer(&app, &shop, &c, Method::GET, "/v1/store/me/addresses", None).await;
@@ -207,7 +309,15 @@ async fn a_customer_keeps_at_most_fifty_addresses() {
     for i in 0..50 {
         add_address(&app, &shop, &c, address(&format!("Address {i}"), "Ha Noi")).await;
     }
-    let (status, err) = as_customer(&app, &shop, &c, Method::POST, "/v1/store/me/addresses", Some(address("One too many", "Hue"))).await;
+    let (status, err) = as_customer(
+        &app,
+        &shop,
+        &c,
+        Method::POST,
+        "/v1/store/me/addresses",
+        Some(address("One too many", "Hue")),
+    )
+    .await;
     assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "too_many_addresses");
     let (_, list) = as_customer(&app, &shop, &c, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!(list.as_array().unwrap().len(), 50);
@@ -226,16 +336,22 @@ async fn a_customer_cannot_see_or_touch_another_customers_address() {
     let alices = add_address(&app, &shop, &alice, address("Alice", "Ha Noi")).await;
     let path = format!("/v1/store/me/addresses/{}", alices["id"].as_str().unwrap());
 
-    let (status, list) = as_customer(&app, &shop, &bob, Method::GET, "/v1/store/me/addresses", None).await;
+    let (status, list) =
+        as_customer(&app, &shop, &bob, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!((status, list), (StatusCode::OK, json!([])));
-    let (status, err) = as_customer(&app, &shop, &bob, Method::PATCH, &path, Some(json!({ "city": "Stolen" }))).await;
+    let (status, err) =
+        as_customer(&app, &shop, &bob, Method::PATCH, &path, Some(json!({ "city": "Stolen" })))
+            .await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "address_not_found");
-    let (status, err) = as_customer(&app, &shop, &bob, Method::PATCH, &path, Some(json!({ "is_default": true }))).await;
+    let (status, err) =
+        as_customer(&app, &shop, &bob, Method::PATCH, &path, Some(json!({ "is_default": true })))
+            .await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "address_not_found");
     let (status, err) = as_customer(&app, &shop, &bob, Method::DELETE, &path, None).await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "address_not_found");
 
-    let (_, list) = as_customer(&app, &shop, &alice, Method::GET, "/v1/store/me/addresses", None).await;
+    let (_, list) =
+        as_customer(&app, &shop, &alice, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!(list, json!([alices]), "Alice's address is untouched");
 }
 
@@ -249,23 +365,28 @@ async fn addresses_of_one_shop_are_out_of_reach_from_another() {
     let path = format!("/v1/store/me/addresses/{}", address_of_a["id"].as_str().unwrap());
 
     // A's customer token on B's host.
-    for (method, path) in [(Method::GET, "/v1/store/me/addresses"), (Method::DELETE, path.as_str())] {
+    for (method, path) in [(Method::GET, "/v1/store/me/addresses"), (Method::DELETE, path.as_str())]
+    {
         let (status, err) = app.as_token(&customer_of_a.token, &b.slug, method, path, None).await;
         assert_error(status, &err, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
     }
     // A's address id, used by B's customer on B.
-    let (status, err) = as_customer(&app, &b, &customer_of_b, Method::PATCH, &path, Some(json!({ "city": "X" }))).await;
+    let (status, err) =
+        as_customer(&app, &b, &customer_of_b, Method::PATCH, &path, Some(json!({ "city": "X" })))
+            .await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "address_not_found");
     let (status, err) = as_customer(&app, &b, &customer_of_b, Method::DELETE, &path, None).await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "address_not_found");
 
     // Without a customer token: no token, or a staff token.
-    let (status, err) = read(app.shop(Method::GET, &a.slug, "/v1/store/me/addresses").send().await.unwrap()).await;
+    let (status, err) =
+        read(app.shop(Method::GET, &a.slug, "/v1/store/me/addresses").send().await.unwrap()).await;
     assert_error(status, &err, StatusCode::UNAUTHORIZED, "invalid_token");
     let (status, err) = app.owner(&a, Method::GET, "/v1/store/me/addresses", None).await;
     assert_error(status, &err, StatusCode::UNAUTHORIZED, "invalid_token");
 
-    let (_, list) = as_customer(&app, &a, &customer_of_a, Method::GET, "/v1/store/me/addresses", None).await;
+    let (_, list) =
+        as_customer(&app, &a, &customer_of_a, Method::GET, "/v1/store/me/addresses", None).await;
     assert_eq!(ids(&list), [address_of_a["id"].as_str().unwrap()]);
 }
 
@@ -279,10 +400,17 @@ async fn staff_search_customers_case_insensitively_newest_first_in_pages() {
 
     let (status, page) = app.owner(&shop, Method::GET, "/v1/admin/customers", None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(ids(&page["items"]), [lan.id.as_str(), minh.id.as_str(), tina.id.as_str()], "newest first");
+    assert_eq!(
+        ids(&page["items"]),
+        [lan.id.as_str(), minh.id.as_str(), tina.id.as_str()],
+        "newest first"
+    );
     assert_eq!(page["currency"], "USD");
     assert_eq!(page["items"][0]["email"], "lan@shop.example.org");
-    assert_eq!((page["items"][0]["order_count"].as_i64(), page["items"][0]["total_spent"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (page["items"][0]["order_count"].as_i64(), page["items"][0]["total_spent"].as_i64()),
+        (Some(0), Some(0))
+    );
     assert!(page["items"][0].get("password_hash").is_none());
 
     for (q, expected) in [
@@ -294,7 +422,9 @@ async fn staff_search_customers_case_insensitively_newest_first_in_pages() {
         ("%", vec![]),
         ("nobody", vec![]),
     ] {
-        let (status, page) = app.owner(&shop, Method::GET, &format!("/v1/admin/customers?q={}", encode(q)), None).await;
+        let (status, page) = app
+            .owner(&shop, Method::GET, &format!("/v1/admin/customers?q={}", encode(q)), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{page}");
         assert_eq!(ids(&page["items"]), expected, "q={q}");
     }
@@ -302,11 +432,14 @@ async fn staff_search_customers_case_insensitively_newest_first_in_pages() {
     let (_, first) = app.owner(&shop, Method::GET, "/v1/admin/customers?limit=2", None).await;
     assert_eq!(ids(&first["items"]), [lan.id.as_str(), minh.id.as_str()]);
     let cursor = first["next_cursor"].as_str().unwrap();
-    let (_, second) = app.owner(&shop, Method::GET, &format!("/v1/admin/customers?limit=2&cursor={cursor}"), None).await;
+    let (_, second) = app
+        .owner(&shop, Method::GET, &format!("/v1/admin/customers?limit=2&cursor={cursor}"), None)
+        .await;
     assert_eq!(ids(&second["items"]), [tina.id.as_str()]);
     assert!(second["next_cursor"].is_null(), "{second}");
 
-    let (status, err) = app.owner(&shop, Method::GET, "/v1/admin/customers?cursor=garbage!", None).await;
+    let (status, err) =
+        app.owner(&shop, Method::GET, "/v1/admin/customers?cursor=garbage!", None).await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "invalid_cursor");
     let (status, err) = app.owner(&shop, Method::GET, "/v1/admin/customers?limit=101", None).await;
     assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
@@ -329,22 +462,40 @@ async fn a_customers_detail_shows_addresses_order_count_and_total_spent() {
     insert_order(&app, &shop, &tina.id, &tina.email, "cancelled", 7_000, 0).await;
     insert_order(&app, &shop, &other.id, &other.email, "paid", 99_000, 0).await;
 
-    let (status, detail) = app.owner(&shop, Method::GET, &format!("/v1/admin/customers/{}", tina.id), None).await;
+    let (status, detail) =
+        app.owner(&shop, Method::GET, &format!("/v1/admin/customers/{}", tina.id), None).await;
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["email"], "tina@example.com");
-    assert_eq!((detail["first_name"].as_str(), detail["last_name"].as_str()), (Some("Tina"), Some("Tran")));
+    assert_eq!(
+        (detail["first_name"].as_str(), detail["last_name"].as_str()),
+        (Some("Tina"), Some("Tran"))
+    );
     assert_eq!(detail["order_count"], 5, "every order but the cancelled one");
-    assert_eq!(detail["total_spent"], 10_000 + 4_000 + 3_000, "paid minus refunded, cancelled left out");
+    assert_eq!(
+        detail["total_spent"],
+        10_000 + 4_000 + 3_000,
+        "paid minus refunded, cancelled left out"
+    );
     assert_eq!(detail["currency"], "USD");
-    let names: Vec<&str> = detail["addresses"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = detail["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Tina home", "Tina work"]);
     assert_eq!(detail["addresses"][0]["is_default"], true);
 
     // The list shows the same figures.
     let (_, page) = app.owner(&shop, Method::GET, "/v1/admin/customers?q=tina@", None).await;
-    assert_eq!((page["items"][0]["order_count"].as_i64(), page["items"][0]["total_spent"].as_i64()), (Some(5), Some(17_000)));
+    assert_eq!(
+        (page["items"][0]["order_count"].as_i64(), page["items"][0]["total_spent"].as_i64()),
+        (Some(5), Some(17_000))
+    );
 
-    let (status, err) = app.owner(&shop, Method::GET, &format!("/v1/admin/customers/{}", Uuid::now_v7()), None).await;
+    let (status, err) = app
+        .owner(&shop, Method::GET, &format!("/v1/admin/customers/{}", Uuid::now_v7()), None)
+        .await;
     assert_error(status, &err, StatusCode::NOT_FOUND, "customer_not_found");
 }
 
@@ -372,6 +523,7 @@ async fn customer_admin_needs_customers_read_and_stays_inside_its_shop() {
     assert_error(status, &err, StatusCode::NOT_FOUND, "customer_not_found");
     let (_, page) = app.owner(&b, Method::GET, "/v1/admin/customers", None).await;
     assert_eq!(page["items"], json!([]));
-    let (status, err) = app.as_token(&a.token, &b.slug, Method::GET, "/v1/admin/customers", None).await;
+    let (status, err) =
+        app.as_token(&a.token, &b.slug, Method::GET, "/v1/admin/customers", None).await;
     assert_error(status, &err, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 }

@@ -10,12 +10,23 @@ use sqlx::postgres::PgPoolOptions;
 
 async fn tenant_of(app: &TestApp, slug: &str) -> Tenant {
     let (id, schema_name, role_name, currency): (uuid::Uuid, String, String, String) =
-        sqlx::query_as("select id, schema_name, role_name, currency from platform.shops where slug = $1")
-            .bind(slug)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    Tenant { id: ShopId(id), slug: slug.into(), name: slug.into(), currency, plan: "free".into(), status: ShopStatus::Active, schema_name, role_name }
+        sqlx::query_as(
+            "select id, schema_name, role_name, currency from platform.shops where slug = $1",
+        )
+        .bind(slug)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    Tenant {
+        id: ShopId(id),
+        slug: slug.into(),
+        name: slug.into(),
+        currency,
+        plan: "free".into(),
+        status: ShopStatus::Active,
+        schema_name,
+        role_name,
+    }
 }
 
 #[tokio::test]
@@ -23,15 +34,20 @@ async fn a_token_of_one_shop_is_refused_on_another_shops_host() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("iso-a").await, app.signup("iso-b").await);
 
-    let (status, body) = app.as_token(&a.token, &b.slug, Method::GET, "/v1/admin/products", None).await;
+    let (status, body) =
+        app.as_token(&a.token, &b.slug, Method::GET, "/v1/admin/products", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 
     let host = format!("{}.{BASE_DOMAIN}", b.slug);
-    let (status, body) = read(app.host(Method::GET, &host, "/v1/admin/shop").bearer_auth(&a.token).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.host(Method::GET, &host, "/v1/admin/shop").bearer_auth(&a.token).send().await.unwrap(),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 
     let customer_of_a = app.customer_token(&a).await;
-    let (status, body) = app.as_token(&customer_of_a, &b.slug, Method::GET, "/v1/store/me", None).await;
+    let (status, body) =
+        app.as_token(&customer_of_a, &b.slug, Method::GET, "/v1/store/me", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 }
 
@@ -47,13 +63,24 @@ async fn an_id_of_one_shops_product_is_not_found_in_another_shop() {
         let (status, body) = app.owner(&b, method, &format!("/v1/admin/products/{id}"), None).await;
         assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
     }
-    let (status, body) = app.owner(&b, Method::PATCH, &format!("/v1/admin/products/{id}"), Some(json!({ "name": "Stolen" }))).await;
+    let (status, body) = app
+        .owner(
+            &b,
+            Method::PATCH,
+            &format!("/v1/admin/products/{id}"),
+            Some(json!({ "name": "Stolen" })),
+        )
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
-    let (status, body) = read(app.shop(Method::GET, &b.slug, &format!("/v1/store/products/{slug}")).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.shop(Method::GET, &b.slug, &format!("/v1/store/products/{slug}")).send().await.unwrap(),
+    )
+    .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
 
     // Still intact in its own shop.
-    let (status, body) = app.owner(&a, Method::GET, &format!("/v1/admin/products/{id}"), None).await;
+    let (status, body) =
+        app.owner(&a, Method::GET, &format!("/v1/admin/products/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["name"], "Secret Tee");
 }
@@ -63,9 +90,11 @@ async fn a_customer_token_on_an_admin_route_is_forbidden() {
     let app = TestApp::spawn().await;
     let shop = app.signup("iso-c").await;
     let customer = app.customer_token(&shop).await;
-    let (status, body) = app.as_token(&customer, &shop.slug, Method::GET, "/v1/admin/products", None).await;
+    let (status, body) =
+        app.as_token(&customer, &shop.slug, Method::GET, "/v1/admin/products", None).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "staff_only");
-    let (status, body) = app.as_token(&shop.token, &shop.slug, Method::GET, "/v1/store/me", None).await;
+    let (status, body) =
+        app.as_token(&shop.token, &shop.slug, Method::GET, "/v1/store/me", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
 }
 
@@ -77,20 +106,27 @@ async fn inside_a_shops_transaction_another_shops_tables_are_a_permission_error(
     let (tenant_a, tenant_b) = (tenant_of(&app, &a.slug).await, tenant_of(&app, &b.slug).await);
 
     let mut tx = TenantTx::begin(&app.pool, &tenant_a).await.unwrap();
-    let own: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await.unwrap();
+    let own: i64 =
+        sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await.unwrap();
     assert_eq!(own, 0, "shop A sees its own (empty) products table");
-    let err = sqlx::query_scalar::<_, i64>(&format!("select count(*) from \"{}\".products", tenant_b.schema_name))
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap_err();
+    let err = sqlx::query_scalar::<_, i64>(&format!(
+        "select count(*) from \"{}\".products",
+        tenant_b.schema_name
+    ))
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap_err();
     assert_eq!(err.as_database_error().and_then(|e| e.code()).as_deref(), Some("42501"), "{err}");
     tx.rollback().await.unwrap();
 
     // Without a TenantTx, the application role itself cannot read any shop's tables either.
-    let err = sqlx::query_scalar::<_, i64>(&format!("select count(*) from \"{}\".products", tenant_b.schema_name))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap_err();
+    let err = sqlx::query_scalar::<_, i64>(&format!(
+        "select count(*) from \"{}\".products",
+        tenant_b.schema_name
+    ))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_err();
     assert_eq!(err.as_database_error().and_then(|e| e.code()).as_deref(), Some("42501"), "{err}");
     // And a query that forgets the tenant finds no table at all.
     let err = sqlx::query("select count(*) from products").fetch_one(&app.pool).await.unwrap_err();
@@ -119,8 +155,19 @@ async fn a_pooled_connection_leaves_a_shop_transaction_with_default_settings() {
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-        assert_eq!(inside, (format!("\"{}\"", tenant.schema_name), tenant.role_name.clone(), tenant.id.to_string()));
-        if commit { tx.commit().await.unwrap() } else { tx.rollback().await.unwrap() }
+        assert_eq!(
+            inside,
+            (
+                format!("\"{}\"", tenant.schema_name),
+                tenant.role_name.clone(),
+                tenant.id.to_string()
+            )
+        );
+        if commit {
+            tx.commit().await.unwrap()
+        } else {
+            tx.rollback().await.unwrap()
+        }
 
         let after: (String, String, String) = sqlx::query_as(
             "select current_setting('search_path'), current_user::text, coalesce(current_setting('shopfleet.tenant_id', true), '')",
@@ -128,7 +175,12 @@ async fn a_pooled_connection_leaves_a_shop_transaction_with_default_settings() {
         .fetch_one(&pool)
         .await
         .unwrap();
-        assert_eq!(after, defaults, "settings leaked after {}", if commit { "commit" } else { "rollback" });
+        assert_eq!(
+            after,
+            defaults,
+            "settings leaked after {}",
+            if commit { "commit" } else { "rollback" }
+        );
     }
 }
 
@@ -153,7 +205,8 @@ async fn two_hundred_concurrent_requests_across_two_shops_each_see_only_their_ow
     for (i, (status, body)) in futures::future::join_all(requests).await {
         assert_eq!(status, StatusCode::OK, "request {i}: {body}");
         let expected = if i % 2 == 0 { "Alpha" } else { "Beta" };
-        let names: Vec<&str> = body["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> =
+            body["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names.len(), 3, "request {i}: {names:?}");
         assert!(names.iter().all(|n| n.starts_with(expected)), "request {i} saw {names:?}");
     }
@@ -165,19 +218,43 @@ async fn hosts_resolve_to_shops_and_conflicts_or_unknowns_are_refused() {
     let (a, b) = (app.signup("host-a").await, app.signup("host-b").await);
     let sub_a = format!("{}.{BASE_DOMAIN}", a.slug);
 
-    let (status, body) = read(app.host(Method::GET, &sub_a, "/v1/store/products").send().await.unwrap()).await;
+    let (status, body) =
+        read(app.host(Method::GET, &sub_a, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Same shop in Host and X-Shop is fine; different shops are a 400.
-    let (status, _) = read(app.host(Method::GET, &sub_a, "/v1/store/products").header("X-Shop", &a.slug).send().await.unwrap()).await;
+    let (status, _) = read(
+        app.host(Method::GET, &sub_a, "/v1/store/products")
+            .header("X-Shop", &a.slug)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = read(app.host(Method::GET, &sub_a, "/v1/store/products").header("X-Shop", &b.slug).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.host(Method::GET, &sub_a, "/v1/store/products")
+            .header("X-Shop", &b.slug)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "shop_conflict");
 
-    let (status, body) = read(app.host(Method::GET, &format!("nope-{}.{BASE_DOMAIN}", a.slug), "/v1/store/products").send().await.unwrap()).await;
+    let (status, body) = read(
+        app.host(Method::GET, &format!("nope-{}.{BASE_DOMAIN}", a.slug), "/v1/store/products")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "shop_not_found");
-    let (status, body) = read(app.shop(Method::GET, "no-such-shop", "/v1/store/products").send().await.unwrap()).await;
+    let (status, body) =
+        read(app.shop(Method::GET, "no-such-shop", "/v1/store/products").send().await.unwrap())
+            .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "shop_not_found");
-    let (status, body) = read(app.platform(Method::GET, "/v1/store/products").send().await.unwrap()).await;
+    let (status, body) =
+        read(app.platform(Method::GET, "/v1/store/products").send().await.unwrap()).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "shop_required");
 }
 
@@ -188,32 +265,65 @@ async fn a_custom_domain_serves_its_shop_until_removed_and_cannot_be_claimed_twi
     let domain = format!("www.{}.example.org", a.slug);
 
     // Unknown before it is attached.
-    let (status, _) = read(app.host(Method::GET, &domain, "/v1/store/products").send().await.unwrap()).await;
+    let (status, _) =
+        read(app.host(Method::GET, &domain, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (status, body) = app.owner(&a, Method::POST, "/v1/admin/domains", Some(json!({ "hostname": domain.to_uppercase() }))).await;
+    let (status, body) = app
+        .owner(
+            &a,
+            Method::POST,
+            "/v1/admin/domains",
+            Some(json!({ "hostname": domain.to_uppercase() })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let domain_id = body["id"].as_str().unwrap().to_owned();
     assert_eq!(body["hostname"], domain);
 
-    let (status, body) = read(app.host(Method::GET, &domain, "/v1/admin/shop").bearer_auth(&a.token).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.host(Method::GET, &domain, "/v1/admin/shop")
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["slug"], a.slug);
     // B's token on A's domain: 401.
-    let (status, body) = read(app.host(Method::GET, &domain, "/v1/admin/shop").bearer_auth(&b.token).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.host(Method::GET, &domain, "/v1/admin/shop")
+            .bearer_auth(&b.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 
-    let (status, body) = app.owner(&b, Method::POST, "/v1/admin/domains", Some(json!({ "hostname": domain }))).await;
+    let (status, body) =
+        app.owner(&b, Method::POST, "/v1/admin/domains", Some(json!({ "hostname": domain }))).await;
     assert_error(status, &body, StatusCode::CONFLICT, "domain_taken");
-    let (status, body) = app.owner(&b, Method::POST, "/v1/admin/domains", Some(json!({ "hostname": format!("x.{BASE_DOMAIN}") }))).await;
+    let (status, body) = app
+        .owner(
+            &b,
+            Method::POST,
+            "/v1/admin/domains",
+            Some(json!({ "hostname": format!("x.{BASE_DOMAIN}") })),
+        )
+        .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     // B cannot remove A's domain: it does not exist as far as B knows.
-    let (status, body) = app.owner(&b, Method::DELETE, &format!("/v1/admin/domains/{domain_id}"), None).await;
+    let (status, body) =
+        app.owner(&b, Method::DELETE, &format!("/v1/admin/domains/{domain_id}"), None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "domain_not_found");
 
-    let (status, _) = app.owner(&a, Method::DELETE, &format!("/v1/admin/domains/{domain_id}"), None).await;
+    let (status, _) =
+        app.owner(&a, Method::DELETE, &format!("/v1/admin/domains/{domain_id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = read(app.host(Method::GET, &domain, "/v1/store/products").send().await.unwrap()).await;
+    let (status, _) =
+        read(app.host(Method::GET, &domain, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a removed domain must stop resolving at once");
 }
 
@@ -230,14 +340,17 @@ async fn a_shop_transaction_that_cannot_start_leaves_its_pooled_connection_clean
 
     // Two statements in autocommit get two transaction ids; inside a leftover transaction they
     // would share one, and inside an aborted one they would fail.
-    let xid = || async { sqlx::query_scalar::<_, i64>("select txid_current()").fetch_one(&pool).await };
+    let xid =
+        || async { sqlx::query_scalar::<_, i64>("select txid_current()").fetch_one(&pool).await };
     let first = xid().await.expect("the connection is usable, not stuck in an aborted transaction");
     assert_ne!(first, xid().await.unwrap(), "the failed BEGIN left a transaction open");
-    let search_path: String = sqlx::query_scalar("select current_setting('search_path')").fetch_one(&pool).await.unwrap();
+    let search_path: String =
+        sqlx::query_scalar("select current_setting('search_path')").fetch_one(&pool).await.unwrap();
     assert!(!search_path.contains("shop_"), "{search_path}");
     let tenant = tenant_of(&app, &shop.slug).await;
     let mut tx = TenantTx::begin(&pool, &tenant).await.unwrap();
-    let products: i64 = sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await.unwrap();
+    let products: i64 =
+        sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await.unwrap();
     assert_eq!(products, 0);
     tx.commit().await.unwrap();
 }

@@ -28,12 +28,21 @@ fn jpeg() -> Vec<u8> {
     data
 }
 
-async fn upload(m: &MediaApp, shop: &TestShop, token: &str, product: &str, name: &str, data: Vec<u8>, alt: &str) -> (StatusCode, Value) {
+async fn upload(
+    m: &MediaApp,
+    shop: &TestShop,
+    token: &str,
+    product: &str,
+    name: &str,
+    data: Vec<u8>,
+    alt: &str,
+) -> (StatusCode, Value) {
     let form = Form::new()
         .part("file", Part::bytes(data).file_name(name.to_owned()).mime_str("image/png").unwrap())
         .text("alt", alt.to_owned());
     read(
-        m.app.shop(Method::POST, &shop.slug, &format!("/v1/admin/products/{product}/media"))
+        m.app
+            .shop(Method::POST, &shop.slug, &format!("/v1/admin/products/{product}/media"))
             .bearer_auth(token)
             .multipart(form)
             .send()
@@ -44,7 +53,13 @@ async fn upload(m: &MediaApp, shop: &TestShop, token: &str, product: &str, name:
 }
 
 /// Direct upload: announce, PUT the bytes to the presigned URL, complete.
-async fn direct_upload(m: &MediaApp, shop: &TestShop, product: &str, content_type: &str, data: Vec<u8>) -> (StatusCode, Value) {
+async fn direct_upload(
+    m: &MediaApp,
+    shop: &TestShop,
+    product: &str,
+    content_type: &str,
+    data: Vec<u8>,
+) -> (StatusCode, Value) {
     let (status, ticket) = m
         .app
         .owner(shop, Method::POST, "/v1/admin/media/uploads", Some(json!({
@@ -78,7 +93,15 @@ fn key_of(shop: &TestShop, item: &Value) -> ObjectKey {
         "image/jpeg" => "jpg",
         other => panic!("unexpected type {other}"),
     };
-    ObjectKey::new(shop, &format!("products/{}/{}.{ext}", item["product_id"].as_str().unwrap(), item["id"].as_str().unwrap())).unwrap()
+    ObjectKey::new(
+        shop,
+        &format!(
+            "products/{}/{}.{ext}",
+            item["product_id"].as_str().unwrap(),
+            item["id"].as_str().unwrap()
+        ),
+    )
+    .unwrap()
 }
 
 macro_rules! for_each_store {
@@ -105,13 +128,18 @@ async fn images_uploaded_by_multipart_are_ordered_and_shown_on_the_storefront(m:
     let product = m.app.product(&shop, "Linen Tote", 2500).await;
     let id = product["id"].as_str().unwrap();
 
-    let (status, first) = upload(&m, &shop, &shop.token, id, "tote.png", png(), "A sand-coloured tote").await;
+    let (status, first) =
+        upload(&m, &shop, &shop.token, id, "tote.png", png(), "A sand-coloured tote").await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(first["alt"], "A sand-coloured tote");
     assert_eq!(first["content_type"], "image/png");
     assert_eq!(first["size_bytes"], png().len());
     assert_eq!(first["filename"], "tote.png");
-    assert_eq!((first["primary"].as_bool(), first["position"].as_i64()), (Some(true), Some(0)), "the first image is primary");
+    assert_eq!(
+        (first["primary"].as_bool(), first["position"].as_i64()),
+        (Some(true), Some(0)),
+        "the first image is primary"
+    );
     assert_eq!(fetch(&m, first["url"].as_str().unwrap()).await, (StatusCode::OK, png()));
     // A JPEG sent with a PNG name and type is stored as what it is.
     let (status, second) = upload(&m, &shop, &shop.token, id, "back.png", jpeg(), "").await;
@@ -119,43 +147,81 @@ async fn images_uploaded_by_multipart_are_ordered_and_shown_on_the_storefront(m:
     assert_eq!(second["content_type"], "image/jpeg");
     assert_eq!((second["primary"].as_bool(), second["position"].as_i64()), (Some(false), Some(1)));
 
-    let (status, list) = m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
+    let (status, list) =
+        m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(list.as_array().unwrap().iter().map(|i| i["id"].clone()).collect::<Vec<_>>(), [first["id"].clone(), second["id"].clone()]);
+    assert_eq!(
+        list.as_array().unwrap().iter().map(|i| i["id"].clone()).collect::<Vec<_>>(),
+        [first["id"].clone(), second["id"].clone()]
+    );
 
     // Storefront: the detail has both (primary first), the listing the primary one.
     let slug = product["slug"].as_str().unwrap();
-    let (status, detail) = read(m.app.shop(Method::GET, &shop.slug, &format!("/v1/store/products/{slug}")).send().await.unwrap()).await;
+    let (status, detail) = read(
+        m.app
+            .shop(Method::GET, &shop.slug, &format!("/v1/store/products/{slug}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["images"].as_array().unwrap().len(), 2);
     assert_eq!(detail["images"][0]["alt"], "A sand-coloured tote");
-    assert_eq!(fetch(&m, detail["images"][0]["url"].as_str().unwrap()).await, (StatusCode::OK, png()));
-    let (status, page) = read(m.app.shop(Method::GET, &shop.slug, "/v1/store/products").send().await.unwrap()).await;
+    assert_eq!(
+        fetch(&m, detail["images"][0]["url"].as_str().unwrap()).await,
+        (StatusCode::OK, png())
+    );
+    let (status, page) =
+        read(m.app.shop(Method::GET, &shop.slug, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["items"][0]["image"]["alt"], "A sand-coloured tote");
-    assert_eq!(fetch(&m, page["items"][0]["image"]["url"].as_str().unwrap()).await, (StatusCode::OK, png()));
+    assert_eq!(
+        fetch(&m, page["items"][0]["image"]["url"].as_str().unwrap()).await,
+        (StatusCode::OK, png())
+    );
 
     // Make the second one primary and move it first; the listing follows.
     let path = format!("/v1/admin/products/{id}/media/{}", second["id"].as_str().unwrap());
-    let (status, changed) = m.app.owner(&shop, Method::PATCH, &path, Some(json!({ "primary": true, "position": 0, "alt": "Back" }))).await;
+    let (status, changed) = m
+        .app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &path,
+            Some(json!({ "primary": true, "position": 0, "alt": "Back" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
-    assert_eq!((changed["primary"].as_bool(), changed["position"].as_i64(), changed["alt"].as_str()), (Some(true), Some(0), Some("Back")));
-    let (_, page) = read(m.app.shop(Method::GET, &shop.slug, "/v1/store/products").send().await.unwrap()).await;
+    assert_eq!(
+        (changed["primary"].as_bool(), changed["position"].as_i64(), changed["alt"].as_str()),
+        (Some(true), Some(0), Some("Back"))
+    );
+    let (_, page) =
+        read(m.app.shop(Method::GET, &shop.slug, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(page["items"][0]["image"]["alt"], "Back");
-    let (_, list) = m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
-    assert_eq!(list.as_array().unwrap().iter().filter(|i| i["primary"] == true).count(), 1, "one primary image: {list}");
+    let (_, list) =
+        m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
+    assert_eq!(
+        list.as_array().unwrap().iter().filter(|i| i["primary"] == true).count(),
+        1,
+        "one primary image: {list}"
+    );
 
     // The primary image cannot be un-made primary; bad alt text is a 422 on its field.
-    let (status, body) = m.app.owner(&shop, Method::PATCH, &path, Some(json!({ "primary": false }))).await;
+    let (status, body) =
+        m.app.owner(&shop, Method::PATCH, &path, Some(json!({ "primary": false }))).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(body["error"]["field"], "primary");
-    let (status, body) = m.app.owner(&shop, Method::PATCH, &path, Some(json!({ "alt": "x".repeat(501) }))).await;
+    let (status, body) =
+        m.app.owner(&shop, Method::PATCH, &path, Some(json!({ "alt": "x".repeat(501) }))).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(body["error"]["field"], "alt");
 
     // A product without images has none on the storefront.
     m.app.product(&shop, "Plain Mug", 900).await;
-    let (_, page) = read(m.app.shop(Method::GET, &shop.slug, "/v1/store/products").send().await.unwrap()).await;
+    let (_, page) =
+        read(m.app.shop(Method::GET, &shop.slug, "/v1/store/products").send().await.unwrap()).await;
     assert!(page["items"][0].get("image").is_none_or(Value::is_null), "{page}");
 }
 
@@ -171,7 +237,10 @@ async fn a_direct_upload_goes_to_the_presigned_url_and_is_attached_on_completion
         })))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{ticket}");
-    assert!(ticket["url"].as_str().unwrap().contains(&format!("shops/{}/products/{id}/", shop.id)), "{ticket}");
+    assert!(
+        ticket["url"].as_str().unwrap().contains(&format!("shops/{}/products/{id}/", shop.id)),
+        "{ticket}"
+    );
     let upload_id = ticket["upload_id"].as_str().unwrap();
     let complete = format!("/v1/admin/media/uploads/{upload_id}/complete");
 
@@ -182,17 +251,32 @@ async fn a_direct_upload_goes_to_the_presigned_url_and_is_attached_on_completion
     assert!(put_to_ticket(&m, &ticket, png()).await.is_success());
     let (status, item) = m.app.owner(&shop, Method::POST, &complete, None).await;
     assert_eq!(status, StatusCode::CREATED, "{item}");
-    assert_eq!((item["alt"].as_str(), item["primary"].as_bool(), item["filename"].as_str()), (Some("The pin"), Some(true), Some("pin.png")));
+    assert_eq!(
+        (item["alt"].as_str(), item["primary"].as_bool(), item["filename"].as_str()),
+        (Some("The pin"), Some(true), Some("pin.png"))
+    );
     assert_eq!(fetch(&m, item["url"].as_str().unwrap()).await, (StatusCode::OK, png()));
     let (status, body) = m.app.owner(&shop, Method::POST, &complete, None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
 
-    let (_, detail) = read(m.app.shop(Method::GET, &shop.slug, &format!("/v1/store/products/{}", product["slug"].as_str().unwrap())).send().await.unwrap()).await;
+    let (_, detail) = read(
+        m.app
+            .shop(
+                Method::GET,
+                &shop.slug,
+                &format!("/v1/store/products/{}", product["slug"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(detail["images"][0]["alt"], "The pin");
 
     // The platform admin sees the bytes in the shop's usage.
     let admin = m.app.platform_admin_token().await;
-    let (status, shop_detail) = m.app.as_admin(&admin, Method::GET, &format!("/v1/platform/shops/{}", shop.id), None).await;
+    let (status, shop_detail) =
+        m.app.as_admin(&admin, Method::GET, &format!("/v1/platform/shops/{}", shop.id), None).await;
     assert_eq!(status, StatusCode::OK, "{shop_detail}");
     assert_eq!(shop_detail["usage"]["storage_bytes"], png().len());
 }
@@ -204,19 +288,34 @@ async fn content_that_is_not_an_image_is_refused_whatever_its_name(m: MediaApp) 
 
     let (status, body) = upload(&m, &shop, &shop.token, &id, "poster.png", text.clone(), "").await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_image_type");
-    let (status, body) = upload(&m, &shop, &shop.token, &id, "vector.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(), "").await;
+    let (status, body) = upload(
+        &m,
+        &shop,
+        &shop.token,
+        &id,
+        "vector.svg",
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
+        "",
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_image_type");
 
     // Direct upload: another declared type is refused up front; text sent as image/png is
     // refused on completion, and the object is deleted.
     let (status, body) = m
         .app
-        .owner(&shop, Method::POST, "/v1/admin/media/uploads", Some(json!({ "product_id": id, "content_type": "text/html", "size": 10 })))
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/media/uploads",
+            Some(json!({ "product_id": id, "content_type": "text/html", "size": 10 })),
+        )
         .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_image_type");
     let (status, body) = direct_upload(&m, &shop, &id, "image/png", text).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_image_type");
-    let (_, list) = m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
+    let (_, list) =
+        m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
     assert_eq!(list, json!([]), "nothing attached");
     let (status, body) = direct_upload(&m, &shop, &id, "image/png", jpeg()).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_image_type");
@@ -230,20 +329,55 @@ async fn deleting_an_image_or_its_product_deletes_the_stored_files(m: MediaApp) 
     let (first_key, second_key) = (key_of(&shop, &first), key_of(&shop, &second));
     assert!(m.store.head(&first_key).await.unwrap().is_some());
 
-    let (status, _) = m.app.owner(&shop, Method::DELETE, &format!("/v1/admin/products/{id}/media/{}", first["id"].as_str().unwrap()), None).await;
+    let (status, _) = m
+        .app
+        .owner(
+            &shop,
+            Method::DELETE,
+            &format!("/v1/admin/products/{id}/media/{}", first["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let store = m.store.clone();
-    assert!(eventually(20, || { let (s, k) = (store.clone(), first_key.clone()); async move { s.head(&k).await.unwrap().is_none() } }).await, "the deleted image's file is still stored");
-    assert!(m.store.head(&second_key).await.unwrap().is_some(), "the other image's file was deleted");
-    let (_, list) = m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
+    assert!(
+        eventually(20, || {
+            let (s, k) = (store.clone(), first_key.clone());
+            async move { s.head(&k).await.unwrap().is_none() }
+        })
+        .await,
+        "the deleted image's file is still stored"
+    );
+    assert!(
+        m.store.head(&second_key).await.unwrap().is_some(),
+        "the other image's file was deleted"
+    );
+    let (_, list) =
+        m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
     assert_eq!(list[0]["id"], second["id"]);
     assert_eq!(list[0]["primary"], true, "the next image became primary");
-    let (status, body) = m.app.owner(&shop, Method::DELETE, &format!("/v1/admin/products/{id}/media/{}", first["id"].as_str().unwrap()), None).await;
+    let (status, body) = m
+        .app
+        .owner(
+            &shop,
+            Method::DELETE,
+            &format!("/v1/admin/products/{id}/media/{}", first["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "media_not_found");
 
-    let (status, _) = m.app.owner(&shop, Method::DELETE, &format!("/v1/admin/products/{id}"), None).await;
+    let (status, _) =
+        m.app.owner(&shop, Method::DELETE, &format!("/v1/admin/products/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(eventually(20, || { let (s, k) = (store.clone(), second_key.clone()); async move { s.head(&k).await.unwrap().is_none() } }).await, "the deleted product's file is still stored");
+    assert!(
+        eventually(20, || {
+            let (s, k) = (store.clone(), second_key.clone());
+            async move { s.head(&k).await.unwrap().is_none() }
+        })
+        .await,
+        "the deleted product's file is still stored"
+    );
 }
 
 async fn another_shop_gets_404_for_images_products_and_uploads_it_does_not_own(m: MediaApp) {
@@ -254,23 +388,54 @@ async fn another_shop_gets_404_for_images_products_and_uploads_it_does_not_own(m
     let media_a = image_a["id"].as_str().unwrap();
 
     // Shop B, with its own token and host, cannot see or touch A's product or image.
-    let (status, body) = m.app.owner(&b, Method::GET, &format!("/v1/admin/products/{product_a}/media"), None).await;
+    let (status, body) =
+        m.app.owner(&b, Method::GET, &format!("/v1/admin/products/{product_a}/media"), None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
     let (status, body) = upload(&m, &b, &b.token, &product_a, "x.png", png(), "").await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
     for method in [Method::PATCH, Method::DELETE] {
-        let (status, body) = m.app.owner(&b, method.clone(), &format!("/v1/admin/products/{product_a}/media/{media_a}"), Some(json!({ "alt": "mine" }))).await;
+        let (status, body) = m
+            .app
+            .owner(
+                &b,
+                method.clone(),
+                &format!("/v1/admin/products/{product_a}/media/{media_a}"),
+                Some(json!({ "alt": "mine" })),
+            )
+            .await;
         assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
-        let (status, body) = m.app.owner(&b, method, &format!("/v1/admin/products/{product_b}/media/{media_a}"), Some(json!({ "alt": "mine" }))).await;
+        let (status, body) = m
+            .app
+            .owner(
+                &b,
+                method,
+                &format!("/v1/admin/products/{product_b}/media/{media_a}"),
+                Some(json!({ "alt": "mine" })),
+            )
+            .await;
         assert_error(status, &body, StatusCode::NOT_FOUND, "media_not_found");
     }
     let (status, body) = m
         .app
-        .owner(&b, Method::POST, "/v1/admin/media/uploads", Some(json!({ "product_id": product_a, "content_type": "image/png", "size": 10 })))
+        .owner(
+            &b,
+            Method::POST,
+            "/v1/admin/media/uploads",
+            Some(json!({ "product_id": product_a, "content_type": "image/png", "size": 10 })),
+        )
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "product_not_found");
     // A's token on B's host is refused outright.
-    let (status, body) = m.app.as_token(&a.token, &b.slug, Method::GET, &format!("/v1/admin/products/{product_a}/media"), None).await;
+    let (status, body) = m
+        .app
+        .as_token(
+            &a.token,
+            &b.slug,
+            Method::GET,
+            &format!("/v1/admin/products/{product_a}/media"),
+            None,
+        )
+        .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 
     // An upload started by A cannot be completed by B, and its URL is under A's prefix only.
@@ -282,20 +447,31 @@ async fn another_shop_gets_404_for_images_products_and_uploads_it_does_not_own(m
     assert!(url.contains(&format!("shops/{}/", a.id)) && !url.contains(&b.id), "{url}");
     assert!(put_to_ticket(&m, &ticket, png()).await.is_success());
     let upload_id = ticket["upload_id"].as_str().unwrap();
-    let (status, body) = m.app.owner(&b, Method::POST, &format!("/v1/admin/media/uploads/{upload_id}/complete"), None).await;
+    let (status, body) = m
+        .app
+        .owner(&b, Method::POST, &format!("/v1/admin/media/uploads/{upload_id}/complete"), None)
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
-    let (status, _) = m.app.owner(&a, Method::POST, &format!("/v1/admin/media/uploads/{upload_id}/complete"), None).await;
+    let (status, _) = m
+        .app
+        .owner(&a, Method::POST, &format!("/v1/admin/media/uploads/{upload_id}/complete"), None)
+        .await;
     assert_eq!(status, StatusCode::CREATED, "still A's to complete");
 
     // B's storefront shows none of A's images; A's image is intact.
-    let (_, page) = read(m.app.shop(Method::GET, &b.slug, "/v1/store/products").send().await.unwrap()).await;
+    let (_, page) =
+        read(m.app.shop(Method::GET, &b.slug, "/v1/store/products").send().await.unwrap()).await;
     assert!(page["items"][0].get("image").is_none_or(Value::is_null), "{page}");
-    let (_, list) = m.app.owner(&a, Method::GET, &format!("/v1/admin/products/{product_a}/media"), None).await;
+    let (_, list) =
+        m.app.owner(&a, Method::GET, &format!("/v1/admin/products/{product_a}/media"), None).await;
     assert_eq!(list[0]["alt"], "A's");
 
     if m.kind == StoreKind::Local {
         // The local store's signed URL of A's object, pointed at B's prefix, is refused.
-        let forged = list[0]["url"].as_str().unwrap().replace(&format!("shops/{}/", a.id), &format!("shops/{}/", b.id));
+        let forged = list[0]["url"]
+            .as_str()
+            .unwrap()
+            .replace(&format!("shops/{}/", a.id), &format!("shops/{}/", b.id));
         let (status, _) = fetch(&m, &forged).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
@@ -314,15 +490,25 @@ async fn files_over_the_plan_limit_are_refused_with_file_too_large() {
     let (status, body) = upload(&m, &shop, &shop.token, &id, "big.png", big.clone(), "").await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large");
     let announce = json!({ "product_id": id, "content_type": "image/png", "size": big.len() });
-    let (status, body) = m.app.owner(&shop, Method::POST, "/v1/admin/media/uploads", Some(announce.clone())).await;
+    let (status, body) =
+        m.app.owner(&shop, Method::POST, "/v1/admin/media/uploads", Some(announce.clone())).await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large");
     // Far over any plan, the body limit refuses it before it is read.
-    let (status, body) = upload(&m, &shop, &shop.token, &id, "huge.png", vec![0u8; 52 * 1024 * 1024], "").await;
+    let (status, body) =
+        upload(&m, &shop, &shop.token, &id, "huge.png", vec![0u8; 52 * 1024 * 1024], "").await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     // On the basic plan the same file is welcome.
     let admin = m.app.platform_admin_token().await;
-    let (status, _) = m.app.as_admin(&admin, Method::PATCH, &format!("/v1/platform/shops/{}", shop.id), Some(json!({ "plan": "basic" }))).await;
+    let (status, _) = m
+        .app
+        .as_admin(
+            &admin,
+            Method::PATCH,
+            &format!("/v1/platform/shops/{}", shop.id),
+            Some(json!({ "plan": "basic" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (status, item) = upload(&m, &shop, &shop.token, &id, "big.png", big.clone(), "").await;
     assert_eq!(status, StatusCode::CREATED, "{item}");
@@ -330,11 +516,34 @@ async fn files_over_the_plan_limit_are_refused_with_file_too_large() {
 
     // A direct upload whose object differs in size from the announcement is refused on
     // completion (moto, unlike S3, does not hold the PUT to its signed length).
-    let (status, ticket) = m.app.owner(&shop, Method::POST, "/v1/admin/media/uploads", Some(json!({ "product_id": id, "content_type": "image/png", "size": 100 }))).await;
+    let (status, ticket) = m
+        .app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/media/uploads",
+            Some(json!({ "product_id": id, "content_type": "image/png", "size": 100 })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{ticket}");
-    let response = m.http.put(ticket["url"].as_str().unwrap()).header("content-type", "image/png").body(png()).send().await.unwrap();
+    let response = m
+        .http
+        .put(ticket["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(png())
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success());
-    let (status, body) = m.app.owner(&shop, Method::POST, &format!("/v1/admin/media/uploads/{}/complete", ticket["upload_id"].as_str().unwrap()), None).await;
+    let (status, body) = m
+        .app
+        .owner(
+            &shop,
+            Method::POST,
+            &format!("/v1/admin/media/uploads/{}/complete", ticket["upload_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "upload_size_mismatch");
 }
 
@@ -343,23 +552,47 @@ async fn only_staff_allowed_to_write_products_can_upload() {
     let m = MediaApp::spawn(StoreKind::Local).await;
     let shop = m.app.signup("perm").await;
     let id = m.app.product(&shop, "Scarf", 3000).await["id"].as_str().unwrap().to_owned();
-    let (status, body) = m.app.owner(&shop, Method::POST, "/v1/admin/roles", Some(json!({ "name": "viewer", "permissions": ["products:read"] }))).await;
+    let (status, body) = m
+        .app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/roles",
+            Some(json!({ "name": "viewer", "permissions": ["products:read"] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let viewer = m.app.staff_token(&shop, "viewer").await;
 
-    let (status, body) = m.app.as_token(&viewer, &shop.slug, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
+    let (status, body) = m
+        .app
+        .as_token(&viewer, &shop.slug, Method::GET, &format!("/v1/admin/products/{id}/media"), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = upload(&m, &shop, &viewer, &id, "s.png", png(), "").await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, body) = m
         .app
-        .as_token(&viewer, &shop.slug, Method::POST, "/v1/admin/media/uploads", Some(json!({ "product_id": id, "content_type": "image/png", "size": 10 })))
+        .as_token(
+            &viewer,
+            &shop.slug,
+            Method::POST,
+            "/v1/admin/media/uploads",
+            Some(json!({ "product_id": id, "content_type": "image/png", "size": 10 })),
+        )
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let customer = m.app.customer_token(&shop).await;
     let (status, body) = upload(&m, &shop, &customer, &id, "s.png", png(), "").await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "staff_only");
-    let (status, body) = read(m.app.shop(Method::GET, &shop.slug, &format!("/v1/admin/products/{id}/media")).send().await.unwrap()).await;
+    let (status, body) = read(
+        m.app
+            .shop(Method::GET, &shop.slug, &format!("/v1/admin/products/{id}/media"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
 }
 
@@ -372,17 +605,41 @@ async fn purging_a_shop_deletes_everything_under_its_prefix() {
     let kept_id = m.app.product(&kept, "Bowl", 5000).await["id"].as_str().unwrap().to_owned();
     let (_, kept_item) = upload(&m, &kept, &kept.token, &kept_id, "b.png", png(), "").await;
     // A pending direct upload's object is under the prefix too.
-    let (_, ticket) = m.app.owner(&gone, Method::POST, "/v1/admin/media/uploads", Some(json!({ "product_id": id, "content_type": "image/png", "size": png().len() }))).await;
+    let (_, ticket) = m
+        .app
+        .owner(
+            &gone,
+            Method::POST,
+            "/v1/admin/media/uploads",
+            Some(json!({ "product_id": id, "content_type": "image/png", "size": png().len() })),
+        )
+        .await;
     assert!(put_to_ticket(&m, &ticket, png()).await.is_success());
 
     let admin = m.app.platform_admin_token().await;
-    let (status, _) = m.app.as_admin(&admin, Method::DELETE, &format!("/v1/platform/shops/{}?purge=true", gone.id), None).await;
+    let (status, _) = m
+        .app
+        .as_admin(
+            &admin,
+            Method::DELETE,
+            &format!("/v1/platform/shops/{}?purge=true", gone.id),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let prefix = shopfleet::storage::KeyPrefix::shop(ShopId(gone.id.parse().unwrap()));
-    assert_eq!(m.store.delete_prefix(&prefix).await.unwrap(), 0, "objects left under the purged shop's prefix");
+    assert_eq!(
+        m.store.delete_prefix(&prefix).await.unwrap(),
+        0,
+        "objects left under the purged shop's prefix"
+    );
     assert!(m.store.head(&key_of(&gone, &item)).await.unwrap().is_none());
-    assert!(m.store.head(&key_of(&kept, &kept_item)).await.unwrap().is_some(), "another shop's object was deleted");
-    let (status, detail) = m.app.as_admin(&admin, Method::GET, &format!("/v1/platform/shops/{}", kept.id), None).await;
+    assert!(
+        m.store.head(&key_of(&kept, &kept_item)).await.unwrap().is_some(),
+        "another shop's object was deleted"
+    );
+    let (status, detail) =
+        m.app.as_admin(&admin, Method::GET, &format!("/v1/platform/shops/{}", kept.id), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["usage"]["storage_bytes"], png().len());
 }

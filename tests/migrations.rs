@@ -5,16 +5,20 @@ mod common;
 use std::borrow::Cow;
 
 use common::*;
+use shopfleet::tenancy::Slug;
 use shopfleet::tenancy::migrate::{self, TenantMigration, migrate_shops};
 use shopfleet::tenancy::provisioning::{NewShop, provision};
-use shopfleet::tenancy::Slug;
 
 fn extra(version: i64, sql: String) -> TenantMigration {
     TenantMigration { version, description: format!("test {version}"), sql: Cow::Owned(sql) }
 }
 
 async fn version_of(app: &TestApp, slug: &str) -> i64 {
-    sqlx::query_scalar("select schema_version from platform.shops where slug = $1").bind(slug).fetch_one(&app.pool).await.unwrap()
+    sqlx::query_scalar("select schema_version from platform.shops where slug = $1")
+        .bind(slug)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 async fn has_table(app: &TestApp, slug: &str, table: &str) -> bool {
@@ -61,11 +65,18 @@ async fn a_failing_shop_is_rolled_back_and_reported_while_the_others_migrate_and
     assert_eq!(version_of(&app, &slugs[0]).await, next);
     assert_eq!(version_of(&app, &slugs[1]).await, current, "the failed shop stays at its version");
     assert_eq!(version_of(&app, &slugs[2]).await, next);
-    assert!(!has_table(&app, &slugs[1], "wishlists").await, "the failed shop's partial work is rolled back");
+    assert!(
+        !has_table(&app, &slugs[1], "wishlists").await,
+        "the failed shop's partial work is rolled back"
+    );
     assert!(has_table(&app, &slugs[0], "wishlists").await);
 
     // Fixed, the re-run only has the failed shop left to do.
-    let fixed: Vec<_> = base.iter().cloned().chain([extra(next, "create table wishlists (id uuid primary key);".into())]).collect();
+    let fixed: Vec<_> = base
+        .iter()
+        .cloned()
+        .chain([extra(next, "create table wishlists (id uuid primary key);".into())])
+        .collect();
     let report = migrate_shops(&app.pool, &fixed, Some(&slugs), 2, false).await.unwrap();
     assert_eq!(report.upgraded, vec![(slugs[1].clone(), current, next)]);
     assert!(report.failed.is_empty());
@@ -81,7 +92,10 @@ async fn provisioning_that_fails_midway_leaves_nothing_behind() {
     let app = TestApp::spawn().await;
     let slug = random_slug("doomed");
     let mut migrations = migrate::embedded();
-    migrations.push(extra(migrate::latest_version(&migrations) + 1, "create table half_done (id int); select 1 / 0;".into()));
+    migrations.push(extra(
+        migrate::latest_version(&migrations) + 1,
+        "create table half_done (id int); select 1 / 0;".into(),
+    ));
     let new_shop = NewShop {
         id: shopfleet::tenancy::ShopId::generate(),
         slug: Slug::parse(&slug).unwrap(),
@@ -117,7 +131,8 @@ async fn provisioning_that_fails_midway_leaves_nothing_behind() {
 async fn a_shop_still_at_schema_6_keeps_working_and_sells_once_migrated() {
     let app = TestApp::spawn().await;
     let slug = random_slug("old");
-    let before_commerce: Vec<TenantMigration> = migrate::embedded().into_iter().filter(|m| m.version <= 6).collect();
+    let before_commerce: Vec<TenantMigration> =
+        migrate::embedded().into_iter().filter(|m| m.version <= 6).collect();
     let email = format!("o@{slug}.example.com");
     let new_shop = NewShop {
         id: shopfleet::tenancy::ShopId::generate(),
@@ -132,17 +147,31 @@ async fn a_shop_still_at_schema_6_keeps_working_and_sells_once_migrated() {
     provision(&app.pool, &before_commerce, &new_shop).await.unwrap();
     assert_eq!(version_of(&app, &slug).await, 6);
     let token = app.login(&slug, "/v1/admin/auth/login", &email).await;
-    let shop = TestShop { id: new_shop.id.to_string(), slug: slug.clone(), owner_email: email, token, refresh_token: String::new() };
+    let shop = TestShop {
+        id: new_shop.id.to_string(),
+        slug: slug.clone(),
+        owner_email: email,
+        token,
+        refresh_token: String::new(),
+    };
 
     // The catalog (whose events now also fan out to webhooks) and the platform's usage work
     // on the old schema while a deploy rolls out.
     let (_, variant) = app.variant(&shop, "Old stock", 1000, 5).await;
     let admin = app.platform_admin_token().await;
-    let (status, detail) = app.as_admin(&admin, reqwest::Method::GET, &format!("/v1/platform/shops/{}", shop.id), None).await;
+    let (status, detail) = app
+        .as_admin(&admin, reqwest::Method::GET, &format!("/v1/platform/shops/{}", shop.id), None)
+        .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{detail}");
-    assert_eq!((&detail["usage"]["products"], &detail["usage"]["orders"]), (&serde_json::json!(1), &serde_json::json!(0)));
+    assert_eq!(
+        (&detail["usage"]["products"], &detail["usage"]["orders"]),
+        (&serde_json::json!(1), &serde_json::json!(0))
+    );
 
-    let report = migrate_shops(&app.pool, &migrate::embedded(), Some(std::slice::from_ref(&slug)), 1, false).await.unwrap();
+    let report =
+        migrate_shops(&app.pool, &migrate::embedded(), Some(std::slice::from_ref(&slug)), 1, false)
+            .await
+            .unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(version_of(&app, &slug).await, migrate::latest_version(&migrate::embedded()));
     assert!(has_table(&app, &slug, "orders").await);

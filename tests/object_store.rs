@@ -68,17 +68,30 @@ async fn an_object_round_trips_and_deletes_idempotently(f: Fixture) {
     assert!(f.store.get(&key).await.unwrap().is_none());
     assert!(f.store.read_start(&key, 8).await.unwrap().is_none());
 
-    f.store.put(&key, b"\x89PNG\r\n\x1a\nrest-of-image".to_vec().into(), "image/png").await.unwrap();
-    assert_eq!(f.store.head(&key).await.unwrap(), Some(ObjectMeta { size: 21, content_type: "image/png".into() }));
+    f.store
+        .put(&key, b"\x89PNG\r\n\x1a\nrest-of-image".to_vec().into(), "image/png")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.head(&key).await.unwrap(),
+        Some(ObjectMeta { size: 21, content_type: "image/png".into() })
+    );
     let object = f.store.get(&key).await.unwrap().expect("stored");
     assert_eq!(&object.data[..], b"\x89PNG\r\n\x1a\nrest-of-image");
     assert_eq!(object.content_type, "image/png");
     assert_eq!(&f.store.read_start(&key, 8).await.unwrap().unwrap()[..], b"\x89PNG\r\n\x1a\n");
-    assert_eq!(f.store.read_start(&key, 1000).await.unwrap().unwrap().len(), 21, "short objects read whole");
+    assert_eq!(
+        f.store.read_start(&key, 1000).await.unwrap().unwrap().len(),
+        21,
+        "short objects read whole"
+    );
 
     // Replacing keeps one object with the new content.
     f.store.put(&key, b"GIF89a-new".to_vec().into(), "image/gif").await.unwrap();
-    assert_eq!(f.store.head(&key).await.unwrap(), Some(ObjectMeta { size: 10, content_type: "image/gif".into() }));
+    assert_eq!(
+        f.store.head(&key).await.unwrap(),
+        Some(ObjectMeta { size: 10, content_type: "image/gif".into() })
+    );
 
     f.store.delete(&key).await.unwrap();
     assert!(f.store.head(&key).await.unwrap().is_none(), "deleted");
@@ -91,7 +104,10 @@ async fn a_file_body_is_streamed_whole(f: Fixture) {
     let path = std::env::temp_dir().join(format!("shopfleet-body-{}", Uuid::new_v4().simple()));
     tokio::fs::write(&path, &data).await.unwrap();
     let file = tokio::fs::File::open(&path).await.unwrap();
-    f.store.put(&key, ObjectBody::File { file, len: data.len() as u64 }, "image/jpeg").await.unwrap();
+    f.store
+        .put(&key, ObjectBody::File { file, len: data.len() as u64 }, "image/jpeg")
+        .await
+        .unwrap();
     tokio::fs::remove_file(&path).await.unwrap();
     let object = f.store.get(&key).await.unwrap().expect("stored");
     assert_eq!(object.data.len(), data.len());
@@ -100,7 +116,8 @@ async fn a_file_body_is_streamed_whole(f: Fixture) {
 
 async fn deleting_a_shops_prefix_leaves_other_shops_alone(f: Fixture) {
     let (a, b) = (shop(), shop());
-    let keys_of_a = [key(a, "products/p1/1.png"), key(a, "products/p1/2.png"), key(a, "products/p2/3.png")];
+    let keys_of_a =
+        [key(a, "products/p1/1.png"), key(a, "products/p1/2.png"), key(a, "products/p2/3.png")];
     for key in &keys_of_a {
         f.store.put(key, b"GIF89a".to_vec().into(), "image/gif").await.unwrap();
     }
@@ -118,14 +135,21 @@ async fn deleting_a_shops_prefix_leaves_other_shops_alone(f: Fixture) {
     for key in [&one, &two] {
         f.store.put(key, b"GIF89a".to_vec().into(), "image/gif").await.unwrap();
     }
-    assert_eq!(f.store.delete_prefix(&KeyPrefix::folder(b, "products/p2").unwrap()).await.unwrap(), 1);
+    assert_eq!(
+        f.store.delete_prefix(&KeyPrefix::folder(b, "products/p2").unwrap()).await.unwrap(),
+        1
+    );
     assert!(f.store.head(&two).await.unwrap().is_some(), "products/p22 is not under products/p2/");
 }
 
 async fn a_presigned_put_uploads_exactly_that_object(f: Fixture) {
     let key = key(shop(), "products/p1/direct.png");
     let body = b"\x89PNG\r\n\x1a\nuploaded directly".to_vec();
-    let presigned = f.store.presign_put(&key, "image/png", body.len() as u64, Duration::from_secs(300)).await.unwrap();
+    let presigned = f
+        .store
+        .presign_put(&key, "image/png", body.len() as u64, Duration::from_secs(300))
+        .await
+        .unwrap();
     assert_eq!(presigned.method, "PUT");
     assert!(presigned.url.contains(key.as_str()), "the URL names the key: {}", presigned.url);
     let mut request = f.http.put(&presigned.url).body(body.clone());
@@ -134,14 +158,21 @@ async fn a_presigned_put_uploads_exactly_that_object(f: Fixture) {
     }
     let response = request.send().await.unwrap();
     assert!(response.status().is_success(), "PUT to the presigned URL: {}", response.status());
-    assert_eq!(f.store.head(&key).await.unwrap(), Some(ObjectMeta { size: body.len() as u64, content_type: "image/png".into() }));
+    assert_eq!(
+        f.store.head(&key).await.unwrap(),
+        Some(ObjectMeta { size: body.len() as u64, content_type: "image/png".into() })
+    );
 }
 
 async fn a_read_url_serves_the_object_and_is_stable(f: Fixture) {
     let key = key(shop(), "products/p1/shown.webp");
     f.store.put(&key, b"RIFF\x04\x00\x00\x00WEBPVP8 ".to_vec().into(), "image/webp").await.unwrap();
     let url = f.store.get_url(&key, Duration::from_secs(3600)).await.unwrap();
-    assert_eq!(url, f.store.get_url(&key, Duration::from_secs(3600)).await.unwrap(), "same URL within its window");
+    assert_eq!(
+        url,
+        f.store.get_url(&key, Duration::from_secs(3600)).await.unwrap(),
+        "same URL within its window"
+    );
     let response = f.http.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "image/webp");
@@ -156,20 +187,32 @@ async fn a_local_signed_url_is_refused_for_any_other_key_type_or_length() {
     let (a, b) = (shop(), shop());
     let key_of_a = key(a, "products/p1/a.png");
     let body = b"\x89PNG\r\n\x1a\n12345".to_vec();
-    let presigned = f.store.presign_put(&key_of_a, "image/png", body.len() as u64, Duration::from_secs(300)).await.unwrap();
+    let presigned = f
+        .store
+        .presign_put(&key_of_a, "image/png", body.len() as u64, Duration::from_secs(300))
+        .await
+        .unwrap();
     let put = |url: String, content_type: &'static str, body: Vec<u8>| {
         let http = f.http.clone();
-        async move { http.put(url).header("content-type", content_type).body(body).send().await.unwrap() }
+        async move {
+            http.put(url).header("content-type", content_type).body(body).send().await.unwrap()
+        }
     };
     let b_prefix = format!("shops/{}/", b.0);
     let under_b = presigned.url.replace(&format!("shops/{}/", a.0), &b_prefix);
-    let traversal = presigned.url.replace("products/p1/a.png", &format!("../../{b_prefix}products/p1/a.png"));
+    let traversal =
+        presigned.url.replace("products/p1/a.png", &format!("../../{b_prefix}products/p1/a.png"));
     for (url, content_type, body, why) in [
         (under_b, "image/png", body.clone(), "another shop's prefix"),
         (traversal, "image/png", body.clone(), "a traversal to another shop"),
         (presigned.url.clone(), "text/html", body.clone(), "another content type"),
         (presigned.url.clone(), "image/png", [&body[..], b"more"].concat(), "a longer body"),
-        (presigned.url.split('?').next().unwrap().to_owned(), "image/png", body.clone(), "no signature"),
+        (
+            presigned.url.split('?').next().unwrap().to_owned(),
+            "image/png",
+            body.clone(),
+            "no signature",
+        ),
     ] {
         let response = put(url, content_type, body).await;
         let status = response.status();
@@ -177,13 +220,17 @@ async fn a_local_signed_url_is_refused_for_any_other_key_type_or_length() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{why}: {error}");
         assert_eq!(error["error"]["code"], "invalid_signature", "{why}");
     }
-    assert!(f.store.head(&key(b, "products/p1/a.png")).await.unwrap().is_none(), "nothing written under shop B");
+    assert!(
+        f.store.head(&key(b, "products/p1/a.png")).await.unwrap().is_none(),
+        "nothing written under shop B"
+    );
     assert!(f.store.head(&key_of_a).await.unwrap().is_none(), "nothing written by a refused PUT");
 
     // A read URL, too, is for its key only.
     f.store.put(&key_of_a, body.clone().into(), "image/png").await.unwrap();
     let url = f.store.get_url(&key_of_a, Duration::from_secs(3600)).await.unwrap();
-    let response = f.http.get(url.replace(&format!("shops/{}/", a.0), &b_prefix)).send().await.unwrap();
+    let response =
+        f.http.get(url.replace(&format!("shops/{}/", a.0), &b_prefix)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = f.http.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -196,10 +243,15 @@ async fn a_local_signed_url_is_refused_for_any_other_key_type_or_length() {
 async fn an_s3_presigned_put_signs_key_type_and_length() {
     let f = Fixture::s3().await;
     let key = key(shop(), "products/p1/a.png");
-    let presigned = f.store.presign_put(&key, "image/png", 1234, Duration::from_secs(300)).await.unwrap();
+    let presigned =
+        f.store.presign_put(&key, "image/png", 1234, Duration::from_secs(300)).await.unwrap();
     let url = reqwest::Url::parse(&presigned.url).unwrap();
     assert!(url.path().ends_with(&format!("/{key}")), "path-style URL of the exact key: {url}");
-    let signed: String = url.query_pairs().find(|(name, _)| name == "X-Amz-SignedHeaders").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let signed: String = url
+        .query_pairs()
+        .find(|(name, _)| name == "X-Amz-SignedHeaders")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
     for header in ["content-length", "content-type", "host"] {
         assert!(signed.split(';').any(|h| h == header), "{header} is not signed: {signed}");
     }
@@ -207,6 +259,10 @@ async fn an_s3_presigned_put_signs_key_type_and_length() {
         presigned.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
     assert_eq!(headers.get("content-type").map(String::as_str), Some("image/png"));
     assert_eq!(headers.get("content-length").map(String::as_str), Some("1234"));
-    let expires: u64 = url.query_pairs().find(|(name, _)| name == "X-Amz-Expires").and_then(|(_, v)| v.parse().ok()).unwrap_or_default();
+    let expires: u64 = url
+        .query_pairs()
+        .find(|(name, _)| name == "X-Amz-Expires")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_default();
     assert_eq!(expires, 300);
 }

@@ -12,8 +12,8 @@ use serde_json::json;
 use shopfleet::events::consumers::ConsumerContext;
 use shopfleet::events::worker::{RetryPolicy, process_shop};
 use shopfleet::search::SearchEngine;
-use shopfleet::storage::LocalStore;
 use shopfleet::search::meili::{MeiliConfig, MeiliEngine};
+use shopfleet::storage::LocalStore;
 use shopfleet::tenancy::registry::load_tenants;
 use shopfleet::tenancy::{ShopId, Tenant, TenantTx};
 
@@ -54,7 +54,8 @@ async fn an_event_commits_with_its_change_and_the_worker_delivers_it() {
 
     // A change that fails (duplicate SKU) leaves no event behind.
     let body = json!({ "name": "Twin", "variants": [{ "sku": "DUP", "price": 1 }] });
-    let (status, _) = app.owner(&shop, Method::POST, "/v1/admin/products", Some(body.clone())).await;
+    let (status, _) =
+        app.owner(&shop, Method::POST, "/v1/admin/products", Some(body.clone())).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = app.owner(&shop, Method::POST, "/v1/admin/products", Some(body)).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -63,7 +64,11 @@ async fn an_event_commits_with_its_change_and_the_worker_delivers_it() {
     loop {
         let rows = outbox(&app, &tenant).await;
         let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
-        assert_eq!(kinds, ["shop.created", "product.created", "product.created"], "one event per committed change");
+        assert_eq!(
+            kinds,
+            ["shop.created", "product.created", "product.created"],
+            "one event per committed change"
+        );
         assert!(rows.iter().all(|r| r.consumer == "search_index"));
         if rows.iter().all(|r| r.processed && r.attempts == 1) {
             break;
@@ -89,10 +94,25 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
         })
         .unwrap(),
     );
-    let store = Arc::new(LocalStore::new(std::env::temp_dir().join("shopfleet-outbox-test"), b"outbox-test-secret", "http://127.0.0.1".into()));
+    let store = Arc::new(LocalStore::new(
+        std::env::temp_dir().join("shopfleet-outbox-test"),
+        b"outbox-test-secret",
+        "http://127.0.0.1".into(),
+    ));
     let webhooks = Arc::new(shopfleet::webhooks::Sender::new(&Default::default()).unwrap());
-    let context = ConsumerContext { pool: app.pool.clone(), search: down, store, http: reqwest::Client::new(), self_url: app.url(""), webhooks };
-    let policy = RetryPolicy { max_attempts: 2, base: Duration::from_secs(3600), cap: Duration::from_secs(3600) };
+    let context = ConsumerContext {
+        pool: app.pool.clone(),
+        search: down,
+        store,
+        http: reqwest::Client::new(),
+        self_url: app.url(""),
+        webhooks,
+    };
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        base: Duration::from_secs(3600),
+        cap: Duration::from_secs(3600),
+    };
     // Every test process runs a worker, and LISTEN is database-wide: let the workers woken by
     // this shop's signup finish with it first.
     let started = Instant::now();
@@ -124,7 +144,10 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
 
     // Backed off by an hour: not due, so nothing is claimed now.
     process_shop(&app.pool, &context, policy, tenant.id).await.unwrap();
-    assert_eq!(outbox(&app, &tenant).await.iter().find(|r| r.kind == "product.updated").unwrap().attempts, 1);
+    assert_eq!(
+        outbox(&app, &tenant).await.iter().find(|r| r.kind == "product.updated").unwrap().attempts,
+        1
+    );
     let scheduled: bool = sqlx::query_scalar("select exists (select 1 from platform.outbox_schedule where shop_id = $1 and next_at > now() + interval '50 minutes')")
         .bind(tenant.id)
         .fetch_one(&app.pool)
@@ -134,9 +157,13 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
 
     // Make it due; the second failure is the last attempt: dead letter.
     let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
-    sqlx::query("update outbox set available_at = now() where kind = 'product.updated'").execute(&mut *tx).await.unwrap();
+    sqlx::query("update outbox set available_at = now() where kind = 'product.updated'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     process_shop(&app.pool, &context, policy, tenant.id).await.unwrap();
-    let row = outbox(&app, &tenant).await.into_iter().find(|r| r.kind == "product.updated").unwrap();
+    let row =
+        outbox(&app, &tenant).await.into_iter().find(|r| r.kind == "product.updated").unwrap();
     assert!(row.dead && !row.processed && row.attempts == 2, "{row:?}");
 }

@@ -22,21 +22,70 @@ async fn each_builtin_role_gets_exactly_its_permissions() {
     type Case<'a> = (&'a str, &'a str, Method, &'a str, Option<serde_json::Value>, StatusCode);
     let cases: Vec<Case> = vec![
         ("staff", &staff, Method::GET, "/v1/admin/products", None, StatusCode::OK),
-        ("staff", &staff, Method::POST, "/v1/admin/products", Some(product_body("By staff")), StatusCode::CREATED),
+        (
+            "staff",
+            &staff,
+            Method::POST,
+            "/v1/admin/products",
+            Some(product_body("By staff")),
+            StatusCode::CREATED,
+        ),
         ("staff", &staff, Method::GET, "/v1/admin/categories", None, StatusCode::OK),
-        ("staff", &staff, Method::POST, "/v1/admin/categories", Some(json!({ "name": "No" })), StatusCode::FORBIDDEN),
+        (
+            "staff",
+            &staff,
+            Method::POST,
+            "/v1/admin/categories",
+            Some(json!({ "name": "No" })),
+            StatusCode::FORBIDDEN,
+        ),
         ("staff", &staff, Method::GET, "/v1/admin/staff", None, StatusCode::FORBIDDEN),
         ("staff", &staff, Method::GET, "/v1/admin/roles", None, StatusCode::FORBIDDEN),
         ("staff", &staff, Method::GET, "/v1/admin/shop", None, StatusCode::OK),
-        ("staff", &staff, Method::PATCH, "/v1/admin/shop", Some(json!({ "name": "Hijacked" })), StatusCode::FORBIDDEN),
+        (
+            "staff",
+            &staff,
+            Method::PATCH,
+            "/v1/admin/shop",
+            Some(json!({ "name": "Hijacked" })),
+            StatusCode::FORBIDDEN,
+        ),
         ("staff", &staff, Method::GET, "/v1/admin/domains", None, StatusCode::FORBIDDEN),
-        ("manager", &manager, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Yes" })), StatusCode::CREATED),
+        (
+            "manager",
+            &manager,
+            Method::POST,
+            "/v1/admin/categories",
+            Some(json!({ "name": "Yes" })),
+            StatusCode::CREATED,
+        ),
         ("manager", &manager, Method::GET, "/v1/admin/staff", None, StatusCode::OK),
         ("manager", &manager, Method::GET, "/v1/admin/roles", None, StatusCode::OK),
-        ("manager", &manager, Method::POST, "/v1/admin/roles", Some(json!({ "name": "packer", "permissions": ["products:read"] })), StatusCode::FORBIDDEN),
-        ("manager", &manager, Method::PATCH, "/v1/admin/shop", Some(json!({ "name": "Hijacked" })), StatusCode::FORBIDDEN),
+        (
+            "manager",
+            &manager,
+            Method::POST,
+            "/v1/admin/roles",
+            Some(json!({ "name": "packer", "permissions": ["products:read"] })),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "manager",
+            &manager,
+            Method::PATCH,
+            "/v1/admin/shop",
+            Some(json!({ "name": "Hijacked" })),
+            StatusCode::FORBIDDEN,
+        ),
         ("manager", &manager, Method::GET, "/v1/admin/domains", None, StatusCode::OK),
-        ("manager", &manager, Method::POST, "/v1/admin/domains", Some(json!({ "hostname": "shop.example.net" })), StatusCode::FORBIDDEN),
+        (
+            "manager",
+            &manager,
+            Method::POST,
+            "/v1/admin/domains",
+            Some(json!({ "hostname": "shop.example.net" })),
+            StatusCode::FORBIDDEN,
+        ),
     ];
     for (role, token, method, path, body, expected) in cases {
         let (status, response) = app.as_token(token, &shop.slug, method.clone(), path, body).await;
@@ -58,31 +107,64 @@ async fn a_custom_role_grants_its_permissions_and_can_be_deleted_when_unused() {
     assert_eq!(body["permissions"], json!(["categories:read", "products:read"]));
 
     let viewer = app.staff_token(&shop, "catalog-viewer").await;
-    let (status, _) = app.as_token(&viewer, &shop.slug, Method::GET, "/v1/admin/products", None).await;
+    let (status, _) =
+        app.as_token(&viewer, &shop.slug, Method::GET, "/v1/admin/products", None).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = app.as_token(&viewer, &shop.slug, Method::POST, "/v1/admin/products", Some(product_body("x"))).await;
+    let (status, _) = app
+        .as_token(&viewer, &shop.slug, Method::POST, "/v1/admin/products", Some(product_body("x")))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, body) = app.owner(&shop, Method::POST, "/v1/admin/roles", Some(json!({ "name": "catalog-viewer", "permissions": ["products:read"] }))).await;
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/roles",
+            Some(json!({ "name": "catalog-viewer", "permissions": ["products:read"] })),
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "role_exists");
-    let (status, body) = app.owner(&shop, Method::POST, "/v1/admin/roles", Some(json!({ "name": "bad", "permissions": ["orders:fly"] }))).await;
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/roles",
+            Some(json!({ "name": "bad", "permissions": ["orders:fly"] })),
+        )
+        .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    let (status, body) = app.owner(&shop, Method::DELETE, "/v1/admin/roles/catalog-viewer", None).await;
+    let (status, body) =
+        app.owner(&shop, Method::DELETE, "/v1/admin/roles/catalog-viewer", None).await;
     assert_error(status, &body, StatusCode::CONFLICT, "role_in_use");
     let (status, body) = app.owner(&shop, Method::DELETE, "/v1/admin/roles/manager", None).await;
     assert_error(status, &body, StatusCode::CONFLICT, "role_builtin");
-    let (status, _) = app.owner(&shop, Method::POST, "/v1/admin/roles", Some(json!({ "name": "unused", "permissions": ["shop:read"] }))).await;
+    let (status, _) = app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/roles",
+            Some(json!({ "name": "unused", "permissions": ["shop:read"] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = app.owner(&shop, Method::DELETE, "/v1/admin/roles/unused", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, roles) = app.owner(&shop, Method::GET, "/v1/admin/roles", None).await;
-    let names: Vec<&str> = roles.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        roles.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["customer", "manager", "owner", "staff", "catalog-viewer"]);
 
     // A role of the same name in another shop is unrelated.
     let other = app.signup("custom-other").await;
     let (status, body) = app
-        .owner(&other, Method::POST, "/v1/admin/staff", Some(json!({ "email": "v@example.com", "role": "catalog-viewer", "password": PASSWORD })))
+        .owner(
+            &other,
+            Method::POST,
+            "/v1/admin/staff",
+            Some(
+                json!({ "email": "v@example.com", "role": "catalog-viewer", "password": PASSWORD }),
+            ),
+        )
         .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 }
@@ -91,21 +173,46 @@ async fn a_custom_role_grants_its_permissions_and_can_be_deleted_when_unused() {
 async fn nobody_can_grant_a_permission_they_do_not_hold() {
     let app = TestApp::spawn().await;
     let shop = app.signup("escalate").await;
-    let (status, _) = app.owner(&shop, Method::POST, "/v1/admin/roles", Some(json!({ "name": "settings", "permissions": ["shop:write"] }))).await;
+    let (status, _) = app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/roles",
+            Some(json!({ "name": "settings", "permissions": ["shop:write"] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let manager = app.staff_token(&shop, "manager").await;
 
     // The manager may add staff, but not with a role holding shop:write, nor as owner.
     let (status, body) = app
-        .as_token(&manager, &shop.slug, Method::POST, "/v1/admin/staff", Some(json!({ "email": "e@example.com", "role": "settings", "password": PASSWORD })))
+        .as_token(
+            &manager,
+            &shop.slug,
+            Method::POST,
+            "/v1/admin/staff",
+            Some(json!({ "email": "e@example.com", "role": "settings", "password": PASSWORD })),
+        )
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "privilege_escalation");
     let (status, body) = app
-        .as_token(&manager, &shop.slug, Method::POST, "/v1/admin/staff", Some(json!({ "email": "e@example.com", "role": "owner", "password": PASSWORD })))
+        .as_token(
+            &manager,
+            &shop.slug,
+            Method::POST,
+            "/v1/admin/staff",
+            Some(json!({ "email": "e@example.com", "role": "owner", "password": PASSWORD })),
+        )
         .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     let (status, body) = app
-        .as_token(&manager, &shop.slug, Method::POST, "/v1/admin/staff", Some(json!({ "email": "e@example.com", "role": "staff", "password": PASSWORD })))
+        .as_token(
+            &manager,
+            &shop.slug,
+            Method::POST,
+            "/v1/admin/staff",
+            Some(json!({ "email": "e@example.com", "role": "staff", "password": PASSWORD })),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
@@ -121,9 +228,24 @@ async fn the_owner_cannot_be_removed_or_demoted() {
     let owner_id = owner["id"].as_str().unwrap();
 
     let manager = app.staff_token(&shop, "manager").await;
-    let (status, body) = app.as_token(&manager, &shop.slug, Method::DELETE, &format!("/v1/admin/staff/{owner_id}"), None).await;
+    let (status, body) = app
+        .as_token(
+            &manager,
+            &shop.slug,
+            Method::DELETE,
+            &format!("/v1/admin/staff/{owner_id}"),
+            None,
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "owner_protected");
-    let (status, body) = app.owner(&shop, Method::PATCH, &format!("/v1/admin/staff/{owner_id}"), Some(json!({ "role": "staff" }))).await;
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/staff/{owner_id}"),
+            Some(json!({ "role": "staff" })),
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "owner_protected");
     let (status, _) = app.owner(&shop, Method::GET, "/v1/admin/roles", None).await;
     assert_eq!(status, StatusCode::OK, "the owner keeps every right");
@@ -135,7 +257,12 @@ async fn role_changes_and_removal_take_effect_on_the_next_request() {
     let shop = app.signup("change").await;
     let email = "moving@example.com";
     let (status, created) = app
-        .owner(&shop, Method::POST, "/v1/admin/staff", Some(json!({ "email": email, "role": "staff", "password": PASSWORD })))
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/staff",
+            Some(json!({ "email": email, "role": "staff", "password": PASSWORD })),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_str().unwrap();
@@ -143,19 +270,35 @@ async fn role_changes_and_removal_take_effect_on_the_next_request() {
     let (status, _) = app.as_token(&token, &shop.slug, Method::GET, "/v1/admin/staff", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, body) = app.owner(&shop, Method::PATCH, &format!("/v1/admin/staff/{id}"), Some(json!({ "role": "manager" }))).await;
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/staff/{id}"),
+            Some(json!({ "role": "manager" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["role"], "manager");
     let (status, _) = app.as_token(&token, &shop.slug, Method::GET, "/v1/admin/staff", None).await;
     assert_eq!(status, StatusCode::OK, "promotion applies at once");
 
-    let (status, _) = app.owner(&shop, Method::DELETE, &format!("/v1/admin/staff/{id}"), None).await;
+    let (status, _) =
+        app.owner(&shop, Method::DELETE, &format!("/v1/admin/staff/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = app.as_token(&token, &shop.slug, Method::GET, "/v1/admin/products", None).await;
+    let (status, body) =
+        app.as_token(&token, &shop.slug, Method::GET, "/v1/admin/products", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
 
     // Another shop cannot touch this shop's staff by id.
     let other = app.signup("change-other").await;
-    let (status, body) = app.owner(&other, Method::DELETE, &format!("/v1/admin/staff/{}", created["id"].as_str().unwrap()), None).await;
+    let (status, body) = app
+        .owner(
+            &other,
+            Method::DELETE,
+            &format!("/v1/admin/staff/{}", created["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "staff_not_found");
 }

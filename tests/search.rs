@@ -22,7 +22,10 @@ where
     loop {
         match check().await {
             Ok(value) => return value,
-            Err(last) => assert!(started.elapsed() < deadline, "condition not met within {deadline:?}; last seen: {last}"),
+            Err(last) => assert!(
+                started.elapsed() < deadline,
+                "condition not met within {deadline:?}; last seen: {last}"
+            ),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -33,11 +36,22 @@ fn ok_if(condition: bool, value: Value) -> Result<Value, Value> {
 }
 
 async fn search(app: &TestApp, shop: &TestShop, query: &str) -> (StatusCode, Value) {
-    read(app.shop(Method::GET, &shop.slug, &format!("/v1/store/search?{query}")).send().await.unwrap()).await
+    read(
+        app.shop(Method::GET, &shop.slug, &format!("/v1/store/search?{query}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 fn names(body: &Value) -> Vec<String> {
-    body["hits"].as_array().map(|hits| hits.iter().map(|h| h["name"].as_str().unwrap_or_default().to_owned()).collect()).unwrap_or_default()
+    body["hits"]
+        .as_array()
+        .map(|hits| {
+            hits.iter().map(|h| h["name"].as_str().unwrap_or_default().to_owned()).collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn create(app: &TestApp, shop: &TestShop, body: Value) -> Value {
@@ -48,45 +62,81 @@ async fn create(app: &TestApp, shop: &TestShop, body: Value) -> Value {
 
 /// A small catalog: clothes with sizes, a mug, a draft.
 async fn seed(app: &TestApp, shop: &TestShop) {
-    let (_, tops) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Tops" }))).await;
-    let (_, tees) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Tees", "parent_id": tops["id"] }))).await;
-    let (_, kitchen) = app.owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Kitchen" }))).await;
-    create(app, shop, json!({
-        "name": "Classic T-Shirt", "status": "active", "description": "Soft organic cotton.",
-        "options": [{ "name": "Size", "values": ["S", "M", "L"] }],
-        "variants": [
-            { "sku": "TEE-S", "price": 1500, "stock": 4, "option_values": ["S"] },
-            { "sku": "TEE-M", "price": 1500, "stock": 0, "option_values": ["M"] },
-            { "sku": "TEE-L", "price": 1700, "stock": 2, "option_values": ["L"] }
-        ],
-        "category_ids": [tees["id"]]
-    })).await;
-    create(app, shop, json!({
-        "name": "Áo Thun Cổ Tròn", "status": "active", "description": "Vietnamese cotton tee.",
-        "options": [{ "name": "Size", "values": ["M"] }],
-        "variants": [{ "sku": "ATCT-M", "price": 2500, "stock": 3, "option_values": ["M"] }],
-        "category_ids": [tees["id"]]
-    })).await;
+    let (_, tops) = app
+        .owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Tops" })))
+        .await;
+    let (_, tees) = app
+        .owner(
+            shop,
+            Method::POST,
+            "/v1/admin/categories",
+            Some(json!({ "name": "Tees", "parent_id": tops["id"] })),
+        )
+        .await;
+    let (_, kitchen) = app
+        .owner(shop, Method::POST, "/v1/admin/categories", Some(json!({ "name": "Kitchen" })))
+        .await;
+    create(
+        app,
+        shop,
+        json!({
+            "name": "Classic T-Shirt", "status": "active", "description": "Soft organic cotton.",
+            "options": [{ "name": "Size", "values": ["S", "M", "L"] }],
+            "variants": [
+                { "sku": "TEE-S", "price": 1500, "stock": 4, "option_values": ["S"] },
+                { "sku": "TEE-M", "price": 1500, "stock": 0, "option_values": ["M"] },
+                { "sku": "TEE-L", "price": 1700, "stock": 2, "option_values": ["L"] }
+            ],
+            "category_ids": [tees["id"]]
+        }),
+    )
+    .await;
+    create(
+        app,
+        shop,
+        json!({
+            "name": "Áo Thun Cổ Tròn", "status": "active", "description": "Vietnamese cotton tee.",
+            "options": [{ "name": "Size", "values": ["M"] }],
+            "variants": [{ "sku": "ATCT-M", "price": 2500, "stock": 3, "option_values": ["M"] }],
+            "category_ids": [tees["id"]]
+        }),
+    )
+    .await;
     create(app, shop, json!({
         "name": "Linen Shirt", "status": "active", "description": "Breathable linen for summer.",
         "variants": [{ "sku": "LIN-1", "price": 4900, "stock": 1 }],
         "category_ids": [tops["id"]]
     })).await;
-    create(app, shop, json!({
-        "name": "Enamel Mug", "status": "active", "description": "Keeps coffee warm.",
-        "variants": [{ "sku": "MUG-42", "price": 900, "stock": 0 }],
-        "category_ids": [kitchen["id"]]
-    })).await;
-    create(app, shop, json!({
-        "name": "Secret Draft Shirt", "status": "draft", "variants": [{ "price": 100 }]
-    })).await;
+    create(
+        app,
+        shop,
+        json!({
+            "name": "Enamel Mug", "status": "active", "description": "Keeps coffee warm.",
+            "variants": [{ "sku": "MUG-42", "price": 900, "stock": 0 }],
+            "category_ids": [kitchen["id"]]
+        }),
+    )
+    .await;
+    create(
+        app,
+        shop,
+        json!({
+            "name": "Secret Draft Shirt", "status": "draft", "variants": [{ "price": 100 }]
+        }),
+    )
+    .await;
 }
 
 async fn behaviour_suite(app: &TestApp, deadline: Duration) {
     let shop = app.signup("search").await;
     let other = app.signup("search-other").await;
     seed(app, &shop).await;
-    create(app, &other, json!({ "name": "Other Shop Shirt", "status": "active", "variants": [{ "price": 100 }] })).await;
+    create(
+        app,
+        &other,
+        json!({ "name": "Other Shop Shirt", "status": "active", "variants": [{ "price": 100 }] }),
+    )
+    .await;
 
     // Everything active is there (and nothing else).
     let all = eventually(deadline, || async {
@@ -115,7 +165,11 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
 
     // Filters.
     let (_, body) = search(app, &shop, "category=tops&sort=price_asc").await;
-    assert_eq!(names(&body), ["Classic T-Shirt", "Áo Thun Cổ Tròn", "Linen Shirt"], "parent category includes its children");
+    assert_eq!(
+        names(&body),
+        ["Classic T-Shirt", "Áo Thun Cổ Tròn", "Linen Shirt"],
+        "parent category includes its children"
+    );
     let (_, body) = search(app, &shop, "min_price=1000&max_price=3000&sort=price_desc").await;
     assert_eq!(names(&body), ["Áo Thun Cổ Tròn", "Classic T-Shirt"]);
     let (_, body) = search(app, &shop, "in_stock=true&sort=price_asc").await;
@@ -129,11 +183,26 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
     let (_, body) = search(app, &shop, "q=cotton").await;
     assert_eq!(body["total"], 2);
     let categories = &body["facets"]["categories"];
-    assert!(categories.as_array().unwrap().contains(&json!({ "value": "tees", "label": "Tees", "count": 2 })), "{categories}");
-    assert!(categories.as_array().unwrap().contains(&json!({ "value": "tops", "label": "Tops", "count": 2 })), "{categories}");
-    assert_eq!(body["facets"]["options"], json!([{ "name": "size", "values": [
+    assert!(
+        categories
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "value": "tees", "label": "Tees", "count": 2 })),
+        "{categories}"
+    );
+    assert!(
+        categories
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "value": "tops", "label": "Tops", "count": 2 })),
+        "{categories}"
+    );
+    assert_eq!(
+        body["facets"]["options"],
+        json!([{ "name": "size", "values": [
         { "value": "L", "label": "L", "count": 1 }, { "value": "M", "label": "M", "count": 2 }, { "value": "S", "label": "S", "count": 1 }
-    ] }]));
+    ] }])
+    );
     let buckets = body["facets"]["price"].as_array().unwrap();
     assert_eq!(buckets.iter().map(|b| b["count"].as_i64().unwrap()).sum::<i64>(), 2);
     assert_eq!(buckets[0]["min"], 1500);
@@ -146,12 +215,22 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
     assert_eq!(second["total"], 4);
 
     // Suggestions as you type.
-    let (status, suggestions) = read(app.shop(Method::GET, &shop.slug, "/v1/store/search/suggest?q=clas").send().await.unwrap()).await;
+    let (status, suggestions) = read(
+        app.shop(Method::GET, &shop.slug, "/v1/store/search/suggest?q=clas").send().await.unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(suggestions[0]["name"], "Classic T-Shirt", "{suggestions}");
 
     // Synonyms of this shop only.
-    let (status, body) = app.owner(&shop, Method::PUT, "/v1/admin/search/synonyms", Some(json!({ "synonyms": { "Tee": ["t-shirt"] } }))).await;
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::PUT,
+            "/v1/admin/search/synonyms",
+            Some(json!({ "synonyms": { "Tee": ["t-shirt"] } })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["synonyms"], json!({ "tee": ["t-shirt"] }));
     eventually(deadline, || async {
@@ -165,13 +244,25 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
     // Changes show up: a rename, an archive.
     let (_, page) = app.owner(&shop, Method::GET, "/v1/admin/products?q=linen", None).await;
     let linen = page["items"][0]["id"].as_str().unwrap().to_owned();
-    app.owner(&shop, Method::PATCH, &format!("/v1/admin/products/{linen}"), Some(json!({ "name": "Hemp Shirt" }))).await;
+    app.owner(
+        &shop,
+        Method::PATCH,
+        &format!("/v1/admin/products/{linen}"),
+        Some(json!({ "name": "Hemp Shirt" })),
+    )
+    .await;
     eventually(deadline, || async {
         let (_, body) = search(app, &shop, "q=hemp").await;
         ok_if(names(&body) == ["Hemp Shirt"], body)
     })
     .await;
-    app.owner(&shop, Method::PATCH, &format!("/v1/admin/products/{linen}"), Some(json!({ "status": "archived" }))).await;
+    app.owner(
+        &shop,
+        Method::PATCH,
+        &format!("/v1/admin/products/{linen}"),
+        Some(json!({ "status": "archived" })),
+    )
+    .await;
     eventually(deadline, || async {
         let (_, body) = search(app, &shop, "q=hemp").await;
         ok_if(body["total"] == 0, body)
@@ -191,14 +282,18 @@ async fn postgres_search_behaves_as_specified() {
     behaviour_suite(&app, Duration::from_secs(1)).await;
 
     let shop = app.signup("search-token").await;
-    let (status, body) = read(app.shop(Method::GET, &shop.slug, "/v1/store/search/token").send().await.unwrap()).await;
+    let (status, body) =
+        read(app.shop(Method::GET, &shop.slug, "/v1/store/search/token").send().await.unwrap())
+            .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "search_token_unavailable");
 }
 
 #[tokio::test]
 async fn meilisearch_search_behaves_as_specified() {
     let Ok(url) = std::env::var("MEILI_URL") else {
-        println!("SKIPPED: MeiliSearch integration test (set MEILI_URL and MEILI_API_KEY to run it)");
+        println!(
+            "SKIPPED: MeiliSearch integration test (set MEILI_URL and MEILI_API_KEY to run it)"
+        );
         return;
     };
     let mut config = server_config();
@@ -228,8 +323,20 @@ async fn when_meilisearch_is_down_search_answers_503_and_writes_still_succeed() 
 
     // The product is saved all the same; its indexing waits in the outbox for MeiliSearch to
     // come back (the retry itself is tested in tests/outbox.rs).
-    let product = create(&app, &shop, json!({ "name": "Waiting Shirt", "status": "active", "variants": [{ "price": 100 }] })).await;
-    let (status, body) = app.owner(&shop, Method::GET, &format!("/v1/admin/products/{}", product["id"].as_str().unwrap()), None).await;
+    let product = create(
+        &app,
+        &shop,
+        json!({ "name": "Waiting Shirt", "status": "active", "variants": [{ "price": 100 }] }),
+    )
+    .await;
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::GET,
+            &format!("/v1/admin/products/{}", product["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["name"], "Waiting Shirt");
 }

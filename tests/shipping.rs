@@ -7,7 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn method(app: &TestApp, shop: &TestShop, body: Value) -> Value {
-    let (status, created) = app.owner(shop, Method::POST, "/v1/admin/shipping-methods", Some(body)).await;
+    let (status, created) =
+        app.owner(shop, Method::POST, "/v1/admin/shipping-methods", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     created
 }
@@ -46,7 +47,14 @@ async fn a_shipping_method_round_trips_through_the_admin_api() {
     assert_eq!(names(&list), ["Express", "Standard (3–5 days)"], "by position");
 
     let path = format!("/v1/admin/shipping-methods/{id}");
-    let (status, changed) = app.owner(&shop, Method::PATCH, &path, Some(json!({ "price": 25000, "free_above": null, "countries": [], "active": false }))).await;
+    let (status, changed) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &path,
+            Some(json!({ "price": 25000, "free_above": null, "countries": [], "active": false })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["price"], 25000);
     assert!(changed["free_above"].is_null(), "null clears the threshold");
@@ -77,7 +85,8 @@ async fn invalid_shipping_methods_are_422_and_nothing_is_written() {
         (json!({ "name": "A", "price": 100, "countries": ["VN", "UK"] }), "countries[1]"),
         (json!({ "name": "A", "price": 100, "countries": ["vnm"] }), "countries[0]"),
     ] {
-        let (status, err) = app.owner(&shop, Method::POST, "/v1/admin/shipping-methods", Some(body.clone())).await;
+        let (status, err) =
+            app.owner(&shop, Method::POST, "/v1/admin/shipping-methods", Some(body.clone())).await;
         assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(err["error"]["field"], field, "{body} -> {err}");
     }
@@ -86,7 +95,9 @@ async fn invalid_shipping_methods_are_422_and_nothing_is_written() {
 
     let created = method(&app, &shop, json!({ "name": "A", "price": 100 })).await;
     let path = format!("/v1/admin/shipping-methods/{}", created["id"].as_str().unwrap());
-    let (status, err) = app.owner(&shop, Method::PATCH, &path, Some(json!({ "price": 5, "countries": ["XX"] }))).await;
+    let (status, err) = app
+        .owner(&shop, Method::PATCH, &path, Some(json!({ "price": 5, "countries": ["XX"] })))
+        .await;
     assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(err["error"]["field"], "countries[0]");
     let (_, list) = app.owner(&shop, Method::GET, "/v1/admin/shipping-methods", None).await;
@@ -146,9 +157,18 @@ async fn shipping_needs_shipping_permissions_and_stays_inside_its_shop() {
 
     // A manager runs shipping.
     let manager = app.staff_token(&a, "manager").await;
-    let (status, made) = app.as_token(&manager, &a.slug, Method::POST, "/v1/admin/shipping-methods", Some(json!({ "name": "Courier", "price": 900 }))).await;
+    let (status, made) = app
+        .as_token(
+            &manager,
+            &a.slug,
+            Method::POST,
+            "/v1/admin/shipping-methods",
+            Some(json!({ "name": "Courier", "price": 900 })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
-    let (status, changed) = app.as_token(&manager, &a.slug, Method::PATCH, &path, Some(json!({ "price": 200 }))).await;
+    let (status, changed) =
+        app.as_token(&manager, &a.slug, Method::PATCH, &path, Some(json!({ "price": 200 }))).await;
     assert_eq!((status, changed["price"].as_i64()), (StatusCode::OK, Some(200)));
     let courier = format!("/v1/admin/shipping-methods/{}", made["id"].as_str().unwrap());
     let (status, _) = app.as_token(&manager, &a.slug, Method::DELETE, &courier, None).await;
@@ -161,7 +181,8 @@ async fn shipping_needs_shipping_permissions_and_stays_inside_its_shop() {
     assert_error(status, &err, StatusCode::NOT_FOUND, "shipping_method_not_found");
     let (_, list) = app.owner(&b, Method::GET, "/v1/admin/shipping-methods", None).await;
     assert_eq!(list, json!([]));
-    let (status, err) = app.as_token(&a.token, &b.slug, Method::GET, "/v1/admin/shipping-methods", None).await;
+    let (status, err) =
+        app.as_token(&a.token, &b.slug, Method::GET, "/v1/admin/shipping-methods", None).await;
     assert_error(status, &err, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 
     let (_, list) = app.owner(&a, Method::GET, "/v1/admin/shipping-methods", None).await;
@@ -177,9 +198,17 @@ async fn checkout_settings_are_read_by_staff_changed_by_the_owner_and_the_secret
     let app = TestApp::spawn().await;
     let shop = app.signup("settings").await;
 
-    let (status, settings) = app.owner(&shop, Method::GET, "/v1/admin/checkout-settings", None).await;
+    let (status, settings) =
+        app.owner(&shop, Method::GET, "/v1/admin/checkout-settings", None).await;
     assert_eq!(status, StatusCode::OK, "{settings}");
-    assert_eq!((settings["tax_rate_bp"].as_i64(), settings["prices_include_tax"].as_bool(), settings["low_stock_threshold"].as_i64()), (Some(0), Some(false), Some(5)));
+    assert_eq!(
+        (
+            settings["tax_rate_bp"].as_i64(),
+            settings["prices_include_tax"].as_bool(),
+            settings["low_stock_threshold"].as_i64()
+        ),
+        (Some(0), Some(false), Some(5))
+    );
     let original_secret = settings["payment_callback_secret"].as_str().unwrap().to_owned();
     assert!(original_secret.len() >= 32, "{settings}");
 
@@ -187,39 +216,92 @@ async fn checkout_settings_are_read_by_staff_changed_by_the_owner_and_the_secret
     let manager = app.staff_token(&shop, "manager").await;
     let staff = app.staff_token(&shop, "staff").await;
     for token in [&manager, &staff] {
-        let (status, seen) = app.as_token(token, &shop.slug, Method::GET, "/v1/admin/checkout-settings", None).await;
+        let (status, seen) =
+            app.as_token(token, &shop.slug, Method::GET, "/v1/admin/checkout-settings", None).await;
         assert_eq!(status, StatusCode::OK, "{seen}");
         assert_eq!(seen["tax_rate_bp"], 0);
         assert!(seen.get("payment_callback_secret").is_none(), "{seen}");
-        let (status, err) = app.as_token(token, &shop.slug, Method::PATCH, "/v1/admin/checkout-settings", Some(json!({ "tax_rate_bp": 1 }))).await;
+        let (status, err) = app
+            .as_token(
+                token,
+                &shop.slug,
+                Method::PATCH,
+                "/v1/admin/checkout-settings",
+                Some(json!({ "tax_rate_bp": 1 })),
+            )
+            .await;
         assert_error(status, &err, StatusCode::FORBIDDEN, "forbidden");
-        let (status, err) = app.as_token(token, &shop.slug, Method::POST, "/v1/admin/checkout-settings/rotate-payment-secret", None).await;
+        let (status, err) = app
+            .as_token(
+                token,
+                &shop.slug,
+                Method::POST,
+                "/v1/admin/checkout-settings/rotate-payment-secret",
+                None,
+            )
+            .await;
         assert_error(status, &err, StatusCode::FORBIDDEN, "forbidden");
     }
     let customer = app.customer_token(&shop).await;
-    let (status, err) = app.as_token(&customer, &shop.slug, Method::GET, "/v1/admin/checkout-settings", None).await;
+    let (status, err) =
+        app.as_token(&customer, &shop.slug, Method::GET, "/v1/admin/checkout-settings", None).await;
     assert_error(status, &err, StatusCode::FORBIDDEN, "staff_only");
 
     // The owner changes them; absent fields keep their values.
-    let (status, changed) = app.owner(&shop, Method::PATCH, "/v1/admin/checkout-settings", Some(json!({ "tax_rate_bp": 2000, "prices_include_tax": true }))).await;
+    let (status, changed) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            "/v1/admin/checkout-settings",
+            Some(json!({ "tax_rate_bp": 2000, "prices_include_tax": true })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
-    assert_eq!((changed["tax_rate_bp"].as_i64(), changed["prices_include_tax"].as_bool(), changed["low_stock_threshold"].as_i64()), (Some(2000), Some(true), Some(5)));
-    let (_, changed) = app.owner(&shop, Method::PATCH, "/v1/admin/checkout-settings", Some(json!({ "low_stock_threshold": 0 }))).await;
-    assert_eq!((changed["tax_rate_bp"].as_i64(), changed["low_stock_threshold"].as_i64()), (Some(2000), Some(0)));
+    assert_eq!(
+        (
+            changed["tax_rate_bp"].as_i64(),
+            changed["prices_include_tax"].as_bool(),
+            changed["low_stock_threshold"].as_i64()
+        ),
+        (Some(2000), Some(true), Some(5))
+    );
+    let (_, changed) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            "/v1/admin/checkout-settings",
+            Some(json!({ "low_stock_threshold": 0 })),
+        )
+        .await;
+    assert_eq!(
+        (changed["tax_rate_bp"].as_i64(), changed["low_stock_threshold"].as_i64()),
+        (Some(2000), Some(0))
+    );
     for (body, field) in [
         (json!({ "tax_rate_bp": 10001 }), "tax_rate_bp"),
         (json!({ "tax_rate_bp": -1 }), "tax_rate_bp"),
         (json!({ "low_stock_threshold": -1 }), "low_stock_threshold"),
     ] {
-        let (status, err) = app.owner(&shop, Method::PATCH, "/v1/admin/checkout-settings", Some(body.clone())).await;
+        let (status, err) = app
+            .owner(&shop, Method::PATCH, "/v1/admin/checkout-settings", Some(body.clone()))
+            .await;
         assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(err["error"]["field"], field, "{body}");
     }
-    let (status, edge) = app.owner(&shop, Method::PATCH, "/v1/admin/checkout-settings", Some(json!({ "tax_rate_bp": 10000 }))).await;
+    let (status, edge) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            "/v1/admin/checkout-settings",
+            Some(json!({ "tax_rate_bp": 10000 })),
+        )
+        .await;
     assert_eq!((status, edge["tax_rate_bp"].as_i64()), (StatusCode::OK, Some(10000)));
 
     // Rotation: a new 32-byte hex secret, kept.
-    let (status, rotated) = app.owner(&shop, Method::POST, "/v1/admin/checkout-settings/rotate-payment-secret", None).await;
+    let (status, rotated) = app
+        .owner(&shop, Method::POST, "/v1/admin/checkout-settings/rotate-payment-secret", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert!(is_hex_secret(&rotated["payment_callback_secret"]), "{rotated}");
     assert_ne!(rotated["payment_callback_secret"], original_secret.as_str());
@@ -232,6 +314,14 @@ async fn checkout_settings_are_read_by_staff_changed_by_the_owner_and_the_secret
     let (_, theirs) = app.owner(&other, Method::GET, "/v1/admin/checkout-settings", None).await;
     assert_eq!(theirs["tax_rate_bp"], 0);
     assert_ne!(theirs["payment_callback_secret"], rotated["payment_callback_secret"]);
-    let (status, err) = app.as_token(&shop.token, &other.slug, Method::PATCH, "/v1/admin/checkout-settings", Some(json!({ "tax_rate_bp": 1 }))).await;
+    let (status, err) = app
+        .as_token(
+            &shop.token,
+            &other.slug,
+            Method::PATCH,
+            "/v1/admin/checkout-settings",
+            Some(json!({ "tax_rate_bp": 1 })),
+        )
+        .await;
     assert_error(status, &err, StatusCode::UNAUTHORIZED, "token_shop_mismatch");
 }

@@ -24,12 +24,16 @@ async fn signup_creates_a_shop_whose_owner_can_use_it_at_once() {
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert_eq!(schema_version, shopfleet::tenancy::migrate::latest_version(&shopfleet::tenancy::migrate::embedded()));
-    let role_exists: bool = sqlx::query_scalar("select exists (select 1 from pg_roles where rolname = $1)")
-        .bind(&role)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    assert_eq!(
+        schema_version,
+        shopfleet::tenancy::migrate::latest_version(&shopfleet::tenancy::migrate::embedded())
+    );
+    let role_exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_roles where rolname = $1)")
+            .bind(&role)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(role_exists);
 }
 
@@ -43,7 +47,12 @@ async fn signup_reports_provisioning_time_separately() {
         .send()
         .await
         .unwrap();
-    let timing = response.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let timing = response
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(response.status(), StatusCode::CREATED);
     assert!(timing.starts_with("provision;dur=") && timing.contains("hash;dur="), "{timing}");
 }
@@ -58,7 +67,8 @@ async fn a_taken_slug_is_409_and_bad_fields_are_422_naming_the_field() {
             .json(&json!({ "slug": slug, "name": "X", "currency": currency, "owner_email": email, "owner_password": password }))
             .send()
     };
-    let (status, body) = read(attempt(shop.slug.clone(), "a@b.example.com", PASSWORD, "USD").await.unwrap()).await;
+    let (status, body) =
+        read(attempt(shop.slug.clone(), "a@b.example.com", PASSWORD, "USD").await.unwrap()).await;
     assert_error(status, &body, StatusCode::CONFLICT, "slug_taken");
 
     for (slug, email, password, currency, field) in [
@@ -78,15 +88,22 @@ async fn a_taken_slug_is_409_and_bad_fields_are_422_naming_the_field() {
 async fn malformed_json_unknown_routes_and_wrong_methods_get_the_json_error_shape() {
     let app = TestApp::spawn().await;
     let (status, body) = read(
-        app.platform(Method::POST, "/v1/signup").header("content-type", "application/json").body("{not json").send().await.unwrap(),
+        app.platform(Method::POST, "/v1/signup")
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
 
-    let (status, body) = read(app.platform(Method::GET, "/v1/nothing-here").send().await.unwrap()).await;
+    let (status, body) =
+        read(app.platform(Method::GET, "/v1/nothing-here").send().await.unwrap()).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "route_not_found");
 
-    let (status, body) = read(app.platform(Method::DELETE, "/v1/signup").send().await.unwrap()).await;
+    let (status, body) =
+        read(app.platform(Method::DELETE, "/v1/signup").send().await.unwrap()).await;
     assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 }
 
@@ -99,7 +116,11 @@ async fn concurrent_signups_for_one_slug_create_one_shop() {
             .json(&json!({ "slug": slug, "name": "Race", "owner_email": format!("o{i}@race.example.com"), "owner_password": PASSWORD }))
             .send()
     });
-    let statuses: Vec<StatusCode> = futures::future::join_all(requests).await.into_iter().map(|r| r.unwrap().status()).collect();
+    let statuses: Vec<StatusCode> = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status())
+        .collect();
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 4, "{statuses:?}");
 }

@@ -1,8 +1,8 @@
 //! Sign-in of a shop's owner and staff: `/v1/admin/auth/{login,refresh,logout}`.
 
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use poem::web::Data;
 
 use super::principal::StaffAuth;
 use super::session;
@@ -47,8 +47,19 @@ impl AdminAuthApi {
     /// `invalid_credentials` (401) for a wrong e-mail or password; too many failures for one
     /// e-mail give 429 with `Retry-After`.
     #[oai(path = "/login", method = "post")]
-    async fn login(&self, tenant: Data<&Tenant>, body: Json<LoginRequest>) -> Result<Json<TokenPair>, LoginErrors> {
-        let (_, pair) = session::password_login(&self.state, &tenant, TokenKind::Staff, &body.email, &body.password).await?;
+    async fn login(
+        &self,
+        tenant: Data<&Tenant>,
+        body: Json<LoginRequest>,
+    ) -> Result<Json<TokenPair>, LoginErrors> {
+        let (_, pair) = session::password_login(
+            &self.state,
+            &tenant,
+            TokenKind::Staff,
+            &body.email,
+            &body.password,
+        )
+        .await?;
         Ok(Json(pair))
     }
 
@@ -56,15 +67,26 @@ impl AdminAuthApi {
     ///
     /// Refresh tokens are single-use: presenting a spent one revokes its whole family.
     #[oai(path = "/refresh", method = "post")]
-    async fn refresh(&self, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<Json<TokenPair>, ShopReadErrors> {
-        Ok(Json(session::refresh(&self.state, &tenant, TokenKind::Staff, &body.refresh_token).await?))
+    async fn refresh(
+        &self,
+        tenant: Data<&Tenant>,
+        body: Json<RefreshRequest>,
+    ) -> Result<Json<TokenPair>, ShopReadErrors> {
+        Ok(Json(
+            session::refresh(&self.state, &tenant, TokenKind::Staff, &body.refresh_token).await?,
+        ))
     }
 
     /// Sign out
     ///
     /// Revokes the given refresh token and every token refreshed from the same login.
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<LoggedOut, ShopReadErrors> {
+    async fn logout(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<RefreshRequest>,
+    ) -> Result<LoggedOut, ShopReadErrors> {
         session::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
         Ok(LoggedOut::NoContent)
     }

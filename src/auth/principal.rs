@@ -77,8 +77,11 @@ fn invalid_token() -> AppError {
 }
 
 fn context(req: &Request) -> Result<(&AppState, &Tenant), AppError> {
-    let state = req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
-    let tenant = req.data::<Tenant>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop route without tenant")))?;
+    let state =
+        req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
+    let tenant = req
+        .data::<Tenant>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop route without tenant")))?;
     Ok((state, tenant))
 }
 
@@ -87,7 +90,10 @@ fn verify_for_shop(req: &Request, token: &str, kinds: &[TokenKind]) -> Result<Cl
     let (state, tenant) = context(req)?;
     let claims = state.tokens.verify(token, kinds).ok_or_else(invalid_token)?;
     if claims.shop != Some(tenant.id.0) {
-        return Err(AppError::unauthorized("token_shop_mismatch", "this token was issued for another shop"));
+        return Err(AppError::unauthorized(
+            "token_shop_mismatch",
+            "this token was issued for another shop",
+        ));
     }
     Ok(claims)
 }
@@ -95,7 +101,11 @@ fn verify_for_shop(req: &Request, token: &str, kinds: &[TokenKind]) -> Result<Cl
 async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
     let claims = verify_for_shop(req, &bearer.token, &[TokenKind::Staff, TokenKind::Customer])?;
     if claims.kind != TokenKind::Staff {
-        return Err(AppError::forbidden("staff_only", "customer accounts cannot use the admin API").into());
+        return Err(AppError::forbidden(
+            "staff_only",
+            "customer accounts cannot use the admin API",
+        )
+        .into());
     }
     Ok(Staff { id: claims.sub, shop: ShopId(claims.sub_shop()) })
 }
@@ -106,8 +116,12 @@ async fn check_customer(req: &Request, bearer: Bearer) -> poem::Result<Customer>
 }
 
 async fn check_platform_admin(req: &Request, bearer: Bearer) -> poem::Result<PlatformAdmin> {
-    let state = req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
-    let claims = state.tokens.verify(&bearer.token, &[TokenKind::PlatformAdmin]).ok_or_else(invalid_token)?;
+    let state =
+        req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
+    let claims = state
+        .tokens
+        .verify(&bearer.token, &[TokenKind::PlatformAdmin])
+        .ok_or_else(invalid_token)?;
     Ok(PlatformAdmin { id: claims.sub })
 }
 

@@ -33,10 +33,27 @@ pub const ROLE_TEMPLATES: &[(&str, &str, &str)] = &[
 
 /// Every permission an admin role can hold, as `object:action`.
 pub const PERMISSIONS: &[&str] = &[
-    "products:read", "products:write", "categories:read", "categories:write", "staff:read",
-    "staff:write", "roles:read", "roles:write", "shop:read", "shop:write", "domains:read",
-    "domains:write", "customers:read", "customers:write", "orders:read", "orders:write",
-    "discounts:read", "discounts:write", "shipping:read", "shipping:write", "webhooks:read",
+    "products:read",
+    "products:write",
+    "categories:read",
+    "categories:write",
+    "staff:read",
+    "staff:write",
+    "roles:read",
+    "roles:write",
+    "shop:read",
+    "shop:write",
+    "domains:read",
+    "domains:write",
+    "customers:read",
+    "customers:write",
+    "orders:read",
+    "orders:write",
+    "discounts:read",
+    "discounts:write",
+    "shipping:read",
+    "shipping:write",
+    "webhooks:read",
     "webhooks:write",
 ];
 
@@ -72,7 +89,13 @@ impl Rbac {
 
     /// 403 unless staff member `subject` may do `action` on `object` in the tenant's shop;
     /// 401 if they hold no role at all any more (removed while their token is still valid).
-    pub async fn require(&self, tenant: &Tenant, subject: Uuid, object: &str, action: &str) -> AppResult<()> {
+    pub async fn require(
+        &self,
+        tenant: &Tenant,
+        subject: Uuid,
+        object: &str,
+        action: &str,
+    ) -> AppResult<()> {
         let enforcer = self.enforcer(tenant).await?;
         let (subject, domain) = (subject.to_string(), tenant.id.to_string());
         if enforcer.get_roles_for_user(&subject, Some(&domain)).is_empty() {
@@ -84,11 +107,20 @@ impl Rbac {
         if allowed {
             Ok(())
         } else {
-            Err(AppError::forbidden("forbidden", format!("your role does not allow {action} on {object}")))
+            Err(AppError::forbidden(
+                "forbidden",
+                format!("your role does not allow {action} on {object}"),
+            ))
         }
     }
 
-    pub async fn allowed(&self, tenant: &Tenant, subject: &str, object: &str, action: &str) -> AppResult<bool> {
+    pub async fn allowed(
+        &self,
+        tenant: &Tenant,
+        subject: &str,
+        object: &str,
+        action: &str,
+    ) -> AppResult<bool> {
         let enforcer = self.enforcer(tenant).await?;
         let domain = tenant.id.to_string();
         enforcer
@@ -100,7 +132,10 @@ impl Rbac {
         let pool = self.pool.clone();
         let owned = tenant.clone();
         self.enforcers
-            .try_get_with(tenant.id, async move { load_enforcer(&pool, &owned).await.map(Arc::new) })
+            .try_get_with(
+                tenant.id,
+                async move { load_enforcer(&pool, &owned).await.map(Arc::new) },
+            )
             .await
             .map_err(|err| AppError::Internal(anyhow::anyhow!("loading policies: {err}")))
     }
@@ -168,7 +203,13 @@ pub async fn install_templates(conn: &mut PgConnection, shop: ShopId) -> AppResu
     Ok(())
 }
 
-pub async fn add_policy(conn: &mut PgConnection, role: &str, domain: &str, object: &str, action: &str) -> AppResult<()> {
+pub async fn add_policy(
+    conn: &mut PgConnection,
+    role: &str,
+    domain: &str,
+    object: &str,
+    action: &str,
+) -> AppResult<()> {
     sqlx::query("insert into casbin_rules (ptype, v0, v1, v2, v3) values ('p', $1, $2, $3, $4)")
         .bind(role_subject(role))
         .bind(domain)
@@ -180,7 +221,12 @@ pub async fn add_policy(conn: &mut PgConnection, role: &str, domain: &str, objec
 }
 
 /// Gives a staff member exactly one role (replacing any other).
-pub async fn assign_role(conn: &mut PgConnection, shop: ShopId, staff: Uuid, role: &str) -> AppResult<()> {
+pub async fn assign_role(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    staff: Uuid,
+    role: &str,
+) -> AppResult<()> {
     sqlx::query("delete from casbin_rules where ptype = 'g' and v0 = $1")
         .bind(staff.to_string())
         .execute(&mut *conn)
@@ -203,7 +249,11 @@ mod tests {
         let mut e = Enforcer::new(model, MemoryAdapter::default()).await.unwrap();
         for (ptype, rule) in lines {
             let rule: Vec<String> = rule.iter().map(|s| s.to_string()).collect();
-            if *ptype == "p" { e.add_policy(rule).await.unwrap(); } else { e.add_grouping_policy(rule).await.unwrap(); }
+            if *ptype == "p" {
+                e.add_policy(rule).await.unwrap();
+            } else {
+                e.add_grouping_policy(rule).await.unwrap();
+            }
         }
         e
     }
@@ -215,7 +265,8 @@ mod tests {
             ("p", &["role:owner", "shop-a", "*", "*"]),
             ("g", &["alice", "role:staff", "shop-a"]),
             ("g", &["olga", "role:owner", "shop-a"]),
-        ]).await;
+        ])
+        .await;
         assert!(e.enforce(("alice", "shop-a", "products", "write")).unwrap());
         assert!(!e.enforce(("alice", "shop-a", "staff", "write")).unwrap());
         assert!(!e.enforce(("alice", "shop-b", "products", "write")).unwrap());

@@ -22,10 +22,16 @@ fn kind_label(kind: TokenKind) -> &'static str {
 }
 
 /// `(id, password hash)` of the shop account with this e-mail.
-async fn find_account(conn: &mut PgConnection, kind: TokenKind, email: &str) -> AppResult<Option<(Uuid, String)>> {
+async fn find_account(
+    conn: &mut PgConnection,
+    kind: TokenKind,
+    email: &str,
+) -> AppResult<Option<(Uuid, String)>> {
     let sql = match kind {
         TokenKind::Staff => "select id, password_hash from staff where lower(email) = lower($1)",
-        TokenKind::Customer => "select id, password_hash from customers where lower(email) = lower($1)",
+        TokenKind::Customer => {
+            "select id, password_hash from customers where lower(email) = lower($1)"
+        }
         TokenKind::PlatformAdmin => return Ok(None),
     };
     Ok(sqlx::query_as(sql).bind(email.trim()).fetch_optional(conn).await?)
@@ -75,7 +81,12 @@ pub async fn password_login(
 }
 
 /// Spends a refresh token and issues the next pair of its family.
-pub async fn refresh(state: &AppState, tenant: &Tenant, kind: TokenKind, refresh_token: &str) -> AppResult<TokenPair> {
+pub async fn refresh(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: TokenKind,
+    refresh_token: &str,
+) -> AppResult<TokenPair> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     let (subject, family) = match tokens::spend_refresh(&mut tx, kind, refresh_token).await? {
         Ok(spent) => spent,
@@ -87,15 +98,24 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, kind: TokenKind, refresh
     };
     if !account_exists(&mut tx, kind, subject).await? {
         tx.rollback().await?;
-        return Err(AppError::unauthorized("invalid_refresh_token", "refresh token is invalid or expired"));
+        return Err(AppError::unauthorized(
+            "invalid_refresh_token",
+            "refresh token is invalid or expired",
+        ));
     }
-    let pair = tokens::issue_pair(&mut tx, &state.tokens, kind, subject, tenant.id, Some(family)).await?;
+    let pair =
+        tokens::issue_pair(&mut tx, &state.tokens, kind, subject, tenant.id, Some(family)).await?;
     tx.commit().await?;
     Ok(pair)
 }
 
 /// Revokes the family of `refresh_token` if it belongs to `subject`.
-pub async fn logout(state: &AppState, tenant: &Tenant, subject: Uuid, refresh_token: &str) -> AppResult<()> {
+pub async fn logout(
+    state: &AppState,
+    tenant: &Tenant,
+    subject: Uuid,
+    refresh_token: &str,
+) -> AppResult<()> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     tokens::revoke_by_token(&mut tx, subject, refresh_token).await?;
     tx.commit().await?;

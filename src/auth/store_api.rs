@@ -10,8 +10,8 @@ use super::principal::CustomerAuth;
 use super::session;
 use super::tokens::{TokenKind, TokenPair};
 use crate::app::AppState;
-use crate::error::ShopReadErrors;
 use crate::cart;
+use crate::error::ShopReadErrors;
 use crate::tenancy::{Tenant, TenantTx};
 
 pub struct StoreAuthApi {
@@ -30,7 +30,14 @@ impl StoreAuthApi {
         #[oai(name = "X-Cart-Token")] cart_token: Header<Option<String>>,
         body: Json<LoginRequest>,
     ) -> Result<Json<TokenPair>, LoginErrors> {
-        let (customer, pair) = session::password_login(&self.state, &tenant, TokenKind::Customer, &body.email, &body.password).await?;
+        let (customer, pair) = session::password_login(
+            &self.state,
+            &tenant,
+            TokenKind::Customer,
+            &body.email,
+            &body.password,
+        )
+        .await?;
         if let Some(token) = cart_token.0.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
             cart::merge_guest_cart(&mut tx, token, customer).await?;
@@ -41,13 +48,25 @@ impl StoreAuthApi {
 
     /// Exchange a customer's refresh token for a new pair
     #[oai(path = "/refresh", method = "post")]
-    async fn refresh(&self, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<Json<TokenPair>, ShopReadErrors> {
-        Ok(Json(session::refresh(&self.state, &tenant, TokenKind::Customer, &body.refresh_token).await?))
+    async fn refresh(
+        &self,
+        tenant: Data<&Tenant>,
+        body: Json<RefreshRequest>,
+    ) -> Result<Json<TokenPair>, ShopReadErrors> {
+        Ok(Json(
+            session::refresh(&self.state, &tenant, TokenKind::Customer, &body.refresh_token)
+                .await?,
+        ))
     }
 
     /// Sign a customer out
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, auth: CustomerAuth, tenant: Data<&Tenant>, body: Json<RefreshRequest>) -> Result<LoggedOut, ShopReadErrors> {
+    async fn logout(
+        &self,
+        auth: CustomerAuth,
+        tenant: Data<&Tenant>,
+        body: Json<RefreshRequest>,
+    ) -> Result<LoggedOut, ShopReadErrors> {
         session::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
         Ok(LoggedOut::NoContent)
     }

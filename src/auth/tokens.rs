@@ -81,7 +81,12 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue_access(&self, kind: TokenKind, subject: Uuid, shop: Option<ShopId>) -> AppResult<String> {
+    pub fn issue_access(
+        &self,
+        kind: TokenKind,
+        subject: Uuid,
+        shop: Option<ShopId>,
+    ) -> AppResult<String> {
         let now = Utc::now();
         let claims = Claims {
             iss: ISSUER.to_owned(),
@@ -105,7 +110,8 @@ impl TokenKeys {
         validation.set_audience(&audiences);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?.claims;
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?.claims;
         // The audience must agree with the kind, or a token could claim one and be used as the other.
         (claims.aud == claims.kind.audience() && kinds.contains(&claims.kind)).then_some(claims)
     }
@@ -188,7 +194,8 @@ pub async fn spend_refresh(
     .bind(kind.subject_kind())
     .fetch_optional(&mut *conn)
     .await?;
-    let invalid = || AppError::unauthorized("invalid_refresh_token", "refresh token is invalid or expired");
+    let invalid =
+        || AppError::unauthorized("invalid_refresh_token", "refresh token is invalid or expired");
     let Some(stored) = stored else {
         return Ok(Err(invalid()));
     };
@@ -208,10 +215,12 @@ pub async fn spend_refresh(
 }
 
 pub async fn revoke_family(conn: &mut PgConnection, family: Uuid) -> AppResult<()> {
-    sqlx::query("update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null")
-        .bind(family)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null",
+    )
+    .bind(family)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -230,10 +239,12 @@ pub async fn revoke_by_token(conn: &mut PgConnection, subject: Uuid, token: &str
 
 /// Revokes every refresh token of a subject (staff removed, password changed).
 pub async fn revoke_subject(conn: &mut PgConnection, subject: Uuid) -> AppResult<()> {
-    sqlx::query("update refresh_tokens set revoked_at = now() where subject_id = $1 and revoked_at is null")
-        .bind(subject)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "update refresh_tokens set revoked_at = now() where subject_id = $1 and revoked_at is null",
+    )
+    .bind(subject)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -263,9 +274,15 @@ mod tests {
         assert!(keys().verify(&token, &[TokenKind::Staff]).is_none());
 
         // alg=none with the same claims
-        let claims = keys().verify(&keys().issue_access(TokenKind::Staff, Uuid::now_v7(), None).unwrap(), &[TokenKind::Staff]).unwrap();
+        let claims = keys()
+            .verify(
+                &keys().issue_access(TokenKind::Staff, Uuid::now_v7(), None).unwrap(),
+                &[TokenKind::Staff],
+            )
+            .unwrap();
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
-        let none_token = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#), payload);
+        let none_token =
+            format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#), payload);
         assert!(keys().verify(&none_token, &[TokenKind::Staff]).is_none());
     }
 

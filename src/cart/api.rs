@@ -99,7 +99,12 @@ impl CartApi {
     ///
     /// A guest gets a new cart and its token. A signed-in customer gets their active cart.
     #[oai(path = "/carts", method = "post")]
-    async fn create(&self, auth: ShopperAuth, req: &Request, tenant: Data<&Tenant>) -> Result<CartCreated, CartErrors> {
+    async fn create(
+        &self,
+        auth: ShopperAuth,
+        req: &Request,
+        tenant: Data<&Tenant>,
+    ) -> Result<CartCreated, CartErrors> {
         let customer = auth.customer(req)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let (token, cart) = match customer {
@@ -125,7 +130,10 @@ impl CartApi {
         #[oai(name = "X-Cart-Token")] cart_token: CartToken,
     ) -> Result<Json<Cart>, CartErrors> {
         let shopper = shopper(&auth, req, cart_token.0.as_deref())?;
-        self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), |_, _| Box::pin(async { Ok(()) })).await
+        self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), |_, _| {
+            Box::pin(async { Ok(()) })
+        })
+        .await
     }
 
     /// Choose the shipping method the totals use
@@ -147,16 +155,21 @@ impl CartApi {
                     MaybeUndefined::Null => None,
                     MaybeUndefined::Value(id) => {
                         if !crate::shipping::get_method(tx, id).await?.is_some_and(|m| m.active) {
-                            return Err(AppError::not_found("shipping_method_not_found", "no active shipping method has this id"));
+                            return Err(AppError::not_found(
+                                "shipping_method_not_found",
+                                "no active shipping method has this id",
+                            ));
                         }
                         Some(id)
                     }
                 };
-                sqlx::query("update carts set shipping_method_id = $2, updated_at = now() where id = $1")
-                    .bind(cart.id)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "update carts set shipping_method_id = $2, updated_at = now() where id = $1",
+                )
+                .bind(cart.id)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
                 Ok(())
             })
         })
@@ -316,13 +329,17 @@ impl CartApi {
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), move |tx, cart| {
             Box::pin(async move {
                 let lines = super::load_lines(tx, cart.id).await?;
-                let check = super::discount::check(tx, Some(&code), &lines, cart.customer_id, None).await?.into_result()?;
+                let check = super::discount::check(tx, Some(&code), &lines, cart.customer_id, None)
+                    .await?
+                    .into_result()?;
                 let code = check.applied.map_or(code, |d| d.code);
-                sqlx::query("update carts set discount_code = $2, updated_at = now() where id = $1")
-                    .bind(cart.id)
-                    .bind(code)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "update carts set discount_code = $2, updated_at = now() where id = $1",
+                )
+                .bind(cart.id)
+                .bind(code)
+                .execute(&mut **tx)
+                .await?;
                 Ok(())
             })
         })
@@ -341,10 +358,12 @@ impl CartApi {
         let shopper = shopper(&auth, req, cart_token.0.as_deref())?;
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), |tx, cart| {
             Box::pin(async move {
-                sqlx::query("update carts set discount_code = null, updated_at = now() where id = $1")
-                    .bind(cart.id)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "update carts set discount_code = null, updated_at = now() where id = $1",
+                )
+                .bind(cart.id)
+                .execute(&mut **tx)
+                .await?;
                 Ok(())
             })
         })
@@ -361,7 +380,13 @@ type Change<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<()>> + Send + 
 impl CartApi {
     /// Finds the shopper's cart, applies `change` and answers with the cart as it now is, all in
     /// one transaction.
-    async fn with_cart<F>(&self, tenant: &Tenant, shopper: &Shopper, guest_token: Option<&str>, change: F) -> Result<Json<Cart>, CartErrors>
+    async fn with_cart<F>(
+        &self,
+        tenant: &Tenant,
+        shopper: &Shopper,
+        guest_token: Option<&str>,
+        change: F,
+    ) -> Result<Json<Cart>, CartErrors>
     where
         F: for<'a> FnOnce(&'a mut TenantTx, &'a CartRow) -> Change<'a>,
     {

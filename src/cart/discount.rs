@@ -43,7 +43,10 @@ impl DiscountCheck {
             Some(problem) if problem.code == "discount_not_found" => {
                 Err(AppError::not_found("discount_not_found", problem.message.clone()))
             }
-            Some(problem) => Err(AppError::Unprocessable { code: static_code(&problem.code), message: problem.message.clone() }),
+            Some(problem) => Err(AppError::Unprocessable {
+                code: static_code(&problem.code),
+                message: problem.message.clone(),
+            }),
         }
     }
 }
@@ -76,7 +79,10 @@ fn availability_problem(row: &Discount, now: DateTime<Utc>) -> Option<Problem> {
         return Some(Problem::new("discount_expired", "this discount code has expired"));
     }
     if row.usage_limit.is_some_and(|limit| row.used_count >= limit) {
-        return Some(Problem::new("discount_usage_limit_reached", "this discount code has been used up"));
+        return Some(Problem::new(
+            "discount_usage_limit_reached",
+            "this discount code has been used up",
+        ));
     }
     None
 }
@@ -120,11 +126,17 @@ pub async fn evaluate(
         .fetch_one(&mut *conn)
         .await?;
         if used >= i64::from(limit) {
-            return Ok(not_applied(Problem::new("discount_customer_limit_reached", "you have already used this discount code")));
+            return Ok(not_applied(Problem::new(
+                "discount_customer_limit_reached",
+                "you have already used this discount code",
+            )));
         }
     }
     let purchasable: Vec<&LineRow> = lines.iter().filter(|l| l.purchasable()).collect();
-    let subtotal: i64 = purchasable.iter().map(|l| l.price.unwrap_or(0).saturating_mul(i64::from(l.quantity))).sum();
+    let subtotal: i64 = purchasable
+        .iter()
+        .map(|l| l.price.unwrap_or(0).saturating_mul(i64::from(l.quantity)))
+        .sum();
     if subtotal < row.min_subtotal {
         return Ok(not_applied(Problem::new(
             "discount_minimum_not_met",
@@ -147,7 +159,10 @@ pub async fn evaluate(
         .collect(),
     };
     if discountable.is_empty() && row.kind != DiscountKind::FreeShipping {
-        return Ok(not_applied(Problem::new("discount_not_applicable", "this code does not apply to the items in your cart")));
+        return Ok(not_applied(Problem::new(
+            "discount_not_applicable",
+            "this code does not apply to the items in your cart",
+        )));
     }
     Ok(DiscountCheck { applied: Some(row), problem: None, discountable })
 }

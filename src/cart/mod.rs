@@ -125,16 +125,21 @@ pub struct CartRow {
 const CART_COLUMNS: &str = "id, customer_id, discount_code, shipping_method_id, updated_at";
 
 pub fn cart_not_found() -> AppError {
-    AppError::not_found("cart_not_found", "no active cart with this token (it may have expired or been checked out)")
+    AppError::not_found(
+        "cart_not_found",
+        "no active cart with this token (it may have expired or been checked out)",
+    )
 }
 
 /// Creates a guest cart; returns it with its token (shown only now).
 pub async fn create_guest_cart(conn: &mut PgConnection, token: &str) -> AppResult<CartRow> {
-    Ok(sqlx::query_as(&format!("insert into carts (id, token_hash) values ($1, $2) returning {CART_COLUMNS}"))
-        .bind(Uuid::now_v7())
-        .bind(secret_token_hash(token))
-        .fetch_one(conn)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "insert into carts (id, token_hash) values ($1, $2) returning {CART_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(secret_token_hash(token))
+    .fetch_one(conn)
+    .await?)
 }
 
 async fn find_guest_cart(conn: &mut PgConnection, token: &str) -> AppResult<Option<CartRow>> {
@@ -158,15 +163,21 @@ pub async fn customer_cart(conn: &mut PgConnection, customer: Uuid) -> AppResult
     .bind(customer)
     .execute(&mut *conn)
     .await?;
-    Ok(sqlx::query_as(&format!("select {CART_COLUMNS} from carts where customer_id = $1 and status = 'active' for update"))
-        .bind(customer)
-        .fetch_one(conn)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "select {CART_COLUMNS} from carts where customer_id = $1 and status = 'active' for update"
+    ))
+    .bind(customer)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// The shopper's active cart, locked for the transaction. A customer request carrying a guest
 /// cart token merges that cart first.
-pub async fn find_cart(conn: &mut PgConnection, shopper: &Shopper, guest_token: Option<&str>) -> AppResult<CartRow> {
+pub async fn find_cart(
+    conn: &mut PgConnection,
+    shopper: &Shopper,
+    guest_token: Option<&str>,
+) -> AppResult<CartRow> {
     match shopper {
         Shopper::Customer(customer) => {
             if let Some(token) = guest_token {
@@ -180,7 +191,11 @@ pub async fn find_cart(conn: &mut PgConnection, shopper: &Shopper, guest_token: 
 
 /// Moves a guest cart's lines into the customer's cart (quantities add up) and retires the
 /// guest cart. An unknown or expired token is ignored: there is nothing to merge.
-pub async fn merge_guest_cart(conn: &mut PgConnection, token: &str, customer: Uuid) -> AppResult<()> {
+pub async fn merge_guest_cart(
+    conn: &mut PgConnection,
+    token: &str,
+    customer: Uuid,
+) -> AppResult<()> {
     let Some(guest) = find_guest_cart(conn, token).await? else { return Ok(()) };
     let cart = customer_cart(conn, customer).await?;
     let guest_lines: Vec<(Uuid, i32, i64)> =
@@ -211,16 +226,25 @@ pub async fn merge_guest_cart(conn: &mut PgConnection, token: &str, customer: Uu
     .bind(guest.shipping_method_id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("update carts set status = 'merged', updated_at = now() where id = $1").bind(guest.id).execute(conn).await?;
+    sqlx::query("update carts set status = 'merged', updated_at = now() where id = $1")
+        .bind(guest.id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 pub async fn reload(conn: &mut PgConnection, cart: Uuid) -> AppResult<CartRow> {
-    Ok(sqlx::query_as(&format!("select {CART_COLUMNS} from carts where id = $1")).bind(cart).fetch_one(conn).await?)
+    Ok(sqlx::query_as(&format!("select {CART_COLUMNS} from carts where id = $1"))
+        .bind(cart)
+        .fetch_one(conn)
+        .await?)
 }
 
 pub async fn touch(conn: &mut PgConnection, cart: Uuid) -> AppResult<()> {
-    sqlx::query("update carts set updated_at = now() where id = $1").bind(cart).execute(conn).await?;
+    sqlx::query("update carts set updated_at = now() where id = $1")
+        .bind(cart)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -260,14 +284,21 @@ impl LineRow {
             return vec![Problem::new("product_unavailable", "this product is no longer sold")];
         };
         if !self.purchasable() {
-            problems.push(Problem::new("product_unavailable", "this product is not available at the moment"));
+            problems.push(Problem::new(
+                "product_unavailable",
+                "this product is not available at the moment",
+            ));
         } else if stock == 0 {
             problems.push(Problem::new("out_of_stock", "this item is out of stock"));
         } else if self.quantity > stock {
-            problems.push(Problem::new("insufficient_stock", format!("only {stock} left in stock")));
+            problems
+                .push(Problem::new("insufficient_stock", format!("only {stock} left in stock")));
         }
         if price != self.seen_price {
-            problems.push(Problem::new("price_changed", format!("the price changed from {} to {price}", self.seen_price)));
+            problems.push(Problem::new(
+                "price_changed",
+                format!("the price changed from {} to {price}", self.seen_price),
+            ));
         }
         problems
     }
@@ -307,7 +338,8 @@ pub async fn price(
 ) -> AppResult<Priced> {
     let settings = load_settings(conn).await?;
     let discount = discount::check(conn, discount_code, &lines, customer, email).await?;
-    let price_lines: Vec<PriceLine> = lines.iter().map(|l| l.price_line(&discount.discountable)).collect();
+    let price_lines: Vec<PriceLine> =
+        lines.iter().map(|l| l.price_line(&discount.discountable)).collect();
     let usable_shipping = shipping.as_ref().filter(|m| m.active).map(ShippingMethod::rule);
     let totals = pricing::compute(&price_lines, discount.rule(), usable_shipping, settings.tax());
     Ok(Priced { lines, discount, shipping, totals, settings })
@@ -320,13 +352,17 @@ pub async fn view(conn: &mut PgConnection, tenant: &Tenant, cart: &CartRow) -> A
         Some(id) => shipping::get_method(conn, id).await?,
         None => None,
     };
-    let priced = price(conn, lines, cart.discount_code.as_deref(), shipping, cart.customer_id, None).await?;
+    let priced =
+        price(conn, lines, cart.discount_code.as_deref(), shipping, cart.customer_id, None).await?;
     let mut problems = Vec::new();
     if let Some(problem) = &priced.discount.problem {
         problems.push(problem.clone());
     }
     if cart.shipping_method_id.is_some() && !priced.shipping.as_ref().is_some_and(|m| m.active) {
-        problems.push(Problem::new("shipping_method_unavailable", "the chosen shipping method is no longer offered"));
+        problems.push(Problem::new(
+            "shipping_method_unavailable",
+            "the chosen shipping method is no longer offered",
+        ));
     }
     let items: Vec<CartLine> = priced
         .lines
@@ -365,7 +401,11 @@ pub async fn view(conn: &mut PgConnection, tenant: &Tenant, cart: &CartRow) -> A
         subtotal,
         discount_code: cart.discount_code.clone(),
         discount_total,
-        shipping_method: priced.shipping.as_ref().map(|m| CartShipping { id: m.id, name: m.name.clone(), price: m.price }),
+        shipping_method: priced.shipping.as_ref().map(|m| CartShipping {
+            id: m.id,
+            name: m.name.clone(),
+            price: m.price,
+        }),
         shipping_total,
         tax_rate_bp: priced.settings.tax_rate_bp,
         prices_include_tax: priced.settings.prices_include_tax,

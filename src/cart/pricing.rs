@@ -74,21 +74,34 @@ pub fn line_total(line: &PriceLine) -> i64 {
 }
 
 /// Computes every figure of a cart or order (see the module doc).
-pub fn compute(lines: &[PriceLine], discount: Option<DiscountRule>, shipping: Option<ShippingRule>, tax: TaxRule) -> Totals {
+pub fn compute(
+    lines: &[PriceLine],
+    discount: Option<DiscountRule>,
+    shipping: Option<ShippingRule>,
+    tax: TaxRule,
+) -> Totals {
     let subtotal: i128 = lines.iter().map(|l| i128::from(line_total(l))).sum();
-    let eligible: i128 = lines.iter().filter(|l| l.discountable).map(|l| i128::from(line_total(l))).sum();
+    let eligible: i128 =
+        lines.iter().filter(|l| l.discountable).map(|l| i128::from(line_total(l))).sum();
     let discount_total = match discount {
         Some(DiscountRule { kind: DiscountKind::Percentage, value }) => {
             div_round_half_even(eligible * i128::from(value.clamp(0, 100)), 100)
         }
-        Some(DiscountRule { kind: DiscountKind::FixedAmount, value }) => i128::from(value.max(0)).min(eligible),
+        Some(DiscountRule { kind: DiscountKind::FixedAmount, value }) => {
+            i128::from(value.max(0)).min(eligible)
+        }
         Some(DiscountRule { kind: DiscountKind::FreeShipping, .. }) | None => 0,
     };
-    let free_shipping = matches!(discount, Some(DiscountRule { kind: DiscountKind::FreeShipping, .. }));
+    let free_shipping =
+        matches!(discount, Some(DiscountRule { kind: DiscountKind::FreeShipping, .. }));
     let shipping_total = match shipping {
         None => 0,
         Some(_) if free_shipping => 0,
-        Some(ShippingRule { free_above: Some(threshold), .. }) if subtotal - discount_total >= i128::from(threshold) => 0,
+        Some(ShippingRule { free_above: Some(threshold), .. })
+            if subtotal - discount_total >= i128::from(threshold) =>
+        {
+            0
+        }
         Some(ShippingRule { price, .. }) => i128::from(price.max(0)),
     };
     let taxable = subtotal - discount_total + shipping_total;
@@ -144,24 +157,47 @@ mod tests {
         let t = compute(&[line(1200, 1)], None, None, tax);
         assert_eq!((t.tax_total, t.total), (200, 1200));
         // 19 % included in 1000: 1000 × 1900 / 11900 = 159.66… → 160.
-        let t = compute(&[line(1000, 1)], None, None, TaxRule { rate_bp: 1900, prices_include_tax: true });
+        let t = compute(
+            &[line(1000, 1)],
+            None,
+            None,
+            TaxRule { rate_bp: 1900, prices_include_tax: true },
+        );
         assert_eq!((t.tax_total, t.total), (160, 1000));
     }
 
     #[test]
     fn percentage_discount_covers_only_eligible_lines_and_rounds() {
-        let lines = [PriceLine { unit_price: 999, quantity: 1, discountable: true }, PriceLine { unit_price: 5000, quantity: 1, discountable: false }];
+        let lines = [
+            PriceLine { unit_price: 999, quantity: 1, discountable: true },
+            PriceLine { unit_price: 5000, quantity: 1, discountable: false },
+        ];
         // 15 % of 999 = 149.85 → 150.
-        let t = compute(&lines, Some(DiscountRule { kind: DiscountKind::Percentage, value: 15 }), None, NO_TAX);
+        let t = compute(
+            &lines,
+            Some(DiscountRule { kind: DiscountKind::Percentage, value: 15 }),
+            None,
+            NO_TAX,
+        );
         assert_eq!((t.subtotal, t.discount_total, t.total), (5999, 150, 5849));
         // 50 % of 25 = 12.5 → 12 (half to even).
-        let t = compute(&[line(25, 1)], Some(DiscountRule { kind: DiscountKind::Percentage, value: 50 }), None, NO_TAX);
+        let t = compute(
+            &[line(25, 1)],
+            Some(DiscountRule { kind: DiscountKind::Percentage, value: 50 }),
+            None,
+            NO_TAX,
+        );
         assert_eq!(t.discount_total, 12);
     }
 
     #[test]
     fn a_fixed_discount_never_exceeds_the_eligible_subtotal() {
-        let t = compute(&[line(300, 2)], Some(DiscountRule { kind: DiscountKind::FixedAmount, value: 1000 }), None, NO_TAX);
+        let t = compute(
+            &[line(300, 2)],
+            Some(DiscountRule { kind: DiscountKind::FixedAmount, value: 1000 }),
+            None,
+            NO_TAX,
+        );
         assert_eq!((t.discount_total, t.total), (600, 0));
     }
 
@@ -188,6 +224,15 @@ mod tests {
             tax,
         );
         // (5997 − 500 + 700) × 8.25 % = 511.2525 → 511.
-        assert_eq!(t, Totals { subtotal: 5997, discount_total: 500, shipping_total: 700, tax_total: 511, total: 6708 });
+        assert_eq!(
+            t,
+            Totals {
+                subtotal: 5997,
+                discount_total: 500,
+                shipping_total: 700,
+                tax_total: 511,
+                total: 6708
+            }
+        );
     }
 }

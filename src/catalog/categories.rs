@@ -32,7 +32,9 @@ const SELECT_CATEGORY: &str = "select c.id, c.parent_id, c.name, c.slug, c.descr
      c.created_at, c.updated_at from categories c";
 
 pub async fn list(conn: &mut PgConnection) -> AppResult<Vec<Category>> {
-    Ok(sqlx::query_as(&format!("{SELECT_CATEGORY} order by c.position, c.name, c.id")).fetch_all(conn).await?)
+    Ok(sqlx::query_as(&format!("{SELECT_CATEGORY} order by c.position, c.name, c.id"))
+        .fetch_all(conn)
+        .await?)
 }
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> AppResult<Category> {
@@ -48,7 +50,12 @@ pub fn not_found() -> AppError {
 }
 
 fn slug_taken(err: sqlx::Error) -> AppError {
-    on_unique_violation(err, "categories_slug_key", "slug_taken", "a category with this slug exists")
+    on_unique_violation(
+        err,
+        "categories_slug_key",
+        "slug_taken",
+        "a category with this slug exists",
+    )
 }
 
 pub struct CategoryFields {
@@ -91,7 +98,11 @@ async fn products_under(conn: &mut PgConnection, id: Uuid) -> AppResult<Vec<Uuid
 
 /// Category names and slugs are part of product search documents: rebuild those of `products`
 /// and tell outbox-fed engines.
-async fn refresh_products(conn: &mut PgConnection, shop: ShopId, products: &[Uuid]) -> AppResult<()> {
+async fn refresh_products(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    products: &[Uuid],
+) -> AppResult<()> {
     refresh_search_vector(conn, products).await?;
     for id in products {
         events::emit(conn, shop, "product.updated", json!({ "id": id })).await?;
@@ -99,7 +110,12 @@ async fn refresh_products(conn: &mut PgConnection, shop: ShopId, products: &[Uui
     Ok(())
 }
 
-pub async fn update(conn: &mut PgConnection, shop: ShopId, id: Uuid, fields: &CategoryFields) -> AppResult<()> {
+pub async fn update(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    id: Uuid,
+    fields: &CategoryFields,
+) -> AppResult<()> {
     if let Some(parent) = fields.parent_id {
         ensure_exists(conn, parent, "parent_id").await?;
         // The new parent must not be the category itself or one of its descendants.
@@ -113,7 +129,10 @@ pub async fn update(conn: &mut PgConnection, shop: ShopId, id: Uuid, fields: &Ca
         .fetch_one(&mut *conn)
         .await?;
         if cycle {
-            return Err(AppError::validation("parent_id", "a category cannot be moved under itself"));
+            return Err(AppError::validation(
+                "parent_id",
+                "a category cannot be moved under itself",
+            ));
         }
     }
     sqlx::query(
@@ -134,15 +153,20 @@ pub async fn update(conn: &mut PgConnection, shop: ShopId, id: Uuid, fields: &Ca
 }
 
 pub async fn delete(conn: &mut PgConnection, shop: ShopId, id: Uuid) -> AppResult<()> {
-    let has_children: bool = sqlx::query_scalar("select exists (select 1 from categories where parent_id = $1)")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let has_children: bool =
+        sqlx::query_scalar("select exists (select 1 from categories where parent_id = $1)")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
     if has_children {
-        return Err(AppError::conflict("category_has_children", "move or delete its subcategories first"));
+        return Err(AppError::conflict(
+            "category_has_children",
+            "move or delete its subcategories first",
+        ));
     }
     let affected = products_under(conn, id).await?;
-    let deleted = sqlx::query("delete from categories where id = $1").bind(id).execute(&mut *conn).await?;
+    let deleted =
+        sqlx::query("delete from categories where id = $1").bind(id).execute(&mut *conn).await?;
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::categories::{self, Category, CategoryFields};
 use crate::app::AppState;
-use crate::error::{AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors};
 use crate::auth::principal::StaffAuth;
+use crate::error::{AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors};
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{parse_name, parse_url_slug, slugify};
 
@@ -53,12 +53,15 @@ enum CategoryDeleted {
     NoContent,
 }
 
-
 #[OpenApi(prefix_path = "/v1/admin/categories", tag = "crate::openapi_tags::Tag::Catalog")]
 impl CategoriesAdminApi {
     /// List all categories (flat; use `parent_id` for the tree)
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Category>>, ShopReadErrors> {
+    async fn list(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<Category>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = categories::list(&mut tx).await?;
@@ -68,7 +71,12 @@ impl CategoriesAdminApi {
 
     /// Create a category
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewCategory>) -> Result<CategoryCreated, ShopWriteErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewCategory>,
+    ) -> Result<CategoryCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
         let name = parse_name("name", &body.name, 100)?;
         let slug = match body.slug.as_deref() {
@@ -91,7 +99,13 @@ impl CategoriesAdminApi {
 
     /// Change a category, or move it in the tree
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<CategoryUpdate>) -> Result<Json<Category>, ShopWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<CategoryUpdate>,
+    ) -> Result<Json<Category>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
         Ok(Json(self.change(&tenant, id.0, body.0).await?))
     }
@@ -100,7 +114,12 @@ impl CategoriesAdminApi {
     ///
     /// `category_has_children` (409) while it has subcategories.
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<CategoryDeleted, ShopDeleteErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<CategoryDeleted, ShopDeleteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         categories::delete(&mut tx, tenant.id, id.0).await?;
@@ -119,9 +138,22 @@ impl CategoriesAdminApi {
                 MaybeUndefined::Null => None,
                 MaybeUndefined::Value(parent) => Some(parent),
             },
-            name: req.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?.unwrap_or(current.name),
-            slug: req.slug.as_deref().map(|s| parse_url_slug("slug", s)).transpose()?.unwrap_or(current.slug),
-            description: req.description.map(|d| d.trim().to_owned()).unwrap_or(current.description),
+            name: req
+                .name
+                .as_deref()
+                .map(|n| parse_name("name", n, 100))
+                .transpose()?
+                .unwrap_or(current.name),
+            slug: req
+                .slug
+                .as_deref()
+                .map(|s| parse_url_slug("slug", s))
+                .transpose()?
+                .unwrap_or(current.slug),
+            description: req
+                .description
+                .map(|d| d.trim().to_owned())
+                .unwrap_or(current.description),
             position: req.position.unwrap_or(current.position),
         };
         categories::update(&mut tx, tenant.id, id, &fields).await?;

@@ -23,7 +23,6 @@ use crate::search::document::refresh_search_vector;
 use crate::tenancy::ShopId;
 use crate::values::{parse_name, parse_url_slug, slugify};
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[oai(rename_all = "lowercase")]
 pub enum ProductStatus {
@@ -151,23 +150,39 @@ pub fn not_found() -> AppError {
     AppError::not_found("product_not_found", "no such product")
 }
 
-
 fn product_conflict(err: sqlx::Error) -> AppError {
     match &err {
         sqlx::Error::Database(db) if db.constraint() == Some("variants_sku_key") => {
-            on_unique_violation(err, "variants_sku_key", "sku_taken", "another product of this shop uses this SKU")
+            on_unique_violation(
+                err,
+                "variants_sku_key",
+                "sku_taken",
+                "another product of this shop uses this SKU",
+            )
         }
-        _ => on_unique_violation(err, "products_slug_key", "slug_taken", "a product with this slug exists"),
+        _ => on_unique_violation(
+            err,
+            "products_slug_key",
+            "slug_taken",
+            "a product with this slug exists",
+        ),
     }
 }
 
 /// Creates a product with its variants and category links, and emits `product.created`.
-pub async fn create_product(conn: &mut PgConnection, shop: ShopId, req: &NewProduct) -> AppResult<Uuid> {
+pub async fn create_product(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    req: &NewProduct,
+) -> AppResult<Uuid> {
     let name = parse_name("name", &req.name, 200)?;
     let options = validate_options(&req.options)?;
     let variants = validate_variants(&options, &req.variants)?;
     if variants.iter().any(|v| v.id.is_some()) {
-        return Err(AppError::validation("variants", "new products cannot name existing variant ids"));
+        return Err(AppError::validation(
+            "variants",
+            "new products cannot name existing variant ids",
+        ));
     }
     let category_ids = dedup_categories(&req.category_ids);
     for id in &category_ids {
@@ -197,10 +212,11 @@ pub async fn create_product(conn: &mut PgConnection, shop: ShopId, req: &NewProd
 
 /// `base`, or `base-2`, `base-3`, … whichever is free (for generated slugs only).
 async fn free_slug(conn: &mut PgConnection, base: &str) -> AppResult<String> {
-    let taken: Vec<String> = sqlx::query_scalar("select slug from products where slug = $1 or slug like $1 || '-%'")
-        .bind(base)
-        .fetch_all(conn)
-        .await?;
+    let taken: Vec<String> =
+        sqlx::query_scalar("select slug from products where slug = $1 or slug like $1 || '-%'")
+            .bind(base)
+            .fetch_all(conn)
+            .await?;
     let taken: HashSet<String> = taken.into_iter().collect();
     Ok((1..)
         .map(|n| if n == 1 { base.to_owned() } else { format!("{base}-{n}") })
@@ -209,12 +225,18 @@ async fn free_slug(conn: &mut PgConnection, base: &str) -> AppResult<String> {
 }
 
 /// Applies a partial update and emits `product.updated`.
-pub async fn update_product(conn: &mut PgConnection, shop: ShopId, id: Uuid, req: &ProductUpdate) -> AppResult<()> {
+pub async fn update_product(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    id: Uuid,
+    req: &ProductUpdate,
+) -> AppResult<()> {
     // Lock the product: concurrent edits of one product apply one after the other.
-    let current: Option<(sqlx::types::Json<Vec<ProductOption>>,)> = sqlx::query_as("select options from products where id = $1 for update")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let current: Option<(sqlx::types::Json<Vec<ProductOption>>,)> =
+        sqlx::query_as("select options from products where id = $1 for update")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some((sqlx::types::Json(current_options),)) = current else {
         return Err(not_found());
     };
@@ -222,7 +244,10 @@ pub async fn update_product(conn: &mut PgConnection, shop: ShopId, id: Uuid, req
         Some(options) => {
             let options = validate_options(options)?;
             if options != current_options && req.variants.is_none() {
-                return Err(AppError::validation("variants", "send the variants when changing options"));
+                return Err(AppError::validation(
+                    "variants",
+                    "send the variants when changing options",
+                ));
             }
             options
         }
@@ -248,12 +273,16 @@ pub async fn update_product(conn: &mut PgConnection, shop: ShopId, id: Uuid, req
     if let Some(variants) = &req.variants {
         let variants = validate_variants(&options, variants)?;
         let keep: Vec<Uuid> = variants.iter().filter_map(|v| v.id).collect();
-        let existing: Vec<Uuid> = sqlx::query_scalar("select id from variants where product_id = $1")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+        let existing: Vec<Uuid> =
+            sqlx::query_scalar("select id from variants where product_id = $1")
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
         if let Some(foreign) = keep.iter().find(|v| !existing.contains(v)) {
-            return Err(AppError::validation("variants", format!("variant {foreign} is not a variant of this product")));
+            return Err(AppError::validation(
+                "variants",
+                format!("variant {foreign} is not a variant of this product"),
+            ));
         }
         sqlx::query("delete from variants where product_id = $1 and id <> all($2)")
             .bind(id)
@@ -272,7 +301,10 @@ pub async fn update_product(conn: &mut PgConnection, shop: ShopId, id: Uuid, req
         for category in &category_ids {
             categories::ensure_exists(conn, *category, "category_ids").await?;
         }
-        sqlx::query("delete from product_categories where product_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("delete from product_categories where product_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
         write_categories(conn, id, &category_ids).await?;
     }
     refresh_summary(conn, id).await?;
@@ -280,7 +312,11 @@ pub async fn update_product(conn: &mut PgConnection, shop: ShopId, id: Uuid, req
     Ok(())
 }
 
-async fn write_variants(conn: &mut PgConnection, product: Uuid, variants: &[CleanVariant]) -> AppResult<()> {
+async fn write_variants(
+    conn: &mut PgConnection,
+    product: Uuid,
+    variants: &[CleanVariant],
+) -> AppResult<()> {
     for (position, v) in variants.iter().enumerate() {
         let position = i32::try_from(position).unwrap_or(i32::MAX);
         sqlx::query(
@@ -306,12 +342,18 @@ async fn write_variants(conn: &mut PgConnection, product: Uuid, variants: &[Clea
     Ok(())
 }
 
-async fn write_categories(conn: &mut PgConnection, product: Uuid, category_ids: &[Uuid]) -> AppResult<()> {
-    sqlx::query("insert into product_categories (product_id, category_id) select $1, unnest($2::uuid[])")
-        .bind(product)
-        .bind(category_ids)
-        .execute(conn)
-        .await?;
+async fn write_categories(
+    conn: &mut PgConnection,
+    product: Uuid,
+    category_ids: &[Uuid],
+) -> AppResult<()> {
+    sqlx::query(
+        "insert into product_categories (product_id, category_id) select $1, unnest($2::uuid[])",
+    )
+    .bind(product)
+    .bind(category_ids)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -319,7 +361,11 @@ async fn write_categories(conn: &mut PgConnection, product: Uuid, category_ids: 
 /// (product, units added — negative when sold, whether a variant crossed zero). Keeps
 /// `total_stock` in step; when availability changed, also the search document, and emits
 /// `product.updated` so external search indexes follow. The caller holds the rows' locks.
-pub async fn stock_moved(conn: &mut PgConnection, shop: ShopId, changes: &[(Uuid, i64, bool)]) -> AppResult<()> {
+pub async fn stock_moved(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    changes: &[(Uuid, i64, bool)],
+) -> AppResult<()> {
     for (product, delta, crossed_zero) in changes {
         sqlx::query("update products set total_stock = total_stock + $2 where id = $1")
             .bind(product)
@@ -379,13 +425,25 @@ struct VariantRow {
 }
 
 /// Loads a product by id or slug (`by_slug`), optionally only if active.
-pub async fn load_product(conn: &mut PgConnection, key: ProductKey<'_>, currency: &str) -> AppResult<Product> {
+pub async fn load_product(
+    conn: &mut PgConnection,
+    key: ProductKey<'_>,
+    currency: &str,
+) -> AppResult<Product> {
     let base = "select id, name, slug, description, status, options, price_min, price_max, total_stock, \
                 created_at, updated_at from products";
     let row: Option<ProductRow> = match key {
-        ProductKey::Id(id) => sqlx::query_as(&format!("{base} where id = $1")).bind(id).fetch_optional(&mut *conn).await?,
+        ProductKey::Id(id) => {
+            sqlx::query_as(&format!("{base} where id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
         ProductKey::ActiveSlug(slug) => {
-            sqlx::query_as(&format!("{base} where slug = $1 and status = 'active'")).bind(slug).fetch_optional(&mut *conn).await?
+            sqlx::query_as(&format!("{base} where slug = $1 and status = 'active'"))
+                .bind(slug)
+                .fetch_optional(&mut *conn)
+                .await?
         }
     };
     let row = row.ok_or_else(not_found)?;
@@ -396,10 +454,12 @@ pub async fn load_product(conn: &mut PgConnection, key: ProductKey<'_>, currency
     .bind(row.id)
     .fetch_all(&mut *conn)
     .await?;
-    let category_ids: Vec<Uuid> = sqlx::query_scalar("select category_id from product_categories where product_id = $1 order by category_id")
-        .bind(row.id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let category_ids: Vec<Uuid> = sqlx::query_scalar(
+        "select category_id from product_categories where product_id = $1 order by category_id",
+    )
+    .bind(row.id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(Product {
         id: row.id,
         name: row.name,
@@ -437,7 +497,8 @@ pub enum ProductKey<'a> {
 
 /// Deletes a product and emits `product.deleted`.
 pub async fn delete_product(conn: &mut PgConnection, shop: ShopId, id: Uuid) -> AppResult<()> {
-    let deleted = sqlx::query("delete from products where id = $1").bind(id).execute(&mut *conn).await?;
+    let deleted =
+        sqlx::query("delete from products where id = $1").bind(id).execute(&mut *conn).await?;
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }

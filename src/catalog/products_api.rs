@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::products::{self, NewProduct, Product, ProductKey, ProductStatus, ProductUpdate};
 use crate::app::AppState;
-use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::auth::principal::StaffAuth;
+use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
 
@@ -53,7 +53,6 @@ enum ProductDeleted {
     NoContent,
 }
 
-
 #[OpenApi(prefix_path = "/v1/admin/products", tag = "crate::openapi_tags::Tag::Catalog")]
 impl ProductsAdminApi {
     /// List products, newest first
@@ -75,7 +74,11 @@ impl ProductsAdminApi {
         self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
-        let pattern = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(|q| format!("%{}%", escape_like(q)));
+        let pattern =
+            q.0.as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(|q| format!("%{}%", escape_like(q)));
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let mut items: Vec<ProductSummary> = sqlx::query_as(
             "select p.id, p.name, p.slug, p.status, p.price_min, p.price_max, p.total_stock, \
@@ -104,7 +107,12 @@ impl ProductsAdminApi {
     ///
     /// `slug_taken` or `sku_taken` (409) on duplicates within the shop.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewProduct>) -> Result<ProductCreated, ShopWriteErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewProduct>,
+    ) -> Result<ProductCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let id = products::create_product(&mut tx, tenant.id, &body.0).await?;
@@ -115,10 +123,16 @@ impl ProductsAdminApi {
 
     /// A product with its variants
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<Json<Product>, ShopReadErrors> {
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<Json<Product>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let product = products::load_product(&mut tx, ProductKey::Id(id.0), &tenant.currency).await?;
+        let product =
+            products::load_product(&mut tx, ProductKey::Id(id.0), &tenant.currency).await?;
         tx.commit().await?;
         Ok(Json(product))
     }
@@ -127,14 +141,25 @@ impl ProductsAdminApi {
     ///
     /// Absent fields keep their values; `variants`, when sent, is the complete new list.
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<ProductUpdate>) -> Result<Json<Product>, ShopWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<ProductUpdate>,
+    ) -> Result<Json<Product>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         Ok(Json(self.change(&tenant, id.0, &body.0).await?))
     }
 
     /// Delete a product and its variants
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<ProductDeleted, ShopReadErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<ProductDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         // Its images' rows cascade; their objects go through the outbox, in this transaction.

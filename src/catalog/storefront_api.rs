@@ -115,7 +115,6 @@ pub struct StoreCategory {
     pub depth: u32,
 }
 
-
 #[OpenApi(prefix_path = "/v1/store", tag = "crate::openapi_tags::Tag::Storefront")]
 impl StorefrontApi {
     /// Browse the shop's products
@@ -147,9 +146,15 @@ impl StorefrontApi {
 
     /// One active product by its slug
     #[oai(path = "/products/:slug", method = "get")]
-    async fn get(&self, tenant: Data<&Tenant>, slug: Path<String>) -> Result<Json<StoreProduct>, StorefrontErrors> {
+    async fn get(
+        &self,
+        tenant: Data<&Tenant>,
+        slug: Path<String>,
+    ) -> Result<Json<StoreProduct>, StorefrontErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let product = products::load_product(&mut tx, ProductKey::ActiveSlug(&slug.0), &tenant.currency).await?;
+        let product =
+            products::load_product(&mut tx, ProductKey::ActiveSlug(&slug.0), &tenant.currency)
+                .await?;
         let categories: Vec<CategoryRef> = sqlx::query_as(
             "select c.id, c.name, c.slug from categories c join product_categories pc on pc.category_id = c.id \
              where pc.product_id = $1 order by c.position, c.name",
@@ -189,7 +194,10 @@ impl StorefrontApi {
 
     /// The shop's categories, in tree order
     #[oai(path = "/categories", method = "get")]
-    async fn categories(&self, tenant: Data<&Tenant>) -> Result<Json<Vec<StoreCategory>>, StorefrontErrors> {
+    async fn categories(
+        &self,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<StoreCategory>>, StorefrontErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = categories::list(&mut tx).await?;
         tx.commit().await?;
@@ -216,19 +224,36 @@ impl StorefrontApi {
         {
             return Err(AppError::validation("max_price", "must not be below min_price"));
         }
-        let cursor: Option<StoreCursor> = filter.cursor.as_deref().map(decode_cursor).transpose()?;
+        let cursor: Option<StoreCursor> =
+            filter.cursor.as_deref().map(decode_cursor).transpose()?;
         let (keyset, order) = match filter.sort {
             StoreSort::Newest => ("($4::uuid is null or p.id < $4)", "p.id desc"),
-            StoreSort::PriceAsc => ("($5::bigint is null or (p.price_min, p.id) > ($5, $4::uuid))", "p.price_min, p.id"),
-            StoreSort::PriceDesc => ("($5::bigint is null or (p.price_min, p.id) < ($5, $4::uuid))", "p.price_min desc, p.id desc"),
-            StoreSort::Name => ("($6::text is null or (lower(p.name), p.id) > ($6, $4::uuid))", "lower(p.name), p.id"),
+            StoreSort::PriceAsc => (
+                "($5::bigint is null or (p.price_min, p.id) > ($5, $4::uuid))",
+                "p.price_min, p.id",
+            ),
+            StoreSort::PriceDesc => (
+                "($5::bigint is null or (p.price_min, p.id) < ($5, $4::uuid))",
+                "p.price_min desc, p.id desc",
+            ),
+            StoreSort::Name => (
+                "($6::text is null or (lower(p.name), p.id) > ($6, $4::uuid))",
+                "lower(p.name), p.id",
+            ),
         };
         let (after_id, after_price, after_name) = match (filter.sort, cursor) {
             (_, None) => (None, None, None),
             (StoreSort::Newest, Some(StoreCursor::Newest(id))) => (Some(id), None, None),
-            (StoreSort::PriceAsc | StoreSort::PriceDesc, Some(StoreCursor::Price(price, id))) => (Some(id), Some(price), None),
+            (StoreSort::PriceAsc | StoreSort::PriceDesc, Some(StoreCursor::Price(price, id))) => {
+                (Some(id), Some(price), None)
+            }
             (StoreSort::Name, Some(StoreCursor::Name(name, id))) => (Some(id), None, Some(name)),
-            _ => return Err(AppError::bad_request("invalid_cursor", "the cursor belongs to another sort order")),
+            _ => {
+                return Err(AppError::bad_request(
+                    "invalid_cursor",
+                    "the cursor belongs to another sort order",
+                ));
+            }
         };
         let sql = format!(
             "with recursive scope as ( \
@@ -248,10 +273,11 @@ impl StorefrontApi {
 
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         if let Some(slug) = &filter.category {
-            let exists: bool = sqlx::query_scalar("select exists (select 1 from categories where slug = $1)")
-                .bind(slug)
-                .fetch_one(&mut *tx)
-                .await?;
+            let exists: bool =
+                sqlx::query_scalar("select exists (select 1 from categories where slug = $1)")
+                    .bind(slug)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if !exists {
                 return Err(categories::not_found());
             }
@@ -278,7 +304,9 @@ impl StorefrontApi {
         let next_cursor = next_page(&mut items, filter.limit).map(|last| {
             encode_cursor(&match filter.sort {
                 StoreSort::Newest => StoreCursor::Newest(last.id),
-                StoreSort::PriceAsc | StoreSort::PriceDesc => StoreCursor::Price(last.price_min, last.id),
+                StoreSort::PriceAsc | StoreSort::PriceDesc => {
+                    StoreCursor::Price(last.price_min, last.id)
+                }
                 StoreSort::Name => StoreCursor::Name(last.sort_name.clone(), last.id),
             })
         });
@@ -289,7 +317,12 @@ impl StorefrontApi {
 /// Orders a flat category list so that each parent comes before its children, siblings by
 /// position then name.
 fn tree_order(all: Vec<categories::Category>) -> Vec<StoreCategory> {
-    fn visit(parent: Option<Uuid>, depth: u32, all: &[categories::Category], out: &mut Vec<StoreCategory>) {
+    fn visit(
+        parent: Option<Uuid>,
+        depth: u32,
+        all: &[categories::Category],
+        out: &mut Vec<StoreCategory>,
+    ) {
         for c in all.iter().filter(|c| c.parent_id == parent) {
             out.push(StoreCategory {
                 id: c.id,

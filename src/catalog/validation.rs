@@ -24,16 +24,25 @@ pub(super) fn validate_options(options: &[ProductOption]) -> AppResult<Vec<Produ
     for (i, option) in options.iter().enumerate() {
         let name = parse_name(&format!("options[{i}].name"), &option.name, 50)?;
         if !names.insert(name.to_lowercase()) {
-            return Err(AppError::validation(format!("options[{i}].name"), "option names must be unique"));
+            return Err(AppError::validation(
+                format!("options[{i}].name"),
+                "option names must be unique",
+            ));
         }
         if option.values.is_empty() || option.values.len() > MAX_VARIANTS {
-            return Err(AppError::validation(format!("options[{i}].values"), format!("1 to {MAX_VARIANTS} values")));
+            return Err(AppError::validation(
+                format!("options[{i}].values"),
+                format!("1 to {MAX_VARIANTS} values"),
+            ));
         }
         let mut values = Vec::with_capacity(option.values.len());
         for value in &option.values {
             let value = parse_name(&format!("options[{i}].values"), value, 100)?;
             if values.contains(&value) {
-                return Err(AppError::validation(format!("options[{i}].values"), format!("'{value}' is listed twice")));
+                return Err(AppError::validation(
+                    format!("options[{i}].values"),
+                    format!("'{value}' is listed twice"),
+                ));
             }
             values.push(value);
         }
@@ -53,12 +62,18 @@ pub(super) struct CleanVariant {
     pub(super) option_values: Vec<String>,
 }
 
-pub(super) fn validate_variants(options: &[ProductOption], variants: &[NewVariant]) -> AppResult<Vec<CleanVariant>> {
+pub(super) fn validate_variants(
+    options: &[ProductOption],
+    variants: &[NewVariant],
+) -> AppResult<Vec<CleanVariant>> {
     if variants.is_empty() || variants.len() > MAX_VARIANTS {
         return Err(AppError::validation("variants", format!("1 to {MAX_VARIANTS} variants")));
     }
     if options.is_empty() && variants.len() > 1 {
-        return Err(AppError::validation("variants", "a product without options has exactly one variant"));
+        return Err(AppError::validation(
+            "variants",
+            "a product without options has exactly one variant",
+        ));
     }
     let mut combinations = HashSet::new();
     let mut skus = HashSet::new();
@@ -66,25 +81,40 @@ pub(super) fn validate_variants(options: &[ProductOption], variants: &[NewVarian
     for (i, v) in variants.iter().enumerate() {
         let field = |name: &str| format!("variants[{i}].{name}");
         if !(0..=MAX_PRICE).contains(&v.price) {
-            return Err(AppError::validation(field("price"), "must be between 0 and 10^13 minor units"));
+            return Err(AppError::validation(
+                field("price"),
+                "must be between 0 and 10^13 minor units",
+            ));
         }
         if v.compare_at_price.is_some_and(|p| !(0..=MAX_PRICE).contains(&p)) {
-            return Err(AppError::validation(field("compare_at_price"), "must be between 0 and 10^13 minor units"));
+            return Err(AppError::validation(
+                field("compare_at_price"),
+                "must be between 0 and 10^13 minor units",
+            ));
         }
         if !(0..=MAX_STOCK).contains(&v.stock) {
             return Err(AppError::validation(field("stock"), "must be between 0 and 10^9"));
         }
         let values: Vec<String> = v.option_values.iter().map(|s| s.trim().to_owned()).collect();
         if values.len() != options.len() {
-            return Err(AppError::validation(field("option_values"), format!("needs exactly {} values, one per option", options.len())));
+            return Err(AppError::validation(
+                field("option_values"),
+                format!("needs exactly {} values, one per option", options.len()),
+            ));
         }
         for (value, option) in values.iter().zip(options) {
             if !option.values.contains(value) {
-                return Err(AppError::validation(field("option_values"), format!("'{value}' is not a value of {}", option.name)));
+                return Err(AppError::validation(
+                    field("option_values"),
+                    format!("'{value}' is not a value of {}", option.name),
+                ));
             }
         }
         if !combinations.insert(values.clone()) {
-            return Err(AppError::validation(field("option_values"), "another variant has the same option values"));
+            return Err(AppError::validation(
+                field("option_values"),
+                "another variant has the same option values",
+            ));
         }
         let sku = v.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
         if let Some(sku) = &sku {
@@ -100,7 +130,15 @@ pub(super) fn validate_variants(options: &[ProductOption], variants: &[NewVarian
             None if values.is_empty() => "Default".to_owned(),
             None => values.join(" / "),
         };
-        clean.push(CleanVariant { id: v.id, sku, title, price: v.price, compare_at_price: v.compare_at_price, stock: v.stock, option_values: values });
+        clean.push(CleanVariant {
+            id: v.id,
+            sku,
+            title,
+            price: v.price,
+            compare_at_price: v.compare_at_price,
+            stock: v.stock,
+            option_values: values,
+        });
     }
     Ok(clean)
 }
@@ -115,7 +153,15 @@ mod tests {
     use super::*;
 
     fn variant(price: i64, values: &[&str]) -> NewVariant {
-        NewVariant { id: None, sku: None, title: None, price, compare_at_price: None, stock: 1, option_values: values.iter().map(|s| s.to_string()).collect() }
+        NewVariant {
+            id: None,
+            sku: None,
+            title: None,
+            price,
+            compare_at_price: None,
+            stock: 1,
+            option_values: values.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     fn size_colour() -> Vec<ProductOption> {
@@ -128,7 +174,11 @@ mod tests {
     #[test]
     fn variants_must_pick_one_known_value_per_option() {
         let options = size_colour();
-        let ok = validate_variants(&options, &[variant(100, &["S", "Red"]), variant(120, &["M", "Red"])]).unwrap();
+        let ok = validate_variants(
+            &options,
+            &[variant(100, &["S", "Red"]), variant(120, &["M", "Red"])],
+        )
+        .unwrap();
         assert_eq!(ok[1].title, "M / Red");
         for bad in [
             vec![variant(100, &["S"])],
@@ -155,10 +205,12 @@ mod tests {
             ProductOption { name: "size".into(), values: vec!["M".into()] },
         ];
         assert!(validate_options(&dup).is_err());
-        let repeated = vec![ProductOption { name: "Size".into(), values: vec!["S".into(), "S".into()] }];
+        let repeated =
+            vec![ProductOption { name: "Size".into(), values: vec!["S".into(), "S".into()] }];
         assert!(validate_options(&repeated).is_err());
-        let four: Vec<_> = (0..4).map(|i| ProductOption { name: format!("O{i}"), values: vec!["x".into()] }).collect();
+        let four: Vec<_> = (0..4)
+            .map(|i| ProductOption { name: format!("O{i}"), values: vec!["x".into()] })
+            .collect();
         assert!(validate_options(&four).is_err());
     }
 }
-

@@ -61,13 +61,21 @@ impl CustomerAccountApi {
     ///
     /// `email_taken` (409) if this shop already has a customer with that e-mail.
     #[oai(path = "/customers", method = "post")]
-    async fn register(&self, tenant: Data<&Tenant>, body: Json<RegisterCustomer>) -> Result<Registered, RegisterErrors> {
+    async fn register(
+        &self,
+        tenant: Data<&Tenant>,
+        body: Json<RegisterCustomer>,
+    ) -> Result<Registered, RegisterErrors> {
         Ok(Registered::Created(Json(self.create(&tenant, body.0).await?)))
     }
 
     /// The signed-in customer's profile
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: CustomerAuth, tenant: Data<&Tenant>) -> Result<Json<CustomerProfile>, MeErrors> {
+    async fn me(
+        &self,
+        auth: CustomerAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<CustomerProfile>, MeErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let profile: Option<CustomerProfile> = sqlx::query_as(
             "select id, email, first_name, last_name, created_at from customers where id = $1",
@@ -76,16 +84,21 @@ impl CustomerAccountApi {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        profile
-            .map(Json)
-            .ok_or_else(|| AppError::unauthorized("invalid_token", "this account no longer exists").into())
+        profile.map(Json).ok_or_else(|| {
+            AppError::unauthorized("invalid_token", "this account no longer exists").into()
+        })
     }
 }
 
 impl CustomerAccountApi {
-    async fn create(&self, tenant: &Tenant, req: RegisterCustomer) -> AppResult<RegisteredCustomer> {
+    async fn create(
+        &self,
+        tenant: &Tenant,
+        req: RegisterCustomer,
+    ) -> AppResult<RegisteredCustomer> {
         let email = Email::parse("email", &req.email)?;
-        password::check_strength(&req.password, email.as_str()).map_err(|msg| AppError::validation("password", msg))?;
+        password::check_strength(&req.password, email.as_str())
+            .map_err(|msg| AppError::validation("password", msg))?;
         let first_name: String = req.first_name.trim().chars().take(100).collect();
         let last_name: String = req.last_name.trim().chars().take(100).collect();
         let hash = password::hash(req.password).await?;
@@ -103,7 +116,15 @@ impl CustomerAccountApi {
         .fetch_one(&mut *tx)
         .await
         .map_err(|err| on_unique_violation(err, "customers_email_key", "email_taken", "an account with this e-mail exists"))?;
-        let tokens = issue_pair(&mut tx, &self.state.tokens, TokenKind::Customer, customer.id, tenant.id, None).await?;
+        let tokens = issue_pair(
+            &mut tx,
+            &self.state.tokens,
+            TokenKind::Customer,
+            customer.id,
+            tenant.id,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(RegisteredCustomer { customer, tokens })
     }

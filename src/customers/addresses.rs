@@ -68,7 +68,10 @@ pub fn validate_address(field_prefix: &str, input: &AddressInput) -> AppResult<A
     let f = |name: &str| field_name(field_prefix, name);
     let phone = optional_text(f("phone"), &input.phone, 32)?;
     if !phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
-        return Err(AppError::validation(f("phone"), "may contain only digits, spaces and + - ( ) ."));
+        return Err(AppError::validation(
+            f("phone"),
+            "may contain only digits, spaces and + - ( ) .",
+        ));
     }
     if !phone.is_empty() && !phone.chars().any(|c| c.is_ascii_digit()) {
         return Err(AppError::validation(f("phone"), "must contain digits"));
@@ -120,8 +123,7 @@ impl Address {
     }
 }
 
-const COLUMNS: &str =
-    "id, name, line1, line2, city, region, postal_code, country, phone, is_default, created_at, updated_at";
+const COLUMNS: &str = "id, name, line1, line2, city, region, postal_code, country, phone, is_default, created_at, updated_at";
 
 pub(crate) fn address_not_found() -> AppError {
     AppError::not_found("address_not_found", "no such address")
@@ -139,13 +141,19 @@ pub async fn list(conn: &mut PgConnection, customer: Uuid) -> AppResult<Vec<Addr
 }
 
 /// One of the customer's addresses, locked for change; another customer's is not found.
-pub async fn find_for_update(conn: &mut PgConnection, customer: Uuid, id: Uuid) -> AppResult<Address> {
-    sqlx::query_as(&format!("select {COLUMNS} from customer_addresses where id = $1 and customer_id = $2 for update"))
-        .bind(id)
-        .bind(customer)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(address_not_found)
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    customer: Uuid,
+    id: Uuid,
+) -> AppResult<Address> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from customer_addresses where id = $1 and customer_id = $2 for update"
+    ))
+    .bind(id)
+    .bind(customer)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(address_not_found)
 }
 
 /// Locks the customer's row, so that concurrent changes to one address book (the 50-address
@@ -175,7 +183,12 @@ pub async fn clear_default(conn: &mut PgConnection, customer: Uuid) -> AppResult
     Ok(())
 }
 
-pub async fn insert(conn: &mut PgConnection, customer: Uuid, address: &AddressInput, is_default: bool) -> AppResult<Address> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    customer: Uuid,
+    address: &AddressInput,
+    is_default: bool,
+) -> AppResult<Address> {
     Ok(sqlx::query_as(&format!(
         "insert into customer_addresses \
          (id, customer_id, name, line1, line2, city, region, postal_code, country, phone, is_default) \
@@ -196,7 +209,12 @@ pub async fn insert(conn: &mut PgConnection, customer: Uuid, address: &AddressIn
     .await?)
 }
 
-pub async fn update(conn: &mut PgConnection, id: Uuid, address: &AddressInput, is_default: bool) -> AppResult<Address> {
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    address: &AddressInput,
+    is_default: bool,
+) -> AppResult<Address> {
     Ok(sqlx::query_as(&format!(
         "update customer_addresses set name = $2, line1 = $3, line2 = $4, city = $5, region = $6, \
          postal_code = $7, country = $8, phone = $9, is_default = $10, updated_at = now() \

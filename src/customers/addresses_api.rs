@@ -76,7 +76,11 @@ error_responses!(
 impl CustomerAddressesApi {
     /// The signed-in customer's addresses, the default first
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: CustomerAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Address>>, AddressReadErrors> {
+    async fn list(
+        &self,
+        auth: CustomerAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<Address>>, AddressReadErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = addresses::list(&mut tx, auth.0.id).await?;
         tx.commit().await?;
@@ -87,19 +91,35 @@ impl CustomerAddressesApi {
     ///
     /// At most 50 per customer (`too_many_addresses`, 422).
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: CustomerAuth, tenant: Data<&Tenant>, body: Json<NewAddress>) -> Result<AddressCreated, AddressWriteErrors> {
+    async fn create(
+        &self,
+        auth: CustomerAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewAddress>,
+    ) -> Result<AddressCreated, AddressWriteErrors> {
         Ok(AddressCreated::Created(Json(self.add(&tenant, auth.0.id, &body.0).await?)))
     }
 
     /// Change an address, or make it the default
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: CustomerAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<AddressUpdate>) -> Result<Json<Address>, AddressWriteErrors> {
+    async fn update(
+        &self,
+        auth: CustomerAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<AddressUpdate>,
+    ) -> Result<Json<Address>, AddressWriteErrors> {
         Ok(Json(self.change(&tenant, auth.0.id, id.0, body.0).await?))
     }
 
     /// Delete an address
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: CustomerAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<AddressDeleted, AddressReadErrors> {
+    async fn delete(
+        &self,
+        auth: CustomerAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<AddressDeleted, AddressReadErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         addresses::lock_customer(&mut tx, auth.0.id).await?;
         addresses::delete(&mut tx, auth.0.id, id.0).await?;
@@ -117,7 +137,9 @@ impl CustomerAddressesApi {
         if existing >= MAX_ADDRESSES_PER_CUSTOMER {
             return Err(AppError::unprocessable(
                 "too_many_addresses",
-                format!("a customer can keep at most {MAX_ADDRESSES_PER_CUSTOMER} addresses; delete one first"),
+                format!(
+                    "a customer can keep at most {MAX_ADDRESSES_PER_CUSTOMER} addresses; delete one first"
+                ),
             ));
         }
         let is_default = req.is_default || existing == 0;
@@ -129,7 +151,13 @@ impl CustomerAddressesApi {
         Ok(created)
     }
 
-    async fn change(&self, tenant: &Tenant, customer: Uuid, id: Uuid, req: AddressUpdate) -> AppResult<Address> {
+    async fn change(
+        &self,
+        tenant: &Tenant,
+        customer: Uuid,
+        id: Uuid,
+        req: AddressUpdate,
+    ) -> AppResult<Address> {
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         addresses::lock_customer(&mut tx, customer).await?;
         let current = addresses::find_for_update(&mut tx, customer, id).await?;

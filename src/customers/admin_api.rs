@@ -94,7 +94,11 @@ impl CustomersAdminApi {
         self.state.rbac.require(&tenant, auth.0.id, "customers", "read").await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
-        let pattern = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(|q| format!("%{}%", escape_like(q)));
+        let pattern =
+            q.0.as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(|q| format!("%{}%", escape_like(q)));
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let mut items: Vec<CustomerSummary> = sqlx::query_as(&format!(
             "select c.id, c.email, c.first_name, c.last_name, {ORDER_FIGURES}, c.created_at \
@@ -116,7 +120,12 @@ impl CustomersAdminApi {
 
     /// A customer with their addresses, order count and total spent
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<Json<CustomerDetail>, ShopReadErrors> {
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<Json<CustomerDetail>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "customers", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let customer: Option<CustomerDetail> = sqlx::query_as(&format!(
@@ -126,7 +135,8 @@ impl CustomersAdminApi {
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await?;
-        let mut customer = customer.ok_or_else(|| AppError::not_found("customer_not_found", "no such customer"))?;
+        let mut customer = customer
+            .ok_or_else(|| AppError::not_found("customer_not_found", "no such customer"))?;
         customer.addresses = addresses::list(&mut tx, customer.id).await?;
         tx.commit().await?;
         customer.currency = tenant.currency.clone();

@@ -7,7 +7,9 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::model::{self, COLUMNS, Discount, DiscountUpdate, Draft, NewDiscount, not_found, validate};
+use super::model::{
+    self, COLUMNS, Discount, DiscountUpdate, Draft, NewDiscount, not_found, validate,
+};
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
@@ -62,7 +64,11 @@ impl DiscountsAdminApi {
         self.state.rbac.require(&tenant, auth.0.id, "discounts", "read").await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
-        let pattern = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(|q| format!("%{}%", escape_like(q)));
+        let pattern =
+            q.0.as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(|q| format!("%{}%", escape_like(q)));
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let mut items: Vec<Discount> = sqlx::query_as(&format!(
             "select {COLUMNS} from discounts \
@@ -86,7 +92,12 @@ impl DiscountsAdminApi {
     ///
     /// `discount_code_taken` (409) if the shop has the code already, in any case.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewDiscount>) -> Result<DiscountCreated, ShopWriteErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewDiscount>,
+    ) -> Result<DiscountCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "discounts", "write").await?;
         let fields = validate(Draft::new(&body.0), 0)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
@@ -100,7 +111,12 @@ impl DiscountsAdminApi {
 
     /// A discount code with its use count
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<Json<Discount>, ShopReadErrors> {
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<Json<Discount>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "discounts", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let discount = model::find(&mut tx, id.0, false).await?;
@@ -112,7 +128,13 @@ impl DiscountsAdminApi {
     ///
     /// Orders already placed keep the discount they got.
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<DiscountUpdate>) -> Result<Json<Discount>, ShopWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<DiscountUpdate>,
+    ) -> Result<Json<Discount>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "discounts", "write").await?;
         Ok(Json(with_currency(self.change(&tenant, id.0, &body.0).await?, &tenant)))
     }
@@ -123,10 +145,16 @@ impl DiscountsAdminApi {
     /// with; the code's usage records are deleted with it. Set `active: false` instead to stop
     /// the code and keep its history.
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<DiscountDeleted, ShopReadErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<DiscountDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "discounts", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let deleted = sqlx::query("delete from discounts where id = $1").bind(id.0).execute(&mut *tx).await?;
+        let deleted =
+            sqlx::query("delete from discounts where id = $1").bind(id.0).execute(&mut *tx).await?;
         if deleted.rows_affected() == 0 {
             return Err(not_found().into());
         }

@@ -220,11 +220,17 @@ pub(super) fn validate(draft: Draft, used_count: i32) -> AppResult<DiscountField
     let value = match (draft.kind, draft.value) {
         (DiscountKind::Percentage, Some(v @ 1..=100)) => v,
         (DiscountKind::Percentage, _) => {
-            return Err(AppError::validation("value", "a percentage discount needs a value from 1 to 100"));
+            return Err(AppError::validation(
+                "value",
+                "a percentage discount needs a value from 1 to 100",
+            ));
         }
         (DiscountKind::FixedAmount, Some(v @ 1..=MAX_AMOUNT)) => v,
         (DiscountKind::FixedAmount, _) => {
-            return Err(AppError::validation("value", "a fixed-amount discount needs a value from 1 to 10^13 minor units"));
+            return Err(AppError::validation(
+                "value",
+                "a fixed-amount discount needs a value from 1 to 10^13 minor units",
+            ));
         }
         (DiscountKind::FreeShipping, None | Some(0)) => 0,
         (DiscountKind::FreeShipping, Some(_)) => {
@@ -232,7 +238,10 @@ pub(super) fn validate(draft: Draft, used_count: i32) -> AppResult<DiscountField
         }
     };
     if !(0..=MAX_AMOUNT).contains(&draft.min_subtotal) {
-        return Err(AppError::validation("min_subtotal", "must be between 0 and 10^13 minor units"));
+        return Err(AppError::validation(
+            "min_subtotal",
+            "must be between 0 and 10^13 minor units",
+        ));
     }
     if let (Some(starts), Some(ends)) = (draft.starts_at, draft.ends_at)
         && starts >= ends
@@ -272,12 +281,18 @@ pub(super) const COLUMNS: &str = "id, code, kind, value, min_subtotal, category_
 
 /// The discount with this code, matched case-insensitively as customers type it; `lock` takes
 /// its row lock (checkout counts a use under it).
-pub async fn find_by_code(conn: &mut PgConnection, code: &str, lock: bool) -> AppResult<Option<Discount>> {
+pub async fn find_by_code(
+    conn: &mut PgConnection,
+    code: &str,
+    lock: bool,
+) -> AppResult<Option<Discount>> {
     let lock = if lock { " for update" } else { "" };
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from discounts where lower(code) = lower($1){lock}"))
-        .bind(code.trim())
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "select {COLUMNS} from discounts where lower(code) = lower($1){lock}"
+    ))
+    .bind(code.trim())
+    .fetch_optional(conn)
+    .await?)
 }
 
 pub(super) fn not_found() -> AppError {
@@ -285,7 +300,12 @@ pub(super) fn not_found() -> AppError {
 }
 
 fn code_taken(err: sqlx::Error) -> AppError {
-    on_unique_violation(err, "discounts_code_key", "discount_code_taken", "this shop already has a discount with this code")
+    on_unique_violation(
+        err,
+        "discounts_code_key",
+        "discount_code_taken",
+        "this shop already has a discount with this code",
+    )
 }
 
 /// 422 unless the category exists in this shop.
@@ -328,7 +348,11 @@ pub(super) async fn insert(conn: &mut PgConnection, f: &DiscountFields) -> AppRe
     .map_err(code_taken)
 }
 
-pub(super) async fn update(conn: &mut PgConnection, id: Uuid, f: &DiscountFields) -> AppResult<Discount> {
+pub(super) async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    f: &DiscountFields,
+) -> AppResult<Discount> {
     sqlx::query_as(&format!(
         "update discounts set code = $2, kind = $3, value = $4, min_subtotal = $5, category_id = $6, \
          starts_at = $7, ends_at = $8, usage_limit = $9, per_customer_limit = $10, active = $11, \
@@ -378,7 +402,10 @@ mod tests {
         assert!(validate(draft(DiscountKind::FixedAmount, Some(0)), 0).is_err());
         assert_eq!(validate(draft(DiscountKind::FreeShipping, None), 0).unwrap().value, 0);
         assert!(validate(draft(DiscountKind::FreeShipping, Some(5)), 0).is_err());
-        assert_eq!(validate(draft(DiscountKind::FixedAmount, Some(500)), 0).unwrap().code, "SUMMER-10");
+        assert_eq!(
+            validate(draft(DiscountKind::FixedAmount, Some(500)), 0).unwrap().code,
+            "SUMMER-10"
+        );
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub enum Consumer {
     Webhook,
 }
 
-const ALL: &[Consumer] = &[Consumer::SearchIndex, Consumer::Storage, Consumer::PaymentGateway, Consumer::Webhook];
+const ALL: &[Consumer] =
+    &[Consumer::SearchIndex, Consumer::Storage, Consumer::PaymentGateway, Consumer::Webhook];
 
 impl Consumer {
     pub fn name(self) -> &'static str {
@@ -60,18 +61,36 @@ impl Consumer {
 
     fn wants(self, kind: &str) -> bool {
         match self {
-            Self::SearchIndex => kind.starts_with("product.") || kind.starts_with("search.") || kind == "shop.created",
+            Self::SearchIndex => {
+                kind.starts_with("product.")
+                    || kind.starts_with("search.")
+                    || kind == "shop.created"
+            }
             Self::Storage => kind == crate::media::MEDIA_DELETED,
             Self::PaymentGateway => kind == crate::payments::test_card::PAYMENT_REQUESTED,
             Self::Webhook => false, // per endpoint, not per kind: see `webhooks::fan_out`
         }
     }
 
-    pub async fn handle(self, context: &ConsumerContext, tenant: &Tenant, row: &OutboxRow) -> anyhow::Result<()> {
+    pub async fn handle(
+        self,
+        context: &ConsumerContext,
+        tenant: &Tenant,
+        row: &OutboxRow,
+    ) -> anyhow::Result<()> {
         match self {
-            Self::Storage => crate::media::delete_objects(context.store.as_ref(), tenant, &row.payload).await,
+            Self::Storage => {
+                crate::media::delete_objects(context.store.as_ref(), tenant, &row.payload).await
+            }
             Self::PaymentGateway => {
-                crate::payments::test_card::process(&context.http, &context.self_url, &context.pool, tenant, &row.payload).await
+                crate::payments::test_card::process(
+                    &context.http,
+                    &context.self_url,
+                    &context.pool,
+                    tenant,
+                    &row.payload,
+                )
+                .await
             }
             Self::Webhook => crate::webhooks::delivery::deliver_one(context, tenant, row).await,
             Self::SearchIndex => {
@@ -82,7 +101,8 @@ impl Consumer {
                     "shop.created" => return Ok(context.search.create_index(tenant).await?),
                     "search.synonyms_changed" => {
                         let mut tx = TenantTx::begin(&context.pool, tenant).await?;
-                        let synonyms = load_synonyms(&mut tx).await.map_err(|err| anyhow::anyhow!("{err}"))?;
+                        let synonyms =
+                            load_synonyms(&mut tx).await.map_err(|err| anyhow::anyhow!("{err}"))?;
                         tx.commit().await?;
                         return Ok(context.search.apply_synonyms(tenant, &synonyms).await?);
                     }

@@ -29,7 +29,12 @@ pub const OUTBOX_CHANNEL: &str = "shopfleet_outbox";
 /// Records `kind` with `payload` for every consumer of that kind, in the caller's transaction,
 /// and for every webhook endpoint subscribed to it ([`crate::webhooks::fan_out`]). Returns the
 /// event id (shared by all its rows), or `None` if nothing wants it.
-pub async fn emit(conn: &mut PgConnection, shop: ShopId, kind: &str, payload: Value) -> AppResult<Option<Uuid>> {
+pub async fn emit(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    kind: &str,
+    payload: Value,
+) -> AppResult<Option<Uuid>> {
     let consumers = consumers::for_kind(kind);
     let to_webhooks = crate::webhooks::wants(kind);
     if consumers.is_empty() && !to_webhooks {
@@ -46,7 +51,11 @@ pub async fn emit(conn: &mut PgConnection, shop: ShopId, kind: &str, payload: Va
             .execute(&mut *conn)
             .await?;
     }
-    let endpoints = if to_webhooks { crate::webhooks::fan_out(conn, event_id, kind, &payload).await? } else { 0 };
+    let endpoints = if to_webhooks {
+        crate::webhooks::fan_out(conn, event_id, kind, &payload).await?
+    } else {
+        0
+    };
     if consumers.is_empty() && endpoints == 0 {
         return Ok(None);
     }
@@ -56,7 +65,11 @@ pub async fn emit(conn: &mut PgConnection, shop: ShopId, kind: &str, payload: Va
 
 /// `NOTIFY`s the workers that `shop` has new outbox rows; PostgreSQL delivers it at commit.
 pub(crate) async fn notify(conn: &mut PgConnection, shop: ShopId) -> AppResult<()> {
-    sqlx::query("select pg_notify($1, $2)").bind(OUTBOX_CHANNEL).bind(shop.to_string()).execute(conn).await?;
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(OUTBOX_CHANNEL)
+        .bind(shop.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -115,7 +115,8 @@ impl OutboxWorker {
             if !queued.lock().await.insert(shop) {
                 continue; // already being processed; its loop picks the new rows up
             }
-            let (pool, context, policy, queued) = (self.pool.clone(), self.context.clone(), self.policy, queued.clone());
+            let (pool, context, policy, queued) =
+                (self.pool.clone(), self.context.clone(), self.policy, queued.clone());
             let permits = permits.clone();
             tokio::spawn(async move {
                 let Ok(_permit) = permits.acquire().await else { return };
@@ -140,7 +141,12 @@ async fn load_tenant(pool: &PgPool, shop: ShopId) -> Result<Option<Tenant>, sqlx
 }
 
 /// Processes one batch of a shop's due rows. Returns whether the batch was full.
-pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: RetryPolicy, shop: ShopId) -> anyhow::Result<bool> {
+pub async fn process_shop(
+    pool: &PgPool,
+    context: &ConsumerContext,
+    policy: RetryPolicy,
+    shop: ShopId,
+) -> anyhow::Result<bool> {
     let Some(tenant) = load_tenant(pool, shop).await? else {
         return Ok(false); // purged meanwhile
     };
@@ -175,24 +181,39 @@ pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: Retr
             Some(consumer) => consumer.handle(context, &tenant, row).await,
             None => Err(anyhow::anyhow!("unknown consumer {}", row.consumer)),
         };
-        outcomes.push((row, result.map_or_else(|err| Outcome::Failed(format!("{err:#}")), |()| Outcome::Done)));
+        outcomes.push((
+            row,
+            result.map_or_else(|err| Outcome::Failed(format!("{err:#}")), |()| Outcome::Done),
+        ));
     }
     let mut attempts = Vec::new();
     if !webhook_rows.is_empty() {
-        match crate::webhooks::delivery::deliver_batch(&context.webhooks, pool, &tenant, &webhook_rows).await {
+        match crate::webhooks::delivery::deliver_batch(
+            &context.webhooks,
+            pool,
+            &tenant,
+            &webhook_rows,
+        )
+        .await
+        {
             Ok(delivered) => {
                 for item in delivered {
                     attempts.extend(item.attempt);
                     outcomes.push((item.row, item.outcome));
                 }
             }
-            Err(err) => outcomes.extend(webhook_rows.iter().map(|row| (*row, Outcome::Failed(format!("{err:#}"))))),
+            Err(err) => outcomes
+                .extend(webhook_rows.iter().map(|row| (*row, Outcome::Failed(format!("{err:#}"))))),
         }
     }
 
     let mut tx = TenantTx::begin(pool, &tenant).await?;
     for (row, outcome) in &outcomes {
-        let policy = if row.consumer == Consumer::Webhook.name() { context.webhooks.policy() } else { policy };
+        let policy = if row.consumer == Consumer::Webhook.name() {
+            context.webhooks.policy()
+        } else {
+            policy
+        };
         match outcome {
             Outcome::Done => {
                 sqlx::query("update outbox set processed_at = now(), locked_until = null, last_error = null where id = $1")
@@ -200,7 +221,9 @@ pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: Retr
                     .execute(&mut *tx)
                     .await?;
             }
-            Outcome::Failed(error) | Outcome::Dead(error) if row.attempts >= policy.max_attempts || matches!(outcome, Outcome::Dead(_)) => {
+            Outcome::Failed(error) | Outcome::Dead(error)
+                if row.attempts >= policy.max_attempts || matches!(outcome, Outcome::Dead(_)) =>
+            {
                 tracing::warn!(shop = %tenant.slug, consumer = %row.consumer, kind = %row.kind, error = %error, "outbox row dead-lettered");
                 sqlx::query("update outbox set dead_at = now(), locked_until = null, last_error = $2 where id = $1")
                     .bind(row.id)
@@ -253,7 +276,10 @@ pub async fn process_shop(pool: &PgPool, context: &ConsumerContext, policy: Retr
             .await?;
         }
         None => {
-            sqlx::query("delete from platform.outbox_schedule where shop_id = $1").bind(shop).execute(pool).await?;
+            sqlx::query("delete from platform.outbox_schedule where shop_id = $1")
+                .bind(shop)
+                .execute(pool)
+                .await?;
         }
     }
     Ok(rows.len() as i64 == BATCH)
@@ -264,9 +290,11 @@ async fn schedule_loop(pool: PgPool, waker: OutboxWaker) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        match sqlx::query_scalar::<_, Uuid>("select shop_id from platform.outbox_schedule where next_at <= now() limit 1000")
-            .fetch_all(&pool)
-            .await
+        match sqlx::query_scalar::<_, Uuid>(
+            "select shop_id from platform.outbox_schedule where next_at <= now() limit 1000",
+        )
+        .fetch_all(&pool)
+        .await
         {
             Ok(shops) => shops.into_iter().for_each(|id| waker.wake(ShopId(id))),
             Err(err) => tracing::warn!(error = %err, "outbox schedule check failed"),
@@ -279,9 +307,11 @@ async fn schedule_loop(pool: PgPool, waker: OutboxWaker) {
 async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
     tokio::time::sleep(FIRST_SWEEP_AFTER).await;
     loop {
-        match sqlx::query_scalar::<_, Uuid>("select id from platform.shops where status in ('active', 'suspended', 'deleted')")
-            .fetch_all(&pool)
-            .await
+        match sqlx::query_scalar::<_, Uuid>(
+            "select id from platform.shops where status in ('active', 'suspended', 'deleted')",
+        )
+        .fetch_all(&pool)
+        .await
         {
             Ok(shops) => {
                 for id in shops {
@@ -300,20 +330,27 @@ async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
 async fn cleanup_loop(pool: PgPool) {
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
-        let shops = sqlx::query_scalar::<_, Uuid>("select id from platform.shops where status in ('active', 'suspended')")
-            .fetch_all(&pool)
-            .await
-            .unwrap_or_default();
+        let shops = sqlx::query_scalar::<_, Uuid>(
+            "select id from platform.shops where status in ('active', 'suspended')",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
         for id in shops {
             let Ok(Some(tenant)) = load_tenant(&pool, ShopId(id)).await else { continue };
             let result = async {
                 let mut tx = TenantTx::begin(&pool, &tenant).await?;
-                sqlx::query("delete from outbox where processed_at < now() - make_interval(days => $1)")
-                    .bind(RETENTION_DAYS)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "delete from outbox where processed_at < now() - make_interval(days => $1)",
+                )
+                .bind(RETENTION_DAYS)
+                .execute(&mut *tx)
+                .await?;
                 // Carts and idempotency keys arrive with tenant migration 0007.
-                let commerce: bool = sqlx::query_scalar("select to_regclass('idempotency_keys') is not null").fetch_one(&mut *tx).await?;
+                let commerce: bool =
+                    sqlx::query_scalar("select to_regclass('idempotency_keys') is not null")
+                        .fetch_one(&mut *tx)
+                        .await?;
                 if commerce {
                     crate::cart::delete_expired(&mut tx).await?;
                     crate::idempotency::delete_expired(&mut tx).await?;

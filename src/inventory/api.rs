@@ -100,7 +100,8 @@ impl StockAdjustmentsApi {
         body: Json<NewStockAdjustment>,
     ) -> Result<AdjustmentCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
-        let adjustment = self.apply(&tenant, auth.0.id, id.0, idempotency_key.0.as_deref(), &body.0).await?;
+        let adjustment =
+            self.apply(&tenant, auth.0.id, id.0, idempotency_key.0.as_deref(), &body.0).await?;
         Ok(AdjustmentCreated::Created(Json(adjustment)))
     }
 
@@ -119,7 +120,11 @@ impl StockAdjustmentsApi {
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let exists: bool = sqlx::query_scalar("select exists (select 1 from variants where id = $1)").bind(id.0).fetch_one(&mut *tx).await?;
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from variants where id = $1)")
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await?;
         let mut items: Vec<StockAdjustment> = sqlx::query_as(&format!(
             "select {COLUMNS} from stock_adjustments where variant_id = $1 and ($2::uuid is null or id < $2) \
              order by id desc limit $3"
@@ -139,9 +144,19 @@ impl StockAdjustmentsApi {
 }
 
 impl StockAdjustmentsApi {
-    async fn apply(&self, tenant: &Tenant, staff: Uuid, variant: Uuid, key: Option<&str>, req: &NewStockAdjustment) -> AppResult<StockAdjustment> {
+    async fn apply(
+        &self,
+        tenant: &Tenant,
+        staff: Uuid,
+        variant: Uuid,
+        key: Option<&str>,
+        req: &NewStockAdjustment,
+    ) -> AppResult<StockAdjustment> {
         if req.delta == 0 || req.delta.abs() > MAX_DELTA {
-            return Err(AppError::validation("delta", format!("must be non-zero and at most {MAX_DELTA} either way")));
+            return Err(AppError::validation(
+                "delta",
+                format!("must be non-zero and at most {MAX_DELTA} either way"),
+            ));
         }
         let note = req.note.trim();
         if note.chars().count() > 500 {
@@ -172,14 +187,31 @@ impl StockAdjustmentsApi {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((after, sku, title)) = moved else {
-            let stock: i32 = sqlx::query_scalar("select stock from variants where id = $1").bind(variant).fetch_one(&mut *tx).await?;
+            let stock: i32 = sqlx::query_scalar("select stock from variants where id = $1")
+                .bind(variant)
+                .fetch_one(&mut *tx)
+                .await?;
             return Err(AppError::conflict("insufficient_stock", format!("only {stock} in stock")));
         };
         let before = after - req.delta;
-        stock_moved(&mut tx, tenant.id, &[(product, i64::from(req.delta), before == 0 || after == 0)]).await?;
+        stock_moved(
+            &mut tx,
+            tenant.id,
+            &[(product, i64::from(req.delta), before == 0 || after == 0)],
+        )
+        .await?;
         let threshold = load_settings(&mut tx).await?.low_stock_threshold;
-        let moved = StockMove { variant_id: variant, product_id: product, sku: sku.as_deref(), product_name: &product_name, variant_title: &title, before, after };
-        emit_low_stock(&mut tx, tenant.id, low_stock(&moved, threshold).into_iter().collect()).await?;
+        let moved = StockMove {
+            variant_id: variant,
+            product_id: product,
+            sku: sku.as_deref(),
+            product_name: &product_name,
+            variant_title: &title,
+            before,
+            after,
+        };
+        emit_low_stock(&mut tx, tenant.id, low_stock(&moved, threshold).into_iter().collect())
+            .await?;
 
         let adjustment: StockAdjustment = sqlx::query_as(&format!(
             "insert into stock_adjustments (id, variant_id, delta, stock_after, reason, note, staff_id) \
@@ -194,7 +226,8 @@ impl StockAdjustmentsApi {
         .bind(staff)
         .fetch_one(&mut *tx)
         .await?;
-        let body = serde_json::to_value(&adjustment).map_err(|err| AppError::Internal(err.into()))?;
+        let body =
+            serde_json::to_value(&adjustment).map_err(|err| AppError::Internal(err.into()))?;
         idempotency::store(&mut tx, &key, 201, &body).await?;
         tx.commit().await?;
         Ok(adjustment)

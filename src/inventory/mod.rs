@@ -48,7 +48,11 @@ pub fn low_stock(moved: &StockMove<'_>, threshold: i32) -> Option<Value> {
 }
 
 /// Emits the `inventory.low` events of a transaction's moves.
-pub async fn emit_low_stock(conn: &mut PgConnection, shop: ShopId, payloads: Vec<Value>) -> AppResult<()> {
+pub async fn emit_low_stock(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    payloads: Vec<Value>,
+) -> AppResult<()> {
     for payload in payloads {
         events::emit(conn, shop, "inventory.low", payload).await?;
     }
@@ -60,7 +64,15 @@ mod tests {
     use super::*;
 
     fn moved(before: i32, after: i32) -> StockMove<'static> {
-        StockMove { variant_id: Uuid::nil(), product_id: Uuid::nil(), sku: None, product_name: "P", variant_title: "V", before, after }
+        StockMove {
+            variant_id: Uuid::nil(),
+            product_id: Uuid::nil(),
+            sku: None,
+            product_name: "P",
+            variant_title: "V",
+            before,
+            after,
+        }
     }
 
     #[test]

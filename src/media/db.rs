@@ -37,14 +37,21 @@ pub fn media_not_found() -> AppError {
 
 /// 404 unless the product exists; with `lock`, holds its row until the transaction ends.
 pub async fn ensure_product(conn: &mut PgConnection, product: Uuid, lock: bool) -> AppResult<()> {
-    let sql = if lock { "select 1 from products where id = $1 for update" } else { "select 1 from products where id = $1" };
+    let sql = if lock {
+        "select 1 from products where id = $1 for update"
+    } else {
+        "select 1 from products where id = $1"
+    };
     let found: Option<i32> = sqlx::query_scalar(sql).bind(product).fetch_optional(conn).await?;
     found.map(drop).ok_or_else(product_not_found)
 }
 
 /// 409 `media_limit_reached` once the product has [`MAX_IMAGES_PER_PRODUCT`] images.
 pub async fn ensure_room(conn: &mut PgConnection, product: Uuid) -> AppResult<()> {
-    let count: i64 = sqlx::query_scalar("select count(*) from media where product_id = $1").bind(product).fetch_one(conn).await?;
+    let count: i64 = sqlx::query_scalar("select count(*) from media where product_id = $1")
+        .bind(product)
+        .fetch_one(conn)
+        .await?;
     if count >= MAX_IMAGES_PER_PRODUCT {
         return Err(AppError::conflict(
             "media_limit_reached",
@@ -55,10 +62,12 @@ pub async fn ensure_room(conn: &mut PgConnection, product: Uuid) -> AppResult<()
 }
 
 pub async fn list(conn: &mut PgConnection, product: Uuid) -> AppResult<Vec<MediaRow>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from media where product_id = $1 order by position, id"))
-        .bind(product)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "select {COLUMNS} from media where product_id = $1 order by position, id"
+    ))
+    .bind(product)
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn find(conn: &mut PgConnection, product: Uuid, id: Uuid) -> AppResult<MediaRow> {
@@ -114,7 +123,14 @@ async fn clear_primary(conn: &mut PgConnection, product: Uuid) -> AppResult<()> 
 }
 
 /// Changes alt text, position and/or makes the image primary (absent fields keep their value).
-pub async fn update(conn: &mut PgConnection, product: Uuid, id: Uuid, alt: Option<&str>, position: Option<i32>, primary: bool) -> AppResult<MediaRow> {
+pub async fn update(
+    conn: &mut PgConnection,
+    product: Uuid,
+    id: Uuid,
+    alt: Option<&str>,
+    position: Option<i32>,
+    primary: bool,
+) -> AppResult<MediaRow> {
     let current = find(conn, product, id).await?;
     if primary && !current.is_primary {
         clear_primary(conn, product).await?;
@@ -135,12 +151,13 @@ pub async fn update(conn: &mut PgConnection, product: Uuid, id: Uuid, alt: Optio
 /// Deletes an image and returns its key; if it was the primary image, the next one by
 /// position takes its place.
 pub async fn delete(conn: &mut PgConnection, product: Uuid, id: Uuid) -> AppResult<String> {
-    let deleted: Option<(String, bool)> =
-        sqlx::query_as("delete from media where id = $1 and product_id = $2 returning object_key, is_primary")
-            .bind(id)
-            .bind(product)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let deleted: Option<(String, bool)> = sqlx::query_as(
+        "delete from media where id = $1 and product_id = $2 returning object_key, is_primary",
+    )
+    .bind(id)
+    .bind(product)
+    .fetch_optional(&mut *conn)
+    .await?;
     let (key, was_primary) = deleted.ok_or_else(media_not_found)?;
     if was_primary {
         sqlx::query(
@@ -157,7 +174,9 @@ pub async fn delete(conn: &mut PgConnection, product: Uuid, id: Uuid) -> AppResu
 /// Whether this shop's schema has the media tables yet (tenant migration 0006): code runs on
 /// schema versions N and N+1 while `shopfleet migrate` rolls out.
 pub async fn tables_exist(conn: &mut PgConnection) -> AppResult<bool> {
-    Ok(sqlx::query_scalar("select to_regclass('media_uploads') is not null").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("select to_regclass('media_uploads') is not null")
+        .fetch_one(conn)
+        .await?)
 }
 
 /// True for "relation does not exist" (a shop not yet migrated to 0006).
@@ -189,13 +208,18 @@ pub struct UploadRow {
     pub make_primary: bool,
 }
 
-const UPLOAD_COLUMNS: &str = "id, product_id, media_id, object_key, filename, content_type, size_bytes, alt, make_primary";
+const UPLOAD_COLUMNS: &str =
+    "id, product_id, media_id, object_key, filename, content_type, size_bytes, alt, make_primary";
 
 pub fn upload_not_found() -> AppError {
     AppError::not_found("upload_not_found", "no such pending upload")
 }
 
-pub async fn insert_upload(conn: &mut PgConnection, upload: &UploadRow, expires_at: DateTime<Utc>) -> AppResult<()> {
+pub async fn insert_upload(
+    conn: &mut PgConnection,
+    upload: &UploadRow,
+    expires_at: DateTime<Utc>,
+) -> AppResult<()> {
     sqlx::query(
         "insert into media_uploads (id, product_id, media_id, object_key, filename, content_type, size_bytes, alt, \
          make_primary, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -225,7 +249,8 @@ pub async fn find_upload(conn: &mut PgConnection, id: Uuid) -> AppResult<UploadR
 
 /// Removes a pending upload as it completes; `false` if another request completed it first.
 pub async fn take_upload(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
-    let taken = sqlx::query("delete from media_uploads where id = $1").bind(id).execute(conn).await?;
+    let taken =
+        sqlx::query("delete from media_uploads where id = $1").bind(id).execute(conn).await?;
     Ok(taken.rows_affected() == 1)
 }
 

@@ -13,7 +13,8 @@ pub enum ImageType {
     Avif,
 }
 
-pub const ACCEPTED: &[ImageType] = &[ImageType::Jpeg, ImageType::Png, ImageType::Webp, ImageType::Gif, ImageType::Avif];
+pub const ACCEPTED: &[ImageType] =
+    &[ImageType::Jpeg, ImageType::Png, ImageType::Webp, ImageType::Gif, ImageType::Avif];
 
 impl ImageType {
     pub fn mime(self) -> &'static str {

@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::db::{self, NewMedia};
 use super::image_type::{ImageType, SNIFF_LEN};
-use super::{MediaItem, MediaUploadErrors, clean_filename, emit_deleted, parse_alt, parse_position, plan_limit, to_item, unsupported_type};
+use super::{
+    MediaItem, MediaUploadErrors, clean_filename, emit_deleted, parse_alt, parse_position,
+    plan_limit, to_item, unsupported_type,
+};
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
@@ -63,7 +66,12 @@ enum MediaDeleted {
 impl MediaAdminApi {
     /// A product's images, by position
     #[oai(path = "/:id/media", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<Json<Vec<MediaItem>>, ShopReadErrors> {
+    async fn list(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<Json<Vec<MediaItem>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         db::ensure_product(&mut tx, id.0, false).await?;
@@ -82,23 +90,46 @@ impl MediaAdminApi {
     /// image, `file_too_large` (413) over the plan's limit, `media_limit_reached` (409) at 50
     /// images. For large files, prefer the direct upload (`POST /v1/admin/media/uploads`).
     #[oai(path = "/:id/media", method = "post")]
-    async fn upload(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: MediaUpload) -> Result<MediaCreated, MediaUploadErrors> {
+    async fn upload(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: MediaUpload,
+    ) -> Result<MediaCreated, MediaUploadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         Ok(MediaCreated::Created(Json(self.add(&tenant, id.0, body).await?)))
     }
 
     /// Change an image's alt text, position or primary flag
     #[oai(path = "/:id/media/:media_id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, media_id: Path<Uuid>, body: Json<MediaUpdate>) -> Result<Json<MediaItem>, ShopWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        media_id: Path<Uuid>,
+        body: Json<MediaUpdate>,
+    ) -> Result<Json<MediaItem>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let alt = body.alt.as_deref().map(|alt| parse_alt(Some(alt))).transpose()?;
         let position = parse_position(body.position)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         db::ensure_product(&mut tx, id.0, true).await?;
         if body.primary == Some(false) && db::find(&mut tx, id.0, media_id.0).await?.is_primary {
-            return Err(AppError::validation("primary", "make another image primary instead").into());
+            return Err(
+                AppError::validation("primary", "make another image primary instead").into()
+            );
         }
-        let row = db::update(&mut tx, id.0, media_id.0, alt.as_deref(), position, body.primary == Some(true)).await?;
+        let row = db::update(
+            &mut tx,
+            id.0,
+            media_id.0,
+            alt.as_deref(),
+            position,
+            body.primary == Some(true),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Json(to_item(self.state.store.as_ref(), tenant.id, row).await?))
     }
@@ -107,7 +138,13 @@ impl MediaAdminApi {
     ///
     /// If it was the primary image, the next one by position becomes primary.
     #[oai(path = "/:id/media/:media_id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, media_id: Path<Uuid>) -> Result<MediaDeleted, ShopReadErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        media_id: Path<Uuid>,
+    ) -> Result<MediaDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         db::ensure_product(&mut tx, id.0, true).await?;
@@ -139,7 +176,9 @@ impl MediaAdminApi {
         tx.commit().await?;
 
         let id = Uuid::now_v7();
-        let key = ObjectKey::new(tenant.id, &format!("products/{product}/{id}.{}", kind.extension())).map_err(anyhow::Error::from)?;
+        let key =
+            ObjectKey::new(tenant.id, &format!("products/{product}/{id}.{}", kind.extension()))
+                .map_err(anyhow::Error::from)?;
         self.state.store.put(&key, ObjectBody::File { file, len: size }, kind.mime()).await?;
         let new = NewMedia {
             id,
@@ -167,7 +206,12 @@ impl MediaAdminApi {
 
 /// Writes an image's row, with the product locked: shared by both upload paths. A direct
 /// upload passes its id, and is removed in the same transaction (404 if it is gone already).
-pub(super) async fn attach(state: &AppState, tenant: &Tenant, new: &NewMedia<'_>, upload: Option<Uuid>) -> AppResult<db::MediaRow> {
+pub(super) async fn attach(
+    state: &AppState,
+    tenant: &Tenant,
+    new: &NewMedia<'_>,
+    upload: Option<Uuid>,
+) -> AppResult<db::MediaRow> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     db::ensure_product(&mut tx, new.product, true).await?;
     if let Some(upload) = upload

@@ -86,7 +86,8 @@ pub struct MediaItem {
 
 /// Builds the admin view of an image, with its URL.
 async fn to_item(store: &dyn ObjectStore, shop: ShopId, row: db::MediaRow) -> AppResult<MediaItem> {
-    let key = ObjectKey::parse(shop, &row.object_key).map_err(|err| anyhow::anyhow!("stored key {}: {err}", row.object_key))?;
+    let key = ObjectKey::parse(shop, &row.object_key)
+        .map_err(|err| anyhow::anyhow!("stored key {}: {err}", row.object_key))?;
     Ok(MediaItem {
         url: store.get_url(&key, IMAGE_URL_TTL).await?,
         id: row.id,
@@ -103,25 +104,33 @@ async fn to_item(store: &dyn ObjectStore, shop: ShopId, row: db::MediaRow) -> Ap
 
 /// The shop plan's upload limit, never above [`MAX_FILE_BYTES`].
 async fn plan_limit(pool: &PgPool, tenant: &Tenant) -> AppResult<u64> {
-    let limit: Option<i64> = sqlx::query_scalar("select max_upload_bytes from platform.plans where code = $1")
-        .bind(&tenant.plan)
-        .fetch_optional(pool)
-        .await?;
-    let limit = limit.ok_or_else(|| anyhow::anyhow!("shop {} has unknown plan {:?}", tenant.slug, tenant.plan))?;
+    let limit: Option<i64> =
+        sqlx::query_scalar("select max_upload_bytes from platform.plans where code = $1")
+            .bind(&tenant.plan)
+            .fetch_optional(pool)
+            .await?;
+    let limit = limit.ok_or_else(|| {
+        anyhow::anyhow!("shop {} has unknown plan {:?}", tenant.slug, tenant.plan)
+    })?;
     Ok(u64::try_from(limit).unwrap_or(0).min(MAX_FILE_BYTES))
 }
 
 fn parse_alt(alt: Option<&str>) -> AppResult<String> {
     let alt = alt.unwrap_or_default().trim();
     if alt.chars().count() > MAX_ALT_CHARS || alt.chars().any(char::is_control) {
-        return Err(AppError::validation("alt", format!("at most {MAX_ALT_CHARS} characters, no control characters")));
+        return Err(AppError::validation(
+            "alt",
+            format!("at most {MAX_ALT_CHARS} characters, no control characters"),
+        ));
     }
     Ok(alt.to_owned())
 }
 
 fn parse_position(position: Option<i32>) -> AppResult<Option<i32>> {
     match position {
-        Some(p) if !(0..=MAX_POSITION).contains(&p) => Err(AppError::validation("position", format!("must be between 0 and {MAX_POSITION}"))),
+        Some(p) if !(0..=MAX_POSITION).contains(&p) => {
+            Err(AppError::validation("position", format!("must be between 0 and {MAX_POSITION}")))
+        }
         other => Ok(other),
     }
 }
@@ -142,9 +151,15 @@ fn unsupported_type() -> AppError {
 
 /// Records, in the caller's transaction, that these objects are to be deleted (`reason` is
 /// for whoever reads the outbox).
-async fn emit_deleted(conn: &mut PgConnection, shop: ShopId, keys: Vec<String>, reason: &str) -> AppResult<()> {
+async fn emit_deleted(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    keys: Vec<String>,
+    reason: &str,
+) -> AppResult<()> {
     if !keys.is_empty() {
-        crate::events::emit(conn, shop, MEDIA_DELETED, json!({ "keys": keys, "reason": reason })).await?;
+        crate::events::emit(conn, shop, MEDIA_DELETED, json!({ "keys": keys, "reason": reason }))
+            .await?;
     }
     Ok(())
 }
@@ -162,12 +177,18 @@ pub async fn forget_product(conn: &mut PgConnection, shop: ShopId, product: Uuid
 /// The `storage` consumer's work for `media.deleted`: deletes each listed object. Idempotent
 /// (deleting a missing object succeeds). A key outside the shop's prefix is skipped and
 /// logged: no event can delete another shop's objects.
-pub async fn delete_objects(store: &dyn ObjectStore, tenant: &Tenant, payload: &Value) -> anyhow::Result<()> {
+pub async fn delete_objects(
+    store: &dyn ObjectStore,
+    tenant: &Tenant,
+    payload: &Value,
+) -> anyhow::Result<()> {
     let keys = payload["keys"].as_array().map(Vec::as_slice).unwrap_or_default();
     for raw in keys.iter().filter_map(Value::as_str) {
         match ObjectKey::parse(tenant.id, raw) {
             Ok(key) => store.delete(&key).await?,
-            Err(err) => tracing::warn!(shop = %tenant.slug, key = raw, error = %err, "media.deleted names a key outside the shop; skipped"),
+            Err(err) => {
+                tracing::warn!(shop = %tenant.slug, key = raw, error = %err, "media.deleted names a key outside the shop; skipped")
+            }
         }
     }
     Ok(())

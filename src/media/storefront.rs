@@ -11,8 +11,8 @@ use poem_openapi::Object;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::db::{is_undefined_table, tables_exist};
 use super::IMAGE_URL_TTL;
+use super::db::{is_undefined_table, tables_exist};
 use crate::error::AppResult;
 use crate::storage::{ObjectKey, ObjectStore};
 use crate::tenancy::ShopId;
@@ -32,7 +32,11 @@ pub struct ImageRows(Vec<(Uuid, String, String)>);
 
 impl ImageRows {
     /// Turns keys into URLs (after the transaction: signing needs no database).
-    pub async fn into_urls(self, store: &dyn ObjectStore, shop: ShopId) -> AppResult<Vec<(Uuid, StoreImage)>> {
+    pub async fn into_urls(
+        self,
+        store: &dyn ObjectStore,
+        shop: ShopId,
+    ) -> AppResult<Vec<(Uuid, StoreImage)>> {
         let mut out = Vec::with_capacity(self.0.len());
         for (product, key, alt) in self.0 {
             let Ok(key) = ObjectKey::parse(shop, &key) else {
@@ -45,12 +49,18 @@ impl ImageRows {
     }
 
     /// One image per product, keyed by product id.
-    pub async fn into_map(self, store: &dyn ObjectStore, shop: ShopId) -> AppResult<HashMap<Uuid, StoreImage>> {
+    pub async fn into_map(
+        self,
+        store: &dyn ObjectStore,
+        shop: ShopId,
+    ) -> AppResult<HashMap<Uuid, StoreImage>> {
         Ok(self.into_urls(store, shop).await?.into_iter().collect())
     }
 }
 
-fn tolerate_missing(result: Result<Vec<(Uuid, String, String)>, sqlx::Error>) -> AppResult<ImageRows> {
+fn tolerate_missing(
+    result: Result<Vec<(Uuid, String, String)>, sqlx::Error>,
+) -> AppResult<ImageRows> {
     match result {
         Ok(rows) => Ok(ImageRows(rows)),
         Err(err) if is_undefined_table(&err) => Ok(ImageRows(Vec::new())),
@@ -88,5 +98,7 @@ pub async fn storage_bytes(conn: &mut PgConnection) -> AppResult<i64> {
     if !tables_exist(conn).await? {
         return Ok(0);
     }
-    Ok(sqlx::query_scalar("select coalesce(sum(size_bytes), 0)::bigint from media").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("select coalesce(sum(size_bytes), 0)::bigint from media")
+        .fetch_one(conn)
+        .await?)
 }

@@ -18,7 +18,10 @@ use uuid::Uuid;
 use super::db::{self, NewMedia, UploadRow};
 use super::image_type::{ImageType, SNIFF_LEN};
 use super::media_api::{MediaCreated, attach};
-use super::{MediaUploadErrors, UPLOAD_URL_TTL, clean_filename, emit_deleted, parse_alt, plan_limit, to_item, unsupported_type};
+use super::{
+    MediaUploadErrors, UPLOAD_URL_TTL, clean_filename, emit_deleted, parse_alt, plan_limit,
+    to_item, unsupported_type,
+};
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult};
@@ -78,7 +81,12 @@ impl MediaUploadsApi {
     /// `unsupported_image_type` (422) for another content type, `file_too_large` (413) over
     /// the plan's limit.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewUpload>) -> Result<UploadCreated, MediaUploadErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewUpload>,
+    ) -> Result<UploadCreated, MediaUploadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         Ok(UploadCreated::Created(Json(self.start(&tenant, &body.0).await?)))
     }
@@ -90,7 +98,12 @@ impl MediaUploadsApi {
     /// when nothing was uploaded yet; `upload_size_mismatch` or `unsupported_image_type` (422)
     /// when the object breaks the terms, which deletes it (upload again while the URL works).
     #[oai(path = "/:id/complete", method = "post")]
-    async fn complete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<MediaCreated, MediaUploadErrors> {
+    async fn complete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<MediaCreated, MediaUploadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         Ok(MediaCreated::Created(Json(self.finish(&tenant, id.0).await?)))
     }
@@ -99,15 +112,21 @@ impl MediaUploadsApi {
 impl MediaUploadsApi {
     async fn start(&self, tenant: &Tenant, req: &NewUpload) -> AppResult<UploadTicket> {
         let kind = ImageType::from_mime(&req.content_type).ok_or_else(unsupported_type)?;
-        let size = u64::try_from(req.size).ok().filter(|size| *size > 0).ok_or_else(|| AppError::validation("size", "must be positive"))?;
+        let size = u64::try_from(req.size)
+            .ok()
+            .filter(|size| *size > 0)
+            .ok_or_else(|| AppError::validation("size", "must be positive"))?;
         let limit = plan_limit(&self.state.pool, tenant).await?;
         if size > limit {
             return Err(AppError::FileTooLarge { max_bytes: limit });
         }
         let alt = parse_alt(req.alt.as_deref())?;
         let media_id = Uuid::now_v7();
-        let key = ObjectKey::new(tenant.id, &format!("products/{}/{media_id}.{}", req.product_id, kind.extension()))
-            .map_err(anyhow::Error::from)?;
+        let key = ObjectKey::new(
+            tenant.id,
+            &format!("products/{}/{media_id}.{}", req.product_id, kind.extension()),
+        )
+        .map_err(anyhow::Error::from)?;
         let upload = UploadRow {
             id: Uuid::now_v7(),
             product_id: req.product_id,
@@ -130,7 +149,8 @@ impl MediaUploadsApi {
         db::insert_upload(&mut tx, &upload, expires_at).await?;
         tx.commit().await?;
 
-        let presigned = self.state.store.presign_put(&key, kind.mime(), size, UPLOAD_URL_TTL).await?;
+        let presigned =
+            self.state.store.presign_put(&key, kind.mime(), size, UPLOAD_URL_TTL).await?;
         Ok(UploadTicket {
             upload_id: upload.id,
             method: presigned.method.to_owned(),
@@ -164,14 +184,24 @@ impl MediaUploadsApi {
 }
 
 /// Checks an uploaded object against its upload's terms; deletes it if it breaks them.
-async fn verify_object(store: &dyn ObjectStore, key: &ObjectKey, upload: &UploadRow) -> AppResult<ImageType> {
+async fn verify_object(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    upload: &UploadRow,
+) -> AppResult<ImageType> {
     let Some(meta) = store.head(key).await? else {
-        return Err(AppError::conflict("upload_incomplete", "nothing has been uploaded to this upload's URL yet"));
+        return Err(AppError::conflict(
+            "upload_incomplete",
+            "nothing has been uploaded to this upload's URL yet",
+        ));
     };
     let refusal = if i64::try_from(meta.size).ok() != Some(upload.size_bytes) {
         AppError::unprocessable(
             "upload_size_mismatch",
-            format!("the uploaded file has {} bytes, not the announced {}", meta.size, upload.size_bytes),
+            format!(
+                "the uploaded file has {} bytes, not the announced {}",
+                meta.size, upload.size_bytes
+            ),
         )
     } else {
         let head = store.read_start(key, SNIFF_LEN).await?.unwrap_or_default();

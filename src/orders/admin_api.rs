@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::store_api::{OrderPage, OrderSummary, SUMMARY_COLUMNS, order_page};
-use super::{Action, Actor, Order, OrderKey, OrderStatus, emit_order_event, find_row, load_order, record_history};
+use super::{
+    Action, Actor, Order, OrderKey, OrderStatus, emit_order_event, find_row, load_order,
+    record_history,
+};
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
@@ -173,7 +176,12 @@ impl OrdersAdminApi {
 
     /// An order with its history, payments and refunds
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: poem::web::Data<&Tenant>, id: Path<Uuid>) -> Result<Json<OrderDetail>, ShopReadErrors> {
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        tenant: poem::web::Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<Json<OrderDetail>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "orders", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let order = load_order(&mut tx, OrderKey::Id(id.0)).await?;
@@ -200,17 +208,32 @@ impl OrdersAdminApi {
     ///
     /// `invalid_transition` (409) unless the order is `pending_payment`.
     #[oai(path = "/:id/mark-paid", method = "post")]
-    async fn mark_paid(&self, auth: StaffAuth, tenant: poem::web::Data<&Tenant>, id: Path<Uuid>, body: Json<MarkPaid>) -> Result<Json<Order>, ShopWriteErrors> {
+    async fn mark_paid(
+        &self,
+        auth: StaffAuth,
+        tenant: poem::web::Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<MarkPaid>,
+    ) -> Result<Json<Order>, ShopWriteErrors> {
         let note = body.0.note.map(|n| n.trim().chars().take(500).collect::<String>());
         self.act(&tenant, auth.0.id, id.0, Action::MarkPaid, |tx, order, shop, staff| {
-            Box::pin(async move { super::mark_paid(tx, shop, order, Actor::Staff(staff), json!({ "note": note })).await })
+            Box::pin(async move {
+                super::mark_paid(tx, shop, order, Actor::Staff(staff), json!({ "note": note }))
+                    .await
+            })
         })
         .await
     }
 
     /// Fulfil an order: it has shipped
     #[oai(path = "/:id/fulfil", method = "post")]
-    async fn fulfil(&self, auth: StaffAuth, tenant: poem::web::Data<&Tenant>, id: Path<Uuid>, body: Json<Fulfilment>) -> Result<Json<Order>, ShopWriteErrors> {
+    async fn fulfil(
+        &self,
+        auth: StaffAuth,
+        tenant: poem::web::Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<Fulfilment>,
+    ) -> Result<Json<Order>, ShopWriteErrors> {
         let carrier = parse_name("carrier", &body.carrier, 100)?;
         let tracking = parse_name("tracking_number", &body.tracking_number, 100)?;
         self.act(&tenant, auth.0.id, id.0, Action::Fulfil, |tx, order, shop, staff| {
@@ -235,7 +258,12 @@ impl OrdersAdminApi {
 
     /// Mark an order delivered
     #[oai(path = "/:id/deliver", method = "post")]
-    async fn deliver(&self, auth: StaffAuth, tenant: poem::web::Data<&Tenant>, id: Path<Uuid>) -> Result<Json<Order>, ShopWriteErrors> {
+    async fn deliver(
+        &self,
+        auth: StaffAuth,
+        tenant: poem::web::Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<Json<Order>, ShopWriteErrors> {
         self.act(&tenant, auth.0.id, id.0, Action::Deliver, |tx, order, shop, staff| {
             Box::pin(async move {
                 sqlx::query("update orders set status = 'delivered', delivered_at = now(), updated_at = now() where id = $1")
@@ -255,11 +283,23 @@ impl OrdersAdminApi {
     /// Puts every unit back into stock, frees its discount use, and records what was paid as
     /// refunded. Not possible once fulfilled (refund instead).
     #[oai(path = "/:id/cancel", method = "post")]
-    async fn cancel(&self, auth: StaffAuth, tenant: poem::web::Data<&Tenant>, id: Path<Uuid>, body: Json<Cancellation>) -> Result<Json<Order>, ShopWriteErrors> {
-        let reason = body.0.reason.map(|r| r.trim().chars().take(500).collect::<String>()).filter(|r| !r.is_empty());
+    async fn cancel(
+        &self,
+        auth: StaffAuth,
+        tenant: poem::web::Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<Cancellation>,
+    ) -> Result<Json<Order>, ShopWriteErrors> {
+        let reason = body
+            .0
+            .reason
+            .map(|r| r.trim().chars().take(500).collect::<String>())
+            .filter(|r| !r.is_empty());
         let reason = reason.unwrap_or_else(|| "cancelled by the shop".to_owned());
         self.act(&tenant, auth.0.id, id.0, Action::Cancel, |tx, order, shop, staff| {
-            Box::pin(async move { super::cancel(tx, shop, order, Actor::Staff(staff), &reason).await })
+            Box::pin(
+                async move { super::cancel(tx, shop, order, Actor::Staff(staff), &reason).await },
+            )
         })
         .await
     }
@@ -278,7 +318,9 @@ impl OrdersAdminApi {
         body: Json<NewRefund>,
     ) -> Result<RefundCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "orders", "write").await?;
-        let result = self.create_refund(&tenant, auth.0.id, id.0, idempotency_key.0.as_deref(), &body.0).await?;
+        let result = self
+            .create_refund(&tenant, auth.0.id, id.0, idempotency_key.0.as_deref(), &body.0)
+            .await?;
         Ok(RefundCreated::Created(Json(result)))
     }
 }
@@ -288,9 +330,21 @@ type Step<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<Order>> + Send +
 impl OrdersAdminApi {
     /// Locks the order, checks `action` is allowed, runs `step` and answers with the order it
     /// returns.
-    async fn act<F>(&self, tenant: &Tenant, staff: Uuid, id: Uuid, action: Action, step: F) -> Result<Json<Order>, ShopWriteErrors>
+    async fn act<F>(
+        &self,
+        tenant: &Tenant,
+        staff: Uuid,
+        id: Uuid,
+        action: Action,
+        step: F,
+    ) -> Result<Json<Order>, ShopWriteErrors>
     where
-        F: for<'a> FnOnce(&'a mut TenantTx, &'a super::Order, crate::tenancy::ShopId, Uuid) -> Step<'a>,
+        F: for<'a> FnOnce(
+            &'a mut TenantTx,
+            &'a super::Order,
+            crate::tenancy::ShopId,
+            Uuid,
+        ) -> Step<'a>,
     {
         self.state.rbac.require(tenant, staff, "orders", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
@@ -301,7 +355,14 @@ impl OrdersAdminApi {
         Ok(Json(order))
     }
 
-    async fn create_refund(&self, tenant: &Tenant, staff: Uuid, id: Uuid, key: Option<&str>, req: &NewRefund) -> AppResult<RefundResult> {
+    async fn create_refund(
+        &self,
+        tenant: &Tenant,
+        staff: Uuid,
+        id: Uuid,
+        key: Option<&str>,
+        req: &NewRefund,
+    ) -> AppResult<RefundResult> {
         let canonical = serde_json::to_value(req).map_err(|err| AppError::Internal(err.into()))?;
         let key = IdempotencyKey::new(format!("refund:{id}"), key, &canonical)?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
@@ -322,7 +383,10 @@ impl OrdersAdminApi {
         if amount > refundable {
             return Err(AppError::unprocessable(
                 "refund_exceeds_paid",
-                format!("at most {refundable} can be refunded (paid {}, refunded {})", order.paid_total, order.refunded_total),
+                format!(
+                    "at most {refundable} can be refunded (paid {}, refunded {})",
+                    order.paid_total, order.refunded_total
+                ),
             ));
         }
         let to = order.transition(Action::Refund { rest: amount == refundable })?;
@@ -352,7 +416,15 @@ impl OrdersAdminApi {
             .execute(&mut *tx)
             .await?;
         let details = json!({ "refund_id": refund.id, "amount": amount, "restocked": restocked, "reason": reason });
-        record_history(&mut tx, id, "refunded", Some((order.status, to)), Actor::Staff(staff), details).await?;
+        record_history(
+            &mut tx,
+            id,
+            "refunded",
+            Some((order.status, to)),
+            Actor::Staff(staff),
+            details,
+        )
+        .await?;
         let order = emit_order_event(&mut tx, tenant.id, "order.refunded", id).await?;
         let result = RefundResult { refund, order };
         let body = serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))?;

@@ -29,8 +29,8 @@ use crate::cart::{self, Shopper, pricing};
 use crate::catalog::stock_moved;
 use crate::customers::{AddressInput, validate_address};
 use crate::error::{AppError, AppResult};
-use crate::inventory::{StockMove, emit_low_stock, low_stock};
 use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::inventory::{StockMove, emit_low_stock, low_stock};
 use crate::payments::{NewPayment, PaymentInput, provider_for_checkout};
 use crate::shipping;
 use crate::tenancy::{Tenant, TenantTx};
@@ -101,9 +101,14 @@ pub async fn checkout(
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| AppError::unauthorized("invalid_token", "this account no longer exists"))?,
+            .ok_or_else(|| {
+                AppError::unauthorized("invalid_token", "this account no longer exists")
+            })?,
         None => {
-            let raw = request.email.as_deref().ok_or_else(|| AppError::validation("email", "is required for a guest checkout"))?;
+            let raw = request
+                .email
+                .as_deref()
+                .ok_or_else(|| AppError::validation("email", "is required for a guest checkout"))?;
             Email::parse("email", raw)?.as_str().to_owned()
         }
     };
@@ -118,20 +123,31 @@ pub async fn checkout(
     products.dedup();
     let mut variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
     variants.sort();
-    sqlx::query("select id from products where id = any($1) order by id for update").bind(&products).execute(&mut *tx).await?;
-    sqlx::query("select id from variants where id = any($1) order by id for update").bind(&variants).execute(&mut *tx).await?;
+    sqlx::query("select id from products where id = any($1) order by id for update")
+        .bind(&products)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("select id from variants where id = any($1) order by id for update")
+        .bind(&variants)
+        .execute(&mut *tx)
+        .await?;
     let lines = cart::load_lines(&mut tx, cart.id).await?;
     if let Some(line) = lines.iter().find(|l| !l.purchasable()) {
         return Err(conflict(
             "product_unavailable",
-            format!("{} is no longer available; remove it from the cart", line.product_name.as_deref().unwrap_or("an item")),
+            format!(
+                "{} is no longer available; remove it from the cart",
+                line.product_name.as_deref().unwrap_or("an item")
+            ),
         ));
     }
 
     let method = shipping::get_method(&mut tx, request.shipping_method_id)
         .await?
         .filter(|m| m.active)
-        .ok_or_else(|| AppError::validation("shipping_method_id", "no active shipping method has this id"))?;
+        .ok_or_else(|| {
+            AppError::validation("shipping_method_id", "no active shipping method has this id")
+        })?;
     if !method.ships_to(&address.country) {
         return Err(AppError::unprocessable(
             "shipping_unavailable",
@@ -142,21 +158,32 @@ pub async fn checkout(
     let discount_check = match cart.discount_code.as_deref() {
         None => discount::DiscountCheck::default(),
         Some(code) => {
-            let row = crate::discounts::find_by_code(&mut tx, code, true).await?.ok_or_else(|| conflict("discount_not_found", "the cart's discount code no longer exists"))?;
+            let row =
+                crate::discounts::find_by_code(&mut tx, code, true).await?.ok_or_else(|| {
+                    conflict("discount_not_found", "the cart's discount code no longer exists")
+                })?;
             let check = discount::evaluate(&mut tx, row, &lines, customer, Some(&email)).await?;
             if let Some(problem) = &check.problem {
-                return Err(conflict(static_code(&problem.code), format!("{}; remove the code or try again", problem.message)));
+                return Err(conflict(
+                    static_code(&problem.code),
+                    format!("{}; remove the code or try again", problem.message),
+                ));
             }
             check
         }
     };
     let settings = shipping::load_settings(&mut tx).await?;
-    let price_lines: Vec<pricing::PriceLine> = lines.iter().map(|l| l.price_line(&discount_check.discountable)).collect();
-    let totals = pricing::compute(&price_lines, discount_check.rule(), Some(method.rule()), settings.tax());
+    let price_lines: Vec<pricing::PriceLine> =
+        lines.iter().map(|l| l.price_line(&discount_check.discountable)).collect();
+    let totals =
+        pricing::compute(&price_lines, discount_check.rule(), Some(method.rule()), settings.tax());
     if let Some(expected) = request.expected_total
         && expected != totals.total
     {
-        return Err(conflict("price_changed", format!("the total is now {} (you saw {expected}); review the cart", totals.total)));
+        return Err(conflict(
+            "price_changed",
+            format!("the total is now {} (you saw {expected}); review the cart", totals.total),
+        ));
     }
 
     // Stock, in variant id order, with the conditional decrement.
@@ -196,7 +223,8 @@ pub async fn checkout(
         };
         low.extend(low_stock(&stock_move, settings.low_stock_threshold));
     }
-    let changes: Vec<(Uuid, i64, bool)> = moved.into_iter().map(|(product, (delta, zero))| (product, delta, zero)).collect();
+    let changes: Vec<(Uuid, i64, bool)> =
+        moved.into_iter().map(|(product, (delta, zero))| (product, delta, zero)).collect();
     stock_moved(&mut tx, tenant.id, &changes).await?;
 
     if let Some(applied) = &discount_check.applied {
@@ -207,7 +235,10 @@ pub async fn checkout(
         .execute(&mut *tx)
         .await?;
         if counted.rows_affected() == 0 {
-            return Err(conflict("discount_usage_limit_reached", "this discount code has been used up"));
+            return Err(conflict(
+                "discount_usage_limit_reached",
+                "this discount code has been used up",
+            ));
         }
     }
 
@@ -290,20 +321,40 @@ pub async fn checkout(
         .execute(&mut *tx)
         .await?;
     let actor = customer.map_or(Actor::Guest, Actor::Customer);
-    record_history(&mut tx, order_id, "created", None, actor, json!({ "cart_id": cart.id, "payment_method": provider.name() })).await?;
-    sqlx::query("update carts set status = 'converted', updated_at = now() where id = $1").bind(cart.id).execute(&mut *tx).await?;
+    record_history(
+        &mut tx,
+        order_id,
+        "created",
+        None,
+        actor,
+        json!({ "cart_id": cart.id, "payment_method": provider.name() }),
+    )
+    .await?;
+    sqlx::query("update carts set status = 'converted', updated_at = now() where id = $1")
+        .bind(cart.id)
+        .execute(&mut *tx)
+        .await?;
 
     let order = emit_order_event(&mut tx, tenant.id, "order.created", order_id).await?;
     if paid_in_full {
         emit_order_event(&mut tx, tenant.id, "order.paid", order_id).await?;
     }
     emit_low_stock(&mut tx, tenant.id, low).await?;
-    let instructions = if paid_in_full { None } else { provider.after_checkout(&mut tx, tenant.id, &payment).await? };
+    let instructions = if paid_in_full {
+        None
+    } else {
+        provider.after_checkout(&mut tx, tenant.id, &payment).await?
+    };
 
     let result = CheckoutResult {
         order,
         order_token,
-        payment: PaymentSummary { id: payment.id, provider: provider.name().to_owned(), status: payment_status.to_owned(), instructions },
+        payment: PaymentSummary {
+            id: payment.id,
+            provider: provider.name().to_owned(),
+            status: payment_status.to_owned(),
+            instructions,
+        },
     };
     let body = serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))?;
     idempotency::store(&mut tx, &key, 201, &body).await?;

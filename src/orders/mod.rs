@@ -75,8 +75,12 @@ impl OrderStatus {
             (Action::Deliver, PartiallyRefunded) if fulfilled && !delivered => Some(Delivered),
             (Action::Cancel, PendingPayment | Paid) => Some(Cancelled),
             (Action::Cancel, PartiallyRefunded) if !fulfilled => Some(Cancelled),
-            (Action::Refund { rest: false }, Paid | Fulfilled | Delivered | PartiallyRefunded) => Some(PartiallyRefunded),
-            (Action::Refund { rest: true }, Paid | Fulfilled | Delivered | PartiallyRefunded) => Some(Refunded),
+            (Action::Refund { rest: false }, Paid | Fulfilled | Delivered | PartiallyRefunded) => {
+                Some(PartiallyRefunded)
+            }
+            (Action::Refund { rest: true }, Paid | Fulfilled | Delivered | PartiallyRefunded) => {
+                Some(Refunded)
+            }
             _ => None,
         }
     }
@@ -90,7 +94,9 @@ pub enum Action {
     Deliver,
     Cancel,
     /// `rest`: the refund brings the refunded total up to what was paid.
-    Refund { rest: bool },
+    Refund {
+        rest: bool,
+    },
 }
 
 impl Action {
@@ -163,12 +169,18 @@ impl Order {
     /// The status `action` leads to, or 409 `invalid_transition`.
     pub fn transition(&self, action: Action) -> AppResult<OrderStatus> {
         let status = self.status;
-        status.after(action, self.fulfilled_at.is_some(), self.delivered_at.is_some()).ok_or_else(|| {
-            AppError::conflict(
-                "invalid_transition",
-                format!("an order in status {} cannot be {}", status.as_str(), past_tense(action)),
-            )
-        })
+        status.after(action, self.fulfilled_at.is_some(), self.delivered_at.is_some()).ok_or_else(
+            || {
+                AppError::conflict(
+                    "invalid_transition",
+                    format!(
+                        "an order in status {} cannot be {}",
+                        status.as_str(),
+                        past_tense(action)
+                    ),
+                )
+            },
+        )
     }
 }
 
@@ -207,9 +219,15 @@ pub async fn find_row(conn: &mut PgConnection, key: OrderKey<'_>, lock: bool) ->
     let lock = if lock { " for update" } else { "" };
     let query = match key {
         OrderKey::Id(_) => format!("select {ORDER_COLUMNS} from orders where id = $1{lock}"),
-        OrderKey::Number(_) => format!("select {ORDER_COLUMNS} from orders where number = $1{lock}"),
-        OrderKey::CustomerNumber(..) => format!("select {ORDER_COLUMNS} from orders where customer_id = $1 and number = $2{lock}"),
-        OrderKey::TokenNumber(..) => format!("select {ORDER_COLUMNS} from orders where token_hash = $1 and number = $2{lock}"),
+        OrderKey::Number(_) => {
+            format!("select {ORDER_COLUMNS} from orders where number = $1{lock}")
+        }
+        OrderKey::CustomerNumber(..) => format!(
+            "select {ORDER_COLUMNS} from orders where customer_id = $1 and number = $2{lock}"
+        ),
+        OrderKey::TokenNumber(..) => format!(
+            "select {ORDER_COLUMNS} from orders where token_hash = $1 and number = $2{lock}"
+        ),
     };
     let query = sqlx::query_as::<_, Order>(&query);
     let query = match key {
@@ -295,7 +313,12 @@ pub async fn record_history(
 
 /// Emits `kind` (`order.created`, `order.paid`, …) with the order as it now is, and returns
 /// that order (the caller's response, read once).
-pub async fn emit_order_event(conn: &mut PgConnection, shop: ShopId, kind: &str, order: Uuid) -> AppResult<Order> {
+pub async fn emit_order_event(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    kind: &str,
+    order: Uuid,
+) -> AppResult<Order> {
     let order = load_order(conn, OrderKey::Id(order)).await?;
     let payload = serde_json::to_value(&order).map_err(|err| AppError::Internal(err.into()))?;
     events::emit(conn, shop, kind, payload).await?;
@@ -306,25 +329,38 @@ pub async fn emit_order_event(conn: &mut PgConnection, shop: ShopId, kind: &str,
 /// what is not restocked yet (422 `restock_exceeds_quantity`). Variants deleted since are
 /// skipped (their units are counted as restocked). Rows are locked in variant-id order, after
 /// their products, like checkout.
-pub async fn restock(conn: &mut PgConnection, shop: ShopId, order: Uuid, lines: &[(Uuid, i32)]) -> AppResult<Vec<Value>> {
+pub async fn restock(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    order: Uuid,
+    lines: &[(Uuid, i32)],
+) -> AppResult<Vec<Value>> {
     let items = load_items(conn, order).await?;
     let mut moves: Vec<(Uuid, i32)> = Vec::new();
     let mut restocked = Vec::new();
     for (item_id, quantity) in lines {
         let item = items.iter().find(|i| i.id == *item_id).ok_or_else(|| {
-            AppError::validation("restock", format!("order item {item_id} is not part of this order"))
+            AppError::validation(
+                "restock",
+                format!("order item {item_id} is not part of this order"),
+            )
         })?;
         if *quantity < 1 || *quantity > item.quantity - item.restocked_quantity {
             return Err(AppError::unprocessable(
                 "restock_exceeds_quantity",
-                format!("item {item_id}: at most {} more units can be restocked", item.quantity - item.restocked_quantity),
+                format!(
+                    "item {item_id}: at most {} more units can be restocked",
+                    item.quantity - item.restocked_quantity
+                ),
             ));
         }
-        sqlx::query("update order_items set restocked_quantity = restocked_quantity + $2 where id = $1")
-            .bind(item_id)
-            .bind(quantity)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "update order_items set restocked_quantity = restocked_quantity + $2 where id = $1",
+        )
+        .bind(item_id)
+        .bind(quantity)
+        .execute(&mut *conn)
+        .await?;
         if let Some(variant) = item.variant_id {
             moves.push((variant, *quantity));
         }
@@ -365,11 +401,12 @@ pub async fn all_unrestocked(conn: &mut PgConnection, order: Uuid) -> AppResult<
 /// Releases the order's discount use (a cancelled order does not count against limits).
 pub async fn release_discount(conn: &mut PgConnection, order: &Order) -> AppResult<()> {
     let Some(discount) = order.discount_id else { return Ok(()) };
-    let released = sqlx::query("delete from discount_usages where discount_id = $1 and order_id = $2")
-        .bind(discount)
-        .bind(order.id)
-        .execute(&mut *conn)
-        .await?;
+    let released =
+        sqlx::query("delete from discount_usages where discount_id = $1 and order_id = $2")
+            .bind(discount)
+            .bind(order.id)
+            .execute(&mut *conn)
+            .await?;
     if released.rows_affected() > 0 {
         sqlx::query("update discounts set used_count = greatest(used_count - 1, 0) where id = $1")
             .bind(discount)
@@ -382,7 +419,13 @@ pub async fn release_discount(conn: &mut PgConnection, order: &Order) -> AppResu
 /// Cancels an order in the caller's transaction (row already locked, transition checked by
 /// the caller): restocks every unit, releases the discount use, records what was paid as
 /// refunded, history and `order.cancelled`. Returns the order as it now is.
-pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, reason: &str) -> AppResult<Order> {
+pub async fn cancel(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    order: &Order,
+    actor: Actor,
+    reason: &str,
+) -> AppResult<Order> {
     let from = order.status;
     let lines = all_unrestocked(conn, order.id).await?;
     let restocked = restock(conn, shop, order.id, &lines).await?;
@@ -420,7 +463,13 @@ pub async fn cancel(conn: &mut PgConnection, shop: ShopId, order: &Order, actor:
 
 /// Marks an order paid in the caller's transaction (row locked, transition checked). Returns
 /// the order as it now is.
-pub async fn mark_paid(conn: &mut PgConnection, shop: ShopId, order: &Order, actor: Actor, details: Value) -> AppResult<Order> {
+pub async fn mark_paid(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    order: &Order,
+    actor: Actor,
+    details: Value,
+) -> AppResult<Order> {
     let from = order.status;
     sqlx::query("update orders set status = 'paid', paid_total = total, paid_at = now(), updated_at = now() where id = $1")
         .bind(order.id)
@@ -451,7 +500,13 @@ mod tests {
         assert_eq!(allowed(Fulfilled, Action::Cancel), None);
         assert_eq!(allowed(PendingPayment, Action::Refund { rest: false }), None);
         assert_eq!(allowed(Delivered, Action::Refund { rest: true }), Some(Refunded));
-        for action in [Action::MarkPaid, Action::Fulfil, Action::Deliver, Action::Cancel, Action::Refund { rest: false }] {
+        for action in [
+            Action::MarkPaid,
+            Action::Fulfil,
+            Action::Deliver,
+            Action::Cancel,
+            Action::Refund { rest: false },
+        ] {
             assert_eq!(allowed(Cancelled, action), None, "cancelled is final");
             assert_eq!(allowed(Refunded, action), None, "refunded is final");
         }

@@ -92,13 +92,26 @@ impl OrdersStoreApi {
             Some(customer) => Shopper::Customer(customer),
             None => Shopper::Guest {
                 token: guest_token
-                    .ok_or_else(|| AppError::bad_request("cart_token_required", format!("send the cart's {CART_TOKEN_HEADER} header, or sign in")))?
+                    .ok_or_else(|| {
+                        AppError::bad_request(
+                            "cart_token_required",
+                            format!("send the cart's {CART_TOKEN_HEADER} header, or sign in"),
+                        )
+                    })?
                     .to_owned(),
             },
         };
-        let (_, body) =
-            checkout::checkout(&self.state.pool, &tenant, &shopper, guest_token, idempotency_key.0.as_deref(), &body.0).await?;
-        let result: CheckoutResult = serde_json::from_value(body).map_err(|err| AppError::Internal(err.into()))?;
+        let (_, body) = checkout::checkout(
+            &self.state.pool,
+            &tenant,
+            &shopper,
+            guest_token,
+            idempotency_key.0.as_deref(),
+            &body.0,
+        )
+        .await?;
+        let result: CheckoutResult =
+            serde_json::from_value(body).map_err(|err| AppError::Internal(err.into()))?;
         Ok(CheckoutResponse::Created(Json(result)))
     }
 
@@ -122,7 +135,12 @@ impl OrdersStoreApi {
 
     /// One of the signed-in customer's orders, by number
     #[oai(path = "/me/orders/:number", method = "get")]
-    async fn my_order(&self, auth: CustomerAuth, tenant: Data<&Tenant>, number: Path<i64>) -> Result<Json<Order>, StoreOrderErrors> {
+    async fn my_order(
+        &self,
+        auth: CustomerAuth,
+        tenant: Data<&Tenant>,
+        number: Path<i64>,
+    ) -> Result<Json<Order>, StoreOrderErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let order = load_order(&mut tx, OrderKey::CustomerNumber(auth.0.id, number.0)).await?;
         tx.commit().await?;
@@ -149,7 +167,12 @@ impl OrdersStoreApi {
     }
 }
 
-async fn customer_orders(conn: &mut PgConnection, customer: Uuid, after: Option<Uuid>, limit: i64) -> AppResult<Vec<OrderSummary>> {
+async fn customer_orders(
+    conn: &mut PgConnection,
+    customer: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<OrderSummary>> {
     Ok(sqlx::query_as(&format!(
         "select {SUMMARY_COLUMNS} from orders o where o.customer_id = $1 and ($2::uuid is null or o.id < $2) \
          order by o.id desc limit $3"

@@ -51,37 +51,59 @@ impl PaymentsApi {
 }
 
 impl PaymentsApi {
-    async fn receive(&self, req: &Request, tenant: &Tenant, name: &str, body: &[u8]) -> AppResult<&'static str> {
-        let provider = provider(name)
-            .ok_or_else(|| AppError::not_found("unknown_payment_provider", "no payment provider of this name"))?;
+    async fn receive(
+        &self,
+        req: &Request,
+        tenant: &Tenant,
+        name: &str,
+        body: &[u8],
+    ) -> AppResult<&'static str> {
+        let provider = provider(name).ok_or_else(|| {
+            AppError::not_found("unknown_payment_provider", "no payment provider of this name")
+        })?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let secret = shop_secret(&mut tx).await?;
-        let event = match provider.verify_callback(secret.as_bytes(), req.headers(), body, unix_now()) {
-            Ok(event) => event,
-            Err(CallbackError::NotSupported) => {
-                return Err(AppError::not_found("unknown_payment_provider", "this provider sends no callbacks"));
-            }
-            Err(err) => {
-                tx.rollback().await?;
-                self.audit_rejection(tenant, name, &err).await?;
-                return Err(AppError::bad_request("invalid_signature", err.to_string()));
-            }
-        };
+        let event =
+            match provider.verify_callback(secret.as_bytes(), req.headers(), body, unix_now()) {
+                Ok(event) => event,
+                Err(CallbackError::NotSupported) => {
+                    return Err(AppError::not_found(
+                        "unknown_payment_provider",
+                        "this provider sends no callbacks",
+                    ));
+                }
+                Err(err) => {
+                    tx.rollback().await?;
+                    self.audit_rejection(tenant, name, &err).await?;
+                    return Err(AppError::bad_request("invalid_signature", err.to_string()));
+                }
+            };
         let status = apply(&mut tx, tenant, name, &event).await?;
         tx.commit().await?;
         Ok(status)
     }
 
-    async fn audit_rejection(&self, tenant: &Tenant, provider: &str, err: &CallbackError) -> AppResult<()> {
+    async fn audit_rejection(
+        &self,
+        tenant: &Tenant,
+        provider: &str,
+        err: &CallbackError,
+    ) -> AppResult<()> {
         let actor = audit::Actor { kind: "payment_provider", id: None, label: provider.to_owned() };
         let mut conn = self.state.pool.acquire().await?;
         let details = json!({ "provider": provider, "reason": err.to_string(), "request_id": current_request_id() });
-        audit::record(&mut conn, &actor, "payment.callback_rejected", Some(tenant.id.0), details).await
+        audit::record(&mut conn, &actor, "payment.callback_rejected", Some(tenant.id.0), details)
+            .await
     }
 }
 
 /// Applies a verified event in the shop's transaction.
-async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &CallbackEvent) -> AppResult<&'static str> {
+async fn apply(
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    provider: &str,
+    event: &CallbackEvent,
+) -> AppResult<&'static str> {
     let fresh = sqlx::query(
         "insert into payment_callbacks (provider, event_id, payment_id) values ($1, $2, $3) on conflict do nothing",
     )
@@ -93,18 +115,22 @@ async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &Callb
     if fresh.rows_affected() == 0 {
         return Ok("duplicate");
     }
-    let order_id: Option<uuid::Uuid> = sqlx::query_scalar("select order_id from payments where id = $1 and provider = $2")
-        .bind(event.payment_id)
-        .bind(provider)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let order_id = order_id.ok_or_else(|| AppError::not_found("payment_not_found", "no payment of this provider has this id"))?;
+    let order_id: Option<uuid::Uuid> =
+        sqlx::query_scalar("select order_id from payments where id = $1 and provider = $2")
+            .bind(event.payment_id)
+            .bind(provider)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let order_id = order_id.ok_or_else(|| {
+        AppError::not_found("payment_not_found", "no payment of this provider has this id")
+    })?;
     // The order first, then its payment: the order as staff change it (no deadlock).
     let order = orders::find_row(tx, OrderKey::Id(order_id), true).await?;
-    let (status, amount): (String, i64) = sqlx::query_as("select status, amount from payments where id = $1 for update")
-        .bind(event.payment_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let (status, amount): (String, i64) =
+        sqlx::query_as("select status, amount from payments where id = $1 for update")
+            .bind(event.payment_id)
+            .fetch_one(&mut **tx)
+            .await?;
     if status != "pending" {
         return Ok("ignored");
     }
@@ -115,15 +141,28 @@ async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &Callb
                 orders::mark_paid(tx, tenant.id, &order, Actor::Provider, details).await?;
             } else {
                 // Paid after the order was cancelled: keep the record for staff to refund.
-                sqlx::query("update payments set status = 'succeeded', updated_at = now() where id = $1")
-                    .bind(event.payment_id)
-                    .execute(&mut **tx)
-                    .await?;
-                orders::record_history(tx, order_id, "payment_after_cancel", None, Actor::Provider, json!({ "amount": amount })).await?;
+                sqlx::query(
+                    "update payments set status = 'succeeded', updated_at = now() where id = $1",
+                )
+                .bind(event.payment_id)
+                .execute(&mut **tx)
+                .await?;
+                orders::record_history(
+                    tx,
+                    order_id,
+                    "payment_after_cancel",
+                    None,
+                    Actor::Provider,
+                    json!({ "amount": amount }),
+                )
+                .await?;
             }
         }
         "payment.succeeded" => {
-            return Err(AppError::bad_request("amount_mismatch", "the event's amount is not the payment's"));
+            return Err(AppError::bad_request(
+                "amount_mismatch",
+                "the event's amount is not the payment's",
+            ));
         }
         "payment.failed" => {
             let reason = event.reason.clone().unwrap_or_else(|| "payment_failed".to_owned());
@@ -132,7 +171,9 @@ async fn apply(tx: &mut TenantTx, tenant: &Tenant, provider: &str, event: &Callb
                 .bind(&reason)
                 .execute(&mut **tx)
                 .await?;
-            if order.transition(Action::Cancel).is_ok() && order.status == OrderStatus::PendingPayment {
+            if order.transition(Action::Cancel).is_ok()
+                && order.status == OrderStatus::PendingPayment
+            {
                 orders::cancel(tx, tenant.id, &order, Actor::Provider, &reason).await?;
             }
         }

@@ -93,11 +93,22 @@ pub trait PaymentProvider: Send + Sync {
 
     /// Runs in the checkout transaction once the order and its pending payment exist. Returns
     /// instructions for the buyer, if any.
-    async fn after_checkout(&self, conn: &mut PgConnection, shop: ShopId, payment: &NewPayment) -> AppResult<Option<String>>;
+    async fn after_checkout(
+        &self,
+        conn: &mut PgConnection,
+        shop: ShopId,
+        payment: &NewPayment,
+    ) -> AppResult<Option<String>>;
 
     /// Verifies a callback's signature over `body` with the shop's `secret` at `now`, and
     /// parses it.
-    fn verify_callback(&self, secret: &[u8], headers: &HeaderMap, body: &[u8], now: i64) -> Result<CallbackEvent, CallbackError>;
+    fn verify_callback(
+        &self,
+        secret: &[u8],
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<CallbackEvent, CallbackError>;
 }
 
 pub struct Manual;
@@ -110,16 +121,30 @@ impl PaymentProvider for Manual {
 
     fn accept(&self, input: &PaymentInput) -> AppResult<AcceptedPayment> {
         if input.card_number.is_some() {
-            return Err(AppError::validation("payment.card_number", "manual payments take no card"));
+            return Err(AppError::validation(
+                "payment.card_number",
+                "manual payments take no card",
+            ));
         }
         Ok(AcceptedPayment { card_last4: None })
     }
 
-    async fn after_checkout(&self, _conn: &mut PgConnection, _shop: ShopId, _payment: &NewPayment) -> AppResult<Option<String>> {
+    async fn after_checkout(
+        &self,
+        _conn: &mut PgConnection,
+        _shop: ShopId,
+        _payment: &NewPayment,
+    ) -> AppResult<Option<String>> {
         Ok(Some("Pay on delivery or by bank transfer; the shop confirms your payment.".to_owned()))
     }
 
-    fn verify_callback(&self, _secret: &[u8], _headers: &HeaderMap, _body: &[u8], _now: i64) -> Result<CallbackEvent, CallbackError> {
+    fn verify_callback(
+        &self,
+        _secret: &[u8],
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _now: i64,
+    ) -> Result<CallbackEvent, CallbackError> {
         Err(CallbackError::NotSupported)
     }
 }
@@ -138,7 +163,8 @@ pub fn provider(name: &str) -> Option<&'static dyn PaymentProvider> {
 
 /// The provider of a checkout's payment method, or 422.
 pub fn provider_for_checkout(name: &str) -> AppResult<&'static dyn PaymentProvider> {
-    provider(name).ok_or_else(|| AppError::validation("payment.method", "must be manual or test_card"))
+    provider(name)
+        .ok_or_else(|| AppError::validation("payment.method", "must be manual or test_card"))
 }
 
 /// The shop's callback signing secret, in the caller's shop transaction.

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{AcceptedPayment, CallbackError, CallbackEvent, NewPayment, PaymentInput, PaymentProvider, shop_secret};
+use super::{
+    AcceptedPayment, CallbackError, CallbackEvent, NewPayment, PaymentInput, PaymentProvider,
+    shop_secret,
+};
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::signature;
@@ -47,15 +50,25 @@ impl PaymentProvider for TestCard {
     }
 
     fn accept(&self, input: &PaymentInput) -> AppResult<AcceptedPayment> {
-        let raw = input.card_number.as_deref().ok_or_else(|| AppError::validation("payment.card_number", "is required for test_card"))?;
+        let raw = input.card_number.as_deref().ok_or_else(|| {
+            AppError::validation("payment.card_number", "is required for test_card")
+        })?;
         let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        if !(12..=19).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) || !luhn_valid(&digits) {
+        if !(12..=19).contains(&digits.len())
+            || !digits.chars().all(|c| c.is_ascii_digit())
+            || !luhn_valid(&digits)
+        {
             return Err(AppError::validation("payment.card_number", "is not a valid card number"));
         }
         Ok(AcceptedPayment { card_last4: Some(digits[digits.len() - 4..].to_owned()) })
     }
 
-    async fn after_checkout(&self, conn: &mut PgConnection, shop: ShopId, payment: &NewPayment) -> AppResult<Option<String>> {
+    async fn after_checkout(
+        &self,
+        conn: &mut PgConnection,
+        shop: ShopId,
+        payment: &NewPayment,
+    ) -> AppResult<Option<String>> {
         let payload = json!({
             "payment_id": payment.id,
             "order_id": payment.order_id,
@@ -67,7 +80,13 @@ impl PaymentProvider for TestCard {
         Ok(None)
     }
 
-    fn verify_callback(&self, secret: &[u8], headers: &HeaderMap, body: &[u8], now: i64) -> Result<CallbackEvent, CallbackError> {
+    fn verify_callback(
+        &self,
+        secret: &[u8],
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<CallbackEvent, CallbackError> {
         let header = headers
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -91,7 +110,13 @@ pub fn authorise(payment_id: Uuid, amount: i64, card_last4: &str) -> CallbackEve
 
 /// Consumer of `payment.requested`: authorise, then call the shop back at `base_url` (this
 /// server). An answer other than 2xx is an error, so the outbox retries.
-pub async fn process(http: &reqwest::Client, base_url: &str, pool: &PgPool, tenant: &Tenant, payload: &Value) -> anyhow::Result<()> {
+pub async fn process(
+    http: &reqwest::Client,
+    base_url: &str,
+    pool: &PgPool,
+    tenant: &Tenant,
+    payload: &Value,
+) -> anyhow::Result<()> {
     let payment_id: Uuid = payload["payment_id"]
         .as_str()
         .and_then(|id| id.parse().ok())
@@ -136,18 +161,31 @@ mod tests {
         assert!(TestCard.accept(&input("4242424242424241")).is_err(), "Luhn");
         assert!(TestCard.accept(&input("4242")).is_err(), "too short");
         assert!(TestCard.accept(&input("4242abcd42424242")).is_err());
-        assert!(TestCard.accept(&PaymentInput { method: "test_card".into(), card_number: None }).is_err());
+        assert!(
+            TestCard
+                .accept(&PaymentInput { method: "test_card".into(), card_number: None })
+                .is_err()
+        );
     }
 
     #[test]
     fn a_card_ending_in_0002_is_declined() {
         let id = Uuid::now_v7();
-        assert_eq!(TestCard.accept(&input("4000000000000002")).unwrap().card_last4.as_deref(), Some("0002"));
+        assert_eq!(
+            TestCard.accept(&input("4000000000000002")).unwrap().card_last4.as_deref(),
+            Some("0002")
+        );
         let declined = authorise(id, 500, "0002");
-        assert_eq!((declined.kind.as_str(), declined.reason.as_deref()), ("payment.failed", Some("card_declined")));
+        assert_eq!(
+            (declined.kind.as_str(), declined.reason.as_deref()),
+            ("payment.failed", Some("card_declined"))
+        );
         let approved = authorise(id, 500, "4242");
         assert_eq!((approved.kind.as_str(), approved.reason), ("payment.succeeded", None));
-        assert_eq!(approved.id, declined.id, "one event id per payment: a retried call-back is a duplicate");
+        assert_eq!(
+            approved.id, declined.id,
+            "one event id per payment: a retried call-back is a duplicate"
+        );
     }
 
     #[test]
@@ -156,9 +194,16 @@ mod tests {
         let body = serde_json::to_vec(&event).unwrap();
         let now = 1_800_000_000;
         let mut headers = HeaderMap::new();
-        headers.insert(SIGNATURE_HEADER, signature::sign(b"shop-secret", now, &body).parse().unwrap());
+        headers
+            .insert(SIGNATURE_HEADER, signature::sign(b"shop-secret", now, &body).parse().unwrap());
         assert_eq!(TestCard.verify_callback(b"shop-secret", &headers, &body, now).unwrap(), event);
-        assert!(matches!(TestCard.verify_callback(b"other-secret", &headers, &body, now), Err(CallbackError::Signature(_))));
-        assert!(matches!(TestCard.verify_callback(b"shop-secret", &HeaderMap::new(), &body, now), Err(CallbackError::Signature(_))));
+        assert!(matches!(
+            TestCard.verify_callback(b"other-secret", &headers, &body, now),
+            Err(CallbackError::Signature(_))
+        ));
+        assert!(matches!(
+            TestCard.verify_callback(b"shop-secret", &HeaderMap::new(), &body, now),
+            Err(CallbackError::Signature(_))
+        ));
     }
 }

@@ -13,18 +13,30 @@ pub async fn create(pool: &PgPool, email: &str, password_hash: &str) -> AppResul
         .bind(password_hash)
         .execute(pool)
         .await
-        .map_err(|err| on_unique_violation(err, "admins_email_key", "email_taken", "a platform admin with this e-mail exists"))?;
+        .map_err(|err| {
+            on_unique_violation(
+                err,
+                "admins_email_key",
+                "email_taken",
+                "a platform admin with this e-mail exists",
+            )
+        })?;
     Ok(id)
 }
 
 /// `(id, password hash)` of the admin with this e-mail.
 pub async fn find_by_email(pool: &PgPool, email: &str) -> AppResult<Option<(Uuid, String)>> {
-    Ok(sqlx::query_as("select id, password_hash from platform.admins where lower(email) = lower($1)")
-        .bind(email.trim())
-        .fetch_optional(pool)
-        .await?)
+    Ok(sqlx::query_as(
+        "select id, password_hash from platform.admins where lower(email) = lower($1)",
+    )
+    .bind(email.trim())
+    .fetch_optional(pool)
+    .await?)
 }
 
 pub async fn email_of(pool: &PgPool, id: Uuid) -> AppResult<Option<String>> {
-    Ok(sqlx::query_scalar("select email from platform.admins where id = $1").bind(id).fetch_optional(pool).await?)
+    Ok(sqlx::query_scalar("select email from platform.admins where id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
 }

@@ -5,9 +5,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
+use super::admins;
 use super::audit::{self, Actor, AuditEntry};
 use super::shops::{self, ShopRecord, ShopUsage};
-use super::admins;
 use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::principal::PlatformAdminAuth;
@@ -83,7 +83,10 @@ error_responses!(PlatformChangeErrors { 401 Unauthorized, 404 NotFound, 409 Conf
 impl PlatformApi {
     /// Sign in as a platform admin
     #[oai(path = "/auth/login", method = "post")]
-    async fn login(&self, body: Json<PlatformLogin>) -> Result<Json<PlatformToken>, PlatformLoginErrors> {
+    async fn login(
+        &self,
+        body: Json<PlatformLogin>,
+    ) -> Result<Json<PlatformToken>, PlatformLoginErrors> {
         let key = LoginLimiter::key("platform", "platform_admin", &body.email);
         self.state.login_limiter.check(&key)?;
         let account = admins::find_by_email(&self.state.pool, &body.email).await?;
@@ -121,16 +124,30 @@ impl PlatformApi {
             return Err(AppError::validation("status", "is not a shop status").into());
         }
         let before: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
-        let pattern = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty())
-            .map(|q| format!("%{}%", escape_like(q)));
-        let mut items = shops::list(&self.state.pool, pattern.as_deref(), status.0.as_deref(), before, limit + 1).await?;
+        let pattern =
+            q.0.as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(|q| format!("%{}%", escape_like(q)));
+        let mut items = shops::list(
+            &self.state.pool,
+            pattern.as_deref(),
+            status.0.as_deref(),
+            before,
+            limit + 1,
+        )
+        .await?;
         let next_cursor = next_page(&mut items, limit).map(|last| encode_cursor(&last.id));
         Ok(Json(ShopPage { items, next_cursor }))
     }
 
     /// A shop with its domains and usage
     #[oai(path = "/shops/:id", method = "get")]
-    async fn get_shop(&self, _auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformReadErrors> {
+    async fn get_shop(
+        &self,
+        _auth: PlatformAdminAuth,
+        id: Path<Uuid>,
+    ) -> Result<Json<ShopDetail>, PlatformReadErrors> {
         Ok(Json(self.detail(id.0).await?))
     }
 
@@ -139,21 +156,34 @@ impl PlatformApi {
     /// Every route of the shop answers 403 `shop_suspended` until it is resumed, on every
     /// instance within a second.
     #[oai(path = "/shops/:id/suspend", method = "post")]
-    async fn suspend(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
+    async fn suspend(
+        &self,
+        auth: PlatformAdminAuth,
+        id: Path<Uuid>,
+    ) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
         self.change_status(&auth, id.0, &["active"], ShopStatus::Suspended, "shop.suspend").await?;
         Ok(Json(self.detail(id.0).await?))
     }
 
     /// Resume a suspended shop
     #[oai(path = "/shops/:id/resume", method = "post")]
-    async fn resume(&self, auth: PlatformAdminAuth, id: Path<Uuid>) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
+    async fn resume(
+        &self,
+        auth: PlatformAdminAuth,
+        id: Path<Uuid>,
+    ) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
         self.change_status(&auth, id.0, &["suspended"], ShopStatus::Active, "shop.resume").await?;
         Ok(Json(self.detail(id.0).await?))
     }
 
     /// Change a shop's plan
     #[oai(path = "/shops/:id", method = "patch")]
-    async fn update_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, body: Json<ShopPlanUpdate>) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
+    async fn update_shop(
+        &self,
+        auth: PlatformAdminAuth,
+        id: Path<Uuid>,
+        body: Json<ShopPlanUpdate>,
+    ) -> Result<Json<ShopDetail>, PlatformChangeErrors> {
         let actor = self.actor(&auth).await?;
         let mut tx = self.state.pool.begin().await?;
         let shop = shops::find(&mut tx, id.0, true).await?;
@@ -165,7 +195,14 @@ impl PlatformApi {
             .bind(&body.plan)
             .execute(&mut *tx)
             .await?;
-        audit::record(&mut tx, &actor, "shop.change_plan", Some(shop.id), serde_json::json!({ "from": shop.plan, "to": body.plan })).await?;
+        audit::record(
+            &mut tx,
+            &actor,
+            "shop.change_plan",
+            Some(shop.id),
+            serde_json::json!({ "from": shop.plan, "to": body.plan }),
+        )
+        .await?;
         tx.commit().await?;
         self.state.tenants.invalidate_all();
         Ok(Json(self.detail(id.0).await?))
@@ -177,19 +214,36 @@ impl PlatformApi {
     /// role are dropped too, and its stored objects deleted; otherwise `shopfleet shop purge`
     /// does that later.
     #[oai(path = "/shops/:id", method = "delete")]
-    async fn delete_shop(&self, auth: PlatformAdminAuth, id: Path<Uuid>, purge: Query<Option<bool>>) -> Result<ShopDeleted, PlatformChangeErrors> {
+    async fn delete_shop(
+        &self,
+        auth: PlatformAdminAuth,
+        id: Path<Uuid>,
+        purge: Query<Option<bool>>,
+    ) -> Result<ShopDeleted, PlatformChangeErrors> {
         let actor = self.actor(&auth).await?;
         let mut tx = self.state.pool.begin().await?;
-        let shop = shops::change_status(&mut tx, &actor, id.0, &["active", "suspended"], ShopStatus::Deleted, "shop.delete").await?;
-        let purged = purge.0.unwrap_or(false) && provisioning::purge(&mut tx, ShopId(shop.id)).await?;
+        let shop = shops::change_status(
+            &mut tx,
+            &actor,
+            id.0,
+            &["active", "suspended"],
+            ShopStatus::Deleted,
+            "shop.delete",
+        )
+        .await?;
+        let purged =
+            purge.0.unwrap_or(false) && provisioning::purge(&mut tx, ShopId(shop.id)).await?;
         if purged {
-            audit::record(&mut tx, &actor, "shop.purge", Some(shop.id), serde_json::json!({})).await?;
+            audit::record(&mut tx, &actor, "shop.purge", Some(shop.id), serde_json::json!({}))
+                .await?;
         }
         tx.commit().await?;
         self.state.tenants.invalidate_all();
         // After the commit, never before (see `storage`): a failure leaves only objects, which
         // `shopfleet shop purge <slug>` removes on a re-run.
-        if purged && let Err(err) = storage::purge_shop(self.state.store.as_ref(), ShopId(shop.id)).await {
+        if purged
+            && let Err(err) = storage::purge_shop(self.state.store.as_ref(), ShopId(shop.id)).await
+        {
             tracing::error!(shop = %shop.id, error = ?err, "shop purged but its objects were not all deleted; run `shopfleet shop purge` again");
         }
         if purged && let Err(err) = self.state.search.delete_index(ShopId(shop.id)).await {
@@ -219,13 +273,20 @@ impl PlatformApi {
 
 impl PlatformApi {
     async fn actor(&self, auth: &PlatformAdminAuth) -> AppResult<Actor> {
-        let label = admins::email_of(&self.state.pool, auth.0.id)
-            .await?
-            .ok_or_else(|| AppError::unauthorized("invalid_token", "this admin account no longer exists"))?;
+        let label = admins::email_of(&self.state.pool, auth.0.id).await?.ok_or_else(|| {
+            AppError::unauthorized("invalid_token", "this admin account no longer exists")
+        })?;
         Ok(Actor { kind: "platform_admin", id: Some(auth.0.id), label })
     }
 
-    async fn change_status(&self, auth: &PlatformAdminAuth, id: Uuid, from: &[&str], to: ShopStatus, action: &str) -> AppResult<()> {
+    async fn change_status(
+        &self,
+        auth: &PlatformAdminAuth,
+        id: Uuid,
+        from: &[&str],
+        to: ShopStatus,
+        action: &str,
+    ) -> AppResult<()> {
         let actor = self.actor(auth).await?;
         let mut tx = self.state.pool.begin().await?;
         shops::change_status(&mut tx, &actor, id, from, to, action).await?;

@@ -28,7 +28,13 @@ pub struct Actor {
     pub label: String,
 }
 
-pub async fn record(conn: &mut PgConnection, actor: &Actor, action: &str, shop: Option<Uuid>, details: serde_json::Value) -> AppResult<()> {
+pub async fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    shop: Option<Uuid>,
+    details: serde_json::Value,
+) -> AppResult<()> {
     sqlx::query(
         "insert into platform.audit_log (id, actor_kind, actor_id, actor_label, action, shop_id, details) \
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -46,7 +52,12 @@ pub async fn record(conn: &mut PgConnection, actor: &Actor, action: &str, shop: 
 }
 
 /// Newest first, optionally for one shop, after the entry `before` (cursor).
-pub async fn list(conn: &mut PgConnection, shop: Option<Uuid>, before: Option<Uuid>, limit: i64) -> AppResult<Vec<AuditEntry>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    shop: Option<Uuid>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<AuditEntry>> {
     Ok(sqlx::query_as(
         "select id, at, actor_kind, actor_id, actor_label, action, shop_id, details from platform.audit_log \
          where ($1::uuid is null or shop_id = $1) and ($2::uuid is null or id < $2) \

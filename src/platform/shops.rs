@@ -37,7 +37,13 @@ pub fn not_found() -> AppError {
     AppError::not_found("shop_not_found", "no such shop")
 }
 
-pub async fn list(pool: &PgPool, q: Option<&str>, status: Option<&str>, before: Option<Uuid>, limit: i64) -> AppResult<Vec<ShopRecord>> {
+pub async fn list(
+    pool: &PgPool,
+    q: Option<&str>,
+    status: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<ShopRecord>> {
     Ok(sqlx::query_as(&format!(
         "{SELECT_SHOP} where ($1::text is null or slug ilike $1 or name ilike $1) \
          and ($2::text is null or status = $2) and ($3::uuid is null or id < $3) \
@@ -61,7 +67,12 @@ pub async fn find(conn: &mut PgConnection, id: Uuid, lock: bool) -> AppResult<Sh
 }
 
 /// Moves a shop to `to` if it is in one of `from`; a shop already in `to` is left as it is.
-pub async fn transition(conn: &mut PgConnection, shop: &ShopRecord, from: &[&str], to: ShopStatus) -> AppResult<bool> {
+pub async fn transition(
+    conn: &mut PgConnection,
+    shop: &ShopRecord,
+    from: &[&str],
+    to: ShopStatus,
+) -> AppResult<bool> {
     if shop.status == to.as_str() {
         return Ok(false);
     }
@@ -119,17 +130,28 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
     .fetch_one(&mut *tx)
     .await?;
     // Orders arrive with tenant migration 0007; a shop not migrated yet has none.
-    let has_orders: bool = sqlx::query_scalar("select to_regclass('orders') is not null").fetch_one(&mut *tx).await?;
+    let has_orders: bool =
+        sqlx::query_scalar("select to_regclass('orders') is not null").fetch_one(&mut *tx).await?;
     let (orders, revenue): (i64, i64) = if has_orders {
-        sqlx::query_as("select count(*), coalesce(sum(paid_total - refunded_total), 0)::bigint from orders")
-            .fetch_one(&mut *tx)
-            .await?
+        sqlx::query_as(
+            "select count(*), coalesce(sum(paid_total - refunded_total), 0)::bigint from orders",
+        )
+        .fetch_one(&mut *tx)
+        .await?
     } else {
         (0, 0)
     };
     let storage_bytes = crate::media::storage_bytes(&mut tx).await?;
     tx.commit().await?;
-    Ok(Some(ShopUsage { products, active_products, staff, customers, storage_bytes, orders, revenue }))
+    Ok(Some(ShopUsage {
+        products,
+        active_products,
+        staff,
+        customers,
+        storage_bytes,
+        orders,
+        revenue,
+    }))
 }
 
 /// Moves a shop to `to` and audits it, in the caller's transaction. Used by the API and the CLI.
@@ -143,7 +165,14 @@ pub async fn change_status(
 ) -> AppResult<ShopRecord> {
     let shop = find(conn, id, true).await?;
     if transition(conn, &shop, from, to).await? {
-        audit::record(conn, actor, action, Some(id), serde_json::json!({ "from": shop.status, "to": to.as_str() })).await?;
+        audit::record(
+            conn,
+            actor,
+            action,
+            Some(id),
+            serde_json::json!({ "from": shop.status, "to": to.as_str() }),
+        )
+        .await?;
     }
     Ok(shop)
 }
@@ -156,8 +185,10 @@ pub async fn plan_exists(conn: &mut PgConnection, plan: &str) -> AppResult<bool>
 }
 
 pub async fn domains_of(pool: &PgPool, id: Uuid) -> AppResult<Vec<String>> {
-    Ok(sqlx::query_scalar("select hostname from platform.domains where shop_id = $1 order by hostname")
-        .bind(id)
-        .fetch_all(pool)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "select hostname from platform.domains where shop_id = $1 order by hostname",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?)
 }

@@ -98,12 +98,16 @@ impl SearchApi {
         let per_page = match per_page.0 {
             None => 20,
             Some(n @ 1..=100) => n,
-            Some(_) => return Err(AppError::validation("per_page", "must be between 1 and 100").into()),
+            Some(_) => {
+                return Err(AppError::validation("per_page", "must be between 1 and 100").into());
+            }
         };
         let page = match page.0 {
             None => 1,
             Some(n @ 1..=1000) => n,
-            Some(_) => return Err(AppError::validation("page", "must be between 1 and 1000").into()),
+            Some(_) => {
+                return Err(AppError::validation("page", "must be between 1 and 1000").into());
+            }
         };
         if let (Some(min), Some(max)) = (min_price.0, max_price.0)
             && min > max
@@ -121,9 +125,14 @@ impl SearchApi {
             page,
             per_page,
         };
-        let mut results = self.state.search.search(&tenant, &query).await.map_err(AppError::from)?;
+        let mut results =
+            self.state.search.search(&tenant, &query).await.map_err(AppError::from)?;
         self.label_categories(&tenant, &mut results).await?;
-        Ok(Json(SearchResponse { results, currency: tenant.currency.clone(), engine: self.state.search.name().to_owned() }))
+        Ok(Json(SearchResponse {
+            results,
+            currency: tenant.currency.clone(),
+            engine: self.state.search.name().to_owned(),
+        }))
     }
 
     /// Autocomplete: up to 10 product names for a partial query
@@ -139,7 +148,8 @@ impl SearchApi {
         if q.0.chars().count() > 100 {
             return Err(AppError::validation("q", "at most 100 characters").into());
         }
-        let suggestions = self.state.search.suggest(&tenant, &q.0, limit).await.map_err(AppError::from)?;
+        let suggestions =
+            self.state.search.suggest(&tenant, &q.0, limit).await.map_err(AppError::from)?;
         Ok(Json(suggestions))
     }
 
@@ -150,15 +160,28 @@ impl SearchApi {
     #[oai(path = "/store/search/token", method = "get")]
     async fn token(&self, tenant: Data<&Tenant>) -> Result<Json<SearchToken>, SearchErrors> {
         let Some(meili) = self.state.meili.as_ref() else {
-            return Err(AppError::not_found("search_token_unavailable", "this platform does not search with MeiliSearch").into());
+            return Err(AppError::not_found(
+                "search_token_unavailable",
+                "this platform does not search with MeiliSearch",
+            )
+            .into());
         };
-        let (token, url, index, expires_at) = MeiliEngine::tenant_token(meili, &tenant).map_err(AppError::from)?;
+        let (token, url, index, expires_at) =
+            MeiliEngine::tenant_token(meili, &tenant).map_err(AppError::from)?;
         Ok(Json(SearchToken { token, url, index, expires_at }))
     }
 
     /// The shop's search synonyms
-    #[oai(path = "/admin/search/synonyms", method = "get", tag = "crate::openapi_tags::Tag::Catalog")]
-    async fn get_synonyms(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<SynonymsBody>, ShopReadErrors> {
+    #[oai(
+        path = "/admin/search/synonyms",
+        method = "get",
+        tag = "crate::openapi_tags::Tag::Catalog"
+    )]
+    async fn get_synonyms(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<SynonymsBody>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let synonyms = load_synonyms(&mut tx).await?;
@@ -169,22 +192,54 @@ impl SearchApi {
     /// Replace the shop's search synonyms
     ///
     /// Effective at once on PostgreSQL, within seconds on MeiliSearch.
-    #[oai(path = "/admin/search/synonyms", method = "put", tag = "crate::openapi_tags::Tag::Catalog")]
-    async fn put_synonyms(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<SynonymsBody>) -> Result<Json<SynonymsBody>, SynonymErrors> {
+    #[oai(
+        path = "/admin/search/synonyms",
+        method = "put",
+        tag = "crate::openapi_tags::Tag::Catalog"
+    )]
+    async fn put_synonyms(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<SynonymsBody>,
+    ) -> Result<Json<SynonymsBody>, SynonymErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
         if body.synonyms.len() > MAX_SYNONYM_KEYS {
-            return Err(AppError::validation("synonyms", format!("at most {MAX_SYNONYM_KEYS} words")).into());
+            return Err(AppError::validation(
+                "synonyms",
+                format!("at most {MAX_SYNONYM_KEYS} words"),
+            )
+            .into());
         }
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         sqlx::query("delete from search_synonyms").execute(&mut *tx).await?;
         for (word, list) in &body.synonyms {
-            let folded: String = sqlx::query_scalar("select extensions.unaccent(lower(trim($1)))").bind(word).fetch_one(&mut *tx).await?;
-            if folded.is_empty() || !folded.chars().all(char::is_alphanumeric) || folded.chars().count() > 50 {
-                return Err(AppError::validation("synonyms", format!("'{word}' must be one word of letters and digits")).into());
+            let folded: String = sqlx::query_scalar("select extensions.unaccent(lower(trim($1)))")
+                .bind(word)
+                .fetch_one(&mut *tx)
+                .await?;
+            if folded.is_empty()
+                || !folded.chars().all(char::is_alphanumeric)
+                || folded.chars().count() > 50
+            {
+                return Err(AppError::validation(
+                    "synonyms",
+                    format!("'{word}' must be one word of letters and digits"),
+                )
+                .into());
             }
-            let list: Vec<String> = list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).take(20).collect();
+            let list: Vec<String> = list
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .take(20)
+                .collect();
             if list.iter().any(|s| s.chars().count() > 100) {
-                return Err(AppError::validation("synonyms", "synonyms are at most 100 characters").into());
+                return Err(AppError::validation(
+                    "synonyms",
+                    "synonyms are at most 100 characters",
+                )
+                .into());
             }
             sqlx::query("insert into search_synonyms (term, synonyms) values ($1, $2) on conflict (term) do update set synonyms = excluded.synonyms")
                 .bind(&folded)
@@ -201,16 +256,22 @@ impl SearchApi {
 
 impl SearchApi {
     /// Category facets come back as slugs from either engine; give them their names.
-    async fn label_categories(&self, tenant: &Tenant, results: &mut SearchResults) -> AppResult<()> {
+    async fn label_categories(
+        &self,
+        tenant: &Tenant,
+        results: &mut SearchResults,
+    ) -> AppResult<()> {
         if results.facets.categories.is_empty() {
             return Ok(());
         }
-        let slugs: Vec<String> = results.facets.categories.iter().map(|c| c.value.clone()).collect();
+        let slugs: Vec<String> =
+            results.facets.categories.iter().map(|c| c.value.clone()).collect();
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
-        let names: Vec<(String, String)> = sqlx::query_as("select slug, name from categories where slug = any($1)")
-            .bind(&slugs)
-            .fetch_all(&mut *tx)
-            .await?;
+        let names: Vec<(String, String)> =
+            sqlx::query_as("select slug, name from categories where slug = any($1)")
+                .bind(&slugs)
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         for facet in &mut results.facets.categories {
             if let Some((_, name)) = names.iter().find(|(slug, _)| *slug == facet.value) {
@@ -222,8 +283,9 @@ impl SearchApi {
 }
 
 pub async fn load_synonyms(conn: &mut sqlx::PgConnection) -> AppResult<Synonyms> {
-    let rows: Vec<(String, Vec<String>)> = sqlx::query_as("select term, synonyms from search_synonyms order by term")
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String, Vec<String>)> =
+        sqlx::query_as("select term, synonyms from search_synonyms order by term")
+            .fetch_all(conn)
+            .await?;
     Ok(rows.into_iter().collect())
 }

@@ -66,7 +66,10 @@ struct VariantRow {
 }
 
 /// Builds the documents of `ids` (products that do not exist are left out).
-pub async fn load_documents(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<ProductDocument>, sqlx::Error> {
+pub async fn load_documents(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<ProductDocument>, sqlx::Error> {
     let products: Vec<ProductRow> = sqlx::query_as(
         "with recursive cats as ( \
              select pc.product_id, c.id, c.parent_id, c.slug, c.name from product_categories pc \
@@ -91,7 +94,8 @@ pub async fn load_documents(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec
     Ok(products
         .into_iter()
         .map(|p| {
-            let option_names: Vec<String> = p.options.0.iter().map(|o| o.name.to_lowercase()).collect();
+            let option_names: Vec<String> =
+                p.options.0.iter().map(|o| o.name.to_lowercase()).collect();
             let (mut skus, mut values, mut pairs, mut in_stock_pairs) =
                 (Vec::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
             for v in variants.iter().filter(|v| v.product_id == p.id) {
@@ -142,9 +146,14 @@ fn indexable(text: &str) -> String {
 
 /// Rebuilds the PostgreSQL search columns of products (in the caller's transaction, so the
 /// change is searchable at commit) and adds their words to the shop's typo lexicon.
-pub async fn refresh_search_vector(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+pub async fn refresh_search_vector(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
     for doc in load_documents(conn, ids).await? {
-        let secondary = [doc.skus.join(" "), doc.option_values.join(" "), doc.category_names.join(" ")].join(" ");
+        let secondary =
+            [doc.skus.join(" "), doc.option_values.join(" "), doc.category_names.join(" ")]
+                .join(" ");
         sqlx::query(
             "update products set search_vector = \
                  setweight(to_tsvector('simple', extensions.unaccent(lower($2))), 'A') || \
@@ -175,7 +184,12 @@ pub async fn refresh_search_vector(conn: &mut PgConnection, ids: &[Uuid]) -> Res
 }
 
 /// Brings one product's entry in an outbox-fed engine up to date with the database.
-pub async fn index_from_database(pool: &PgPool, engine: &dyn SearchEngine, tenant: &Tenant, product: Uuid) -> anyhow::Result<()> {
+pub async fn index_from_database(
+    pool: &PgPool,
+    engine: &dyn SearchEngine,
+    tenant: &Tenant,
+    product: Uuid,
+) -> anyhow::Result<()> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let documents = load_documents(&mut tx, &[product]).await?;
     tx.commit().await?;

@@ -23,8 +23,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery, SearchResults, SearchSort,
-    Suggestion, Synonyms, bucket_of, option_facets, price_buckets,
+    FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery,
+    SearchResults, SearchSort, Suggestion, Synonyms, bucket_of, option_facets, price_buckets,
 };
 use crate::tenancy::{ShopId, Tenant};
 
@@ -58,7 +58,9 @@ pub fn index_uid(shop: ShopId) -> String {
 pub fn node_for(shop: ShopId, nodes: usize) -> usize {
     let bytes = shop.0.as_bytes();
     // The last 8 bytes of a UUIDv7 are random: an even spread.
-    let tail = u64::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let tail = u64::from_be_bytes([
+        bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15],
+    ]);
     usize::try_from(tail % nodes.max(1) as u64).unwrap_or(0)
 }
 
@@ -72,7 +74,8 @@ fn quoted(value: &str) -> String {
 pub fn filter_for(q: &SearchQuery) -> String {
     let mut parts = vec!["active = true".to_owned()];
     if !q.categories.is_empty() {
-        let any: Vec<String> = q.categories.iter().map(|slug| format!("category_slugs = {}", quoted(slug))).collect();
+        let any: Vec<String> =
+            q.categories.iter().map(|slug| format!("category_slugs = {}", quoted(slug))).collect();
         parts.push(format!("({})", any.join(" OR ")));
     }
     if let Some(min) = q.min_price {
@@ -94,9 +97,20 @@ pub fn filter_for(q: &SearchQuery) -> String {
 /// Index settings applied to every shop's index.
 pub fn index_settings(synonyms: &Synonyms) -> Settings {
     Settings::new()
-        .with_searchable_attributes(["name", "category_names", "option_values", "skus", "description"])
+        .with_searchable_attributes([
+            "name",
+            "category_names",
+            "option_values",
+            "skus",
+            "description",
+        ])
         .with_filterable_attributes([
-            "active", "category_slugs", "price_min", "in_stock", "option_pairs", "in_stock_option_pairs",
+            "active",
+            "category_slugs",
+            "price_min",
+            "in_stock",
+            "option_pairs",
+            "in_stock_option_pairs",
         ])
         .with_sortable_attributes(["price_min", "created_at"])
         .with_faceting(FacetingSettings { max_values_per_facet: 1000, sort_facet_values_by: None })
@@ -144,7 +158,10 @@ impl MeiliEngine {
     }
 
     /// Runs one SDK call with the engine's timeout; transport failures mean "unavailable".
-    async fn call<T>(&self, future: impl std::future::Future<Output = Result<T, MeiliError>>) -> Result<T, SearchError> {
+    async fn call<T>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, MeiliError>>,
+    ) -> Result<T, SearchError> {
         match tokio::time::timeout(self.config.timeout, future).await {
             Err(_) => Err(unavailable("timed out")),
             Ok(Err(MeiliError::HttpError(err))) => Err(unavailable(err)),
@@ -156,12 +173,13 @@ impl MeiliEngine {
 
     /// A tenant token for a storefront to query its shop's index from the browser:
     /// `(token, node URL, index uid, expiry as Unix seconds)`.
-    pub fn tenant_token(&self, tenant: &Tenant) -> Result<(String, String, String, i64), SearchError> {
-        let (key, uid) = self
-            .config
-            .search_key
-            .clone()
-            .ok_or_else(|| SearchError::Engine("MEILI_SEARCH_KEY and MEILI_SEARCH_KEY_UID are not set".into()))?;
+    pub fn tenant_token(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<(String, String, String, i64), SearchError> {
+        let (key, uid) = self.config.search_key.clone().ok_or_else(|| {
+            SearchError::Engine("MEILI_SEARCH_KEY and MEILI_SEARCH_KEY_UID are not set".into())
+        })?;
         let ttl = i64::try_from(self.config.token_ttl.as_secs()).unwrap_or(3600);
         let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(ttl);
         let (url, client) = self.node(tenant.id);
@@ -186,7 +204,10 @@ impl SearchEngine for MeiliEngine {
         let (_, client) = self.node(tenant.id);
         // Creating an existing index fails as a task, not as a call: idempotent as wanted.
         self.call(client.create_index(index_uid(tenant.id), Some("id"))).await?;
-        self.call(client.index(index_uid(tenant.id)).set_settings(&index_settings(&Synonyms::new()))).await?;
+        self.call(
+            client.index(index_uid(tenant.id)).set_settings(&index_settings(&Synonyms::new())),
+        )
+        .await?;
         Ok(())
     }
 
@@ -196,7 +217,11 @@ impl SearchEngine for MeiliEngine {
         Ok(())
     }
 
-    async fn upsert(&self, tenant: &Tenant, documents: &[ProductDocument]) -> Result<(), SearchError> {
+    async fn upsert(
+        &self,
+        tenant: &Tenant,
+        documents: &[ProductDocument],
+    ) -> Result<(), SearchError> {
         if documents.is_empty() {
             return Ok(());
         }
@@ -236,7 +261,12 @@ impl SearchEngine for MeiliEngine {
         let counts = |facet: &str| -> Vec<(String, i64)> {
             distribution
                 .get(facet)
-                .map(|values| values.iter().map(|(v, n)| (v.clone(), i64::try_from(*n).unwrap_or(0))).collect())
+                .map(|values| {
+                    values
+                        .iter()
+                        .map(|(v, n)| (v.clone(), i64::try_from(*n).unwrap_or(0)))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let mut categories: Vec<FacetValue> = counts("category_slugs")
@@ -253,7 +283,9 @@ impl SearchEngine for MeiliEngine {
                 let mut buckets = std::collections::BTreeMap::new();
                 for (price, count) in counts("price_min") {
                     if let Ok(price) = price.parse::<f64>() {
-                        *buckets.entry(bucket_of(price as i64, lo, hi, PRICE_BUCKETS)).or_insert(0) += count;
+                        *buckets
+                            .entry(bucket_of(price as i64, lo, hi, PRICE_BUCKETS))
+                            .or_insert(0) += count;
                     }
                 }
                 price_buckets(lo, hi, PRICE_BUCKETS, &buckets.into_iter().collect::<Vec<_>>())
@@ -280,11 +312,20 @@ impl SearchEngine for MeiliEngine {
         })
     }
 
-    async fn suggest(&self, tenant: &Tenant, text: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+    async fn suggest(
+        &self,
+        tenant: &Tenant,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<Suggestion>, SearchError> {
         let (_, client) = self.node(tenant.id);
         let index = client.index(index_uid(tenant.id));
         let mut request = index.search();
-        request.with_query(text).with_filter("active = true").with_limit(limit).with_attributes_to_retrieve(Selectors::Some(&["name", "slug"]));
+        request
+            .with_query(text)
+            .with_filter("active = true")
+            .with_limit(limit)
+            .with_attributes_to_retrieve(Selectors::Some(&["name", "slug"]));
         let results = self.call(request.execute::<serde_json::Value>()).await?;
         Ok(results
             .hits
@@ -298,9 +339,14 @@ impl SearchEngine for MeiliEngine {
             .collect())
     }
 
-    async fn apply_synonyms(&self, tenant: &Tenant, synonyms: &Synonyms) -> Result<(), SearchError> {
+    async fn apply_synonyms(
+        &self,
+        tenant: &Tenant,
+        synonyms: &Synonyms,
+    ) -> Result<(), SearchError> {
         let (_, client) = self.node(tenant.id);
-        let map: std::collections::HashMap<String, Vec<String>> = synonyms.clone().into_iter().collect();
+        let map: std::collections::HashMap<String, Vec<String>> =
+            synonyms.clone().into_iter().collect();
         self.call(client.index(index_uid(tenant.id)).set_synonyms(&map)).await?;
         Ok(())
     }
@@ -370,8 +416,18 @@ mod tests {
         let mut synonyms = Synonyms::new();
         synonyms.insert("tee".into(), vec!["t-shirt".into()]);
         let settings = serde_json::to_value(index_settings(&synonyms)).unwrap();
-        for field in ["category_slugs", "price_min", "in_stock", "option_pairs", "in_stock_option_pairs", "active"] {
-            assert!(settings["filterableAttributes"].as_array().unwrap().iter().any(|f| f == field), "{field}");
+        for field in [
+            "category_slugs",
+            "price_min",
+            "in_stock",
+            "option_pairs",
+            "in_stock_option_pairs",
+            "active",
+        ] {
+            assert!(
+                settings["filterableAttributes"].as_array().unwrap().iter().any(|f| f == field),
+                "{field}"
+            );
         }
         assert_eq!(settings["sortableAttributes"], json!(["price_min", "created_at"]));
         assert_eq!(settings["synonyms"]["tee"], json!(["t-shirt"]));

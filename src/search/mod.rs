@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::PgPool;
 use poem_openapi::{Enum, Object};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use document::{ProductDocument, index_from_database};
@@ -67,7 +67,10 @@ impl From<SearchError> for AppError {
         match err {
             SearchError::Unavailable(reason) => {
                 tracing::warn!(%reason, "search engine unavailable");
-                AppError::ServiceUnavailable { code: "search_unavailable", message: "search is unavailable; try again shortly".into() }
+                AppError::ServiceUnavailable {
+                    code: "search_unavailable",
+                    message: "search is unavailable; try again shortly".into(),
+                }
             }
             SearchError::Database(err) => AppError::Database(err),
             SearchError::Engine(message) => AppError::Internal(anyhow::anyhow!(message)),
@@ -182,18 +185,32 @@ pub trait SearchEngine: Send + Sync {
     async fn delete_index(&self, shop: ShopId) -> Result<(), SearchError>;
 
     /// Adds or replaces documents.
-    async fn upsert(&self, tenant: &Tenant, documents: &[ProductDocument]) -> Result<(), SearchError>;
+    async fn upsert(
+        &self,
+        tenant: &Tenant,
+        documents: &[ProductDocument],
+    ) -> Result<(), SearchError>;
 
     /// Removes documents (missing ones are fine).
     async fn remove(&self, tenant: &Tenant, ids: &[Uuid]) -> Result<(), SearchError>;
 
-    async fn search(&self, tenant: &Tenant, query: &SearchQuery) -> Result<SearchResults, SearchError>;
+    async fn search(
+        &self,
+        tenant: &Tenant,
+        query: &SearchQuery,
+    ) -> Result<SearchResults, SearchError>;
 
     /// Up to `limit` product names for a partial query, for autocomplete.
-    async fn suggest(&self, tenant: &Tenant, text: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError>;
+    async fn suggest(
+        &self,
+        tenant: &Tenant,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<Suggestion>, SearchError>;
 
     /// Applies the shop's synonyms (the shop's schema already holds them).
-    async fn apply_synonyms(&self, tenant: &Tenant, synonyms: &Synonyms) -> Result<(), SearchError>;
+    async fn apply_synonyms(&self, tenant: &Tenant, synonyms: &Synonyms)
+    -> Result<(), SearchError>;
 }
 
 /// Equal-width price buckets over `[min, max]`, each `ceil((max + 1 - min) / buckets)` wide;
@@ -242,7 +259,8 @@ mod tests {
     #[test]
     fn price_buckets_cover_the_range_without_overlap() {
         let buckets = price_buckets(100, 599, 5, &[(1, 2), (3, 1), (5, 4)]);
-        let bounds: Vec<(i64, i64, i64)> = buckets.iter().map(|b| (b.min, b.max, b.count)).collect();
+        let bounds: Vec<(i64, i64, i64)> =
+            buckets.iter().map(|b| (b.min, b.max, b.count)).collect();
         assert_eq!(bounds, [(100, 200, 2), (300, 400, 1), (500, 600, 4)]);
         assert!(price_buckets(5, 4, 5, &[]).is_empty());
         assert_eq!(price_buckets(700, 700, 5, &[(1, 3)])[0].max, 701);

@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use super::query::{self, Alternatives, allowed_typos, edit_distance};
 use super::{
-    FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery, SearchResults, SearchSort,
-    Suggestion, Synonyms, option_facets, price_buckets,
+    FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery,
+    SearchResults, SearchSort, Suggestion, Synonyms, option_facets, price_buckets,
 };
 use crate::tenancy::{ShopId, Tenant, TenantTx};
 
@@ -40,23 +40,33 @@ impl PostgresEngine {
 
 /// Folds and splits `text`, and finds each word's corrections and synonyms in the shop's
 /// lexicon. The last word also matches as a prefix when `prefix_last` is set.
-async fn expand(conn: &mut PgConnection, text: &str, prefix_last: bool) -> Result<Vec<Alternatives>, sqlx::Error> {
-    let folded: String = sqlx::query_scalar("select extensions.unaccent(lower($1))").bind(text).fetch_one(&mut *conn).await?;
+async fn expand(
+    conn: &mut PgConnection,
+    text: &str,
+    prefix_last: bool,
+) -> Result<Vec<Alternatives>, sqlx::Error> {
+    let folded: String = sqlx::query_scalar("select extensions.unaccent(lower($1))")
+        .bind(text)
+        .fetch_one(&mut *conn)
+        .await?;
     let words = query::tokens(&folded);
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    let known: Vec<String> = sqlx::query_scalar("select term from search_terms where term = any($1)")
-        .bind(&words)
-        .fetch_all(&mut *conn)
-        .await?;
+    let known: Vec<String> =
+        sqlx::query_scalar("select term from search_terms where term = any($1)")
+            .bind(&words)
+            .fetch_all(&mut *conn)
+            .await?;
     let synonyms: Vec<(String, Vec<String>)> = sqlx::query_as(
         "select term, array(select extensions.unaccent(lower(s)) from unnest(synonyms) s) from search_synonyms where term = any($1)",
     )
     .bind(&words)
     .fetch_all(&mut *conn)
     .await?;
-    sqlx::query("select set_config('pg_trgm.similarity_threshold', '0.2', true)").execute(&mut *conn).await?;
+    sqlx::query("select set_config('pg_trgm.similarity_threshold', '0.2', true)")
+        .execute(&mut *conn)
+        .await?;
 
     let last = words.len() - 1;
     let mut expanded = Vec::with_capacity(words.len());
@@ -84,7 +94,12 @@ async fn expand(conn: &mut PgConnection, text: &str, prefix_last: bool) -> Resul
             .filter(|(term, _)| *term == word)
             .flat_map(|(_, list)| list.iter().map(|s| query::tokens(s)))
             .collect();
-        expanded.push(Alternatives { word, prefix: prefix_last && i == last, corrections, synonyms: groups });
+        expanded.push(Alternatives {
+            word,
+            prefix: prefix_last && i == last,
+            corrections,
+            synonyms: groups,
+        });
     }
     Ok(expanded)
 }
@@ -127,7 +142,11 @@ impl SearchEngine for PostgresEngine {
         Ok(()) // dropped with the shop's schema
     }
 
-    async fn upsert(&self, _tenant: &Tenant, _documents: &[ProductDocument]) -> Result<(), SearchError> {
+    async fn upsert(
+        &self,
+        _tenant: &Tenant,
+        _documents: &[ProductDocument],
+    ) -> Result<(), SearchError> {
         Ok(()) // indexed at commit by `document::refresh_search_vector`
     }
 
@@ -139,7 +158,8 @@ impl SearchEngine for PostgresEngine {
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
         let words = expand(&mut tx, &q.text, false).await?;
         let tsquery = query::tsquery(&words);
-        let pairs: Vec<String> = q.options.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        let pairs: Vec<String> =
+            q.options.iter().map(|(name, value)| format!("{name}={value}")).collect();
         let sql = format!(
             "with matched as ( \
                  select p.id, p.name, p.slug, p.price_min, p.price_max, p.total_stock > 0 as in_stock, \
@@ -204,7 +224,12 @@ impl SearchEngine for PostgresEngine {
         })
     }
 
-    async fn suggest(&self, tenant: &Tenant, text: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+    async fn suggest(
+        &self,
+        tenant: &Tenant,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<Suggestion>, SearchError> {
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
         let words = expand(&mut tx, text, true).await?;
         let Some(tsquery) = query::tsquery(&words) else {
@@ -222,7 +247,11 @@ impl SearchEngine for PostgresEngine {
         Ok(suggestions.into_iter().map(|(name, slug)| Suggestion { name, slug }).collect())
     }
 
-    async fn apply_synonyms(&self, _tenant: &Tenant, _synonyms: &Synonyms) -> Result<(), SearchError> {
+    async fn apply_synonyms(
+        &self,
+        _tenant: &Tenant,
+        _synonyms: &Synonyms,
+    ) -> Result<(), SearchError> {
         Ok(()) // read from the shop's schema at query time
     }
 }

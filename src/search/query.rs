@@ -37,7 +37,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1).min(rows[i][j - 1] + 1).min(rows[i - 1][j - 1] + cost);
+            let mut best =
+                (rows[i - 1][j] + 1).min(rows[i][j - 1] + 1).min(rows[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(rows[i - 2][j - 2] + 1);
             }
@@ -68,14 +69,15 @@ pub fn tsquery(words: &[Alternatives]) -> Option<String> {
     let groups: Vec<String> = words
         .iter()
         .map(|alt| {
-            let mut options = vec![if alt.prefix { format!("{}:*", lexeme(&alt.word)) } else { lexeme(&alt.word) }];
+            let mut options = vec![if alt.prefix {
+                format!("{}:*", lexeme(&alt.word))
+            } else {
+                lexeme(&alt.word)
+            }];
             options.extend(alt.corrections.iter().map(|c| lexeme(c)));
-            options.extend(
-                alt.synonyms
-                    .iter()
-                    .filter(|group| !group.is_empty())
-                    .map(|group| format!("({})", group.iter().map(|w| lexeme(w)).collect::<Vec<_>>().join(" & "))),
-            );
+            options.extend(alt.synonyms.iter().filter(|group| !group.is_empty()).map(|group| {
+                format!("({})", group.iter().map(|w| lexeme(w)).collect::<Vec<_>>().join(" & "))
+            }));
             format!("({})", options.join(" | "))
         })
         .collect();
@@ -108,11 +110,26 @@ mod tests {
     #[test]
     fn tsquery_combines_corrections_synonyms_and_prefixes() {
         let words = vec![
-            Alternatives { word: "tee".into(), prefix: false, corrections: vec![], synonyms: vec![vec!["t".into(), "shirt".into()]] },
-            Alternatives { word: "blu".into(), prefix: true, corrections: vec!["blue".into()], synonyms: vec![] },
+            Alternatives {
+                word: "tee".into(),
+                prefix: false,
+                corrections: vec![],
+                synonyms: vec![vec!["t".into(), "shirt".into()]],
+            },
+            Alternatives {
+                word: "blu".into(),
+                prefix: true,
+                corrections: vec!["blue".into()],
+                synonyms: vec![],
+            },
         ];
         assert_eq!(tsquery(&words).unwrap(), "('tee' | ('t' & 'shirt')) & ('blu':* | 'blue')");
-        let quote = vec![Alternatives { word: "o'neil".into(), prefix: false, corrections: vec![], synonyms: vec![] }];
+        let quote = vec![Alternatives {
+            word: "o'neil".into(),
+            prefix: false,
+            corrections: vec![],
+            synonyms: vec![],
+        }];
         assert_eq!(tsquery(&quote).unwrap(), "('o''neil')");
         assert_eq!(tsquery(&[]), None);
     }

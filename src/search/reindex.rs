@@ -9,9 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::SearchEngine;
 use super::api::load_synonyms;
 use super::document::{load_documents, refresh_search_vector};
-use super::SearchEngine;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{Tenant, TenantTx};
 
@@ -23,7 +23,12 @@ pub struct ReindexReport {
     pub products: usize,
 }
 
-pub async fn reindex(pool: &PgPool, engine: &dyn SearchEngine, only: Option<&str>, progress: bool) -> anyhow::Result<ReindexReport> {
+pub async fn reindex(
+    pool: &PgPool,
+    engine: &dyn SearchEngine,
+    only: Option<&str>,
+    progress: bool,
+) -> anyhow::Result<ReindexReport> {
     let shops = load_tenants(pool, &["active", "suspended"], None, only).await?;
     if let Some(slug) = only
         && shops.is_empty()
@@ -46,10 +51,15 @@ pub async fn reindex(pool: &PgPool, engine: &dyn SearchEngine, only: Option<&str
     Ok(report)
 }
 
-async fn reindex_shop(pool: &PgPool, engine: &dyn SearchEngine, tenant: &Tenant) -> anyhow::Result<usize> {
+async fn reindex_shop(
+    pool: &PgPool,
+    engine: &dyn SearchEngine,
+    tenant: &Tenant,
+) -> anyhow::Result<usize> {
     engine.create_index(tenant).await?;
     let mut tx = TenantTx::begin(pool, tenant).await?;
-    let ids: Vec<Uuid> = sqlx::query_scalar("select id from products order by id").fetch_all(&mut *tx).await?;
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("select id from products order by id").fetch_all(&mut *tx).await?;
     let synonyms = load_synonyms(&mut tx).await.map_err(|err| anyhow::anyhow!("{err}"))?;
     tx.commit().await?;
     engine.apply_synonyms(tenant, &synonyms).await?;
@@ -59,7 +69,8 @@ async fn reindex_shop(pool: &PgPool, engine: &dyn SearchEngine, tenant: &Tenant)
         refresh_search_vector(&mut tx, batch).await?;
         let documents = load_documents(&mut tx, batch).await?;
         tx.commit().await?;
-        let (active, inactive): (Vec<_>, Vec<_>) = documents.into_iter().partition(|doc| doc.active);
+        let (active, inactive): (Vec<_>, Vec<_>) =
+            documents.into_iter().partition(|doc| doc.active);
         engine.upsert(tenant, &active).await?;
         engine.remove(tenant, &inactive.iter().map(|doc| doc.id).collect::<Vec<_>>()).await?;
     }

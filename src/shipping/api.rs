@@ -63,7 +63,11 @@ fn with_currency(mut method: ShippingMethod, tenant: &Tenant) -> ShippingMethod 
 impl ShippingAdminApi {
     /// Every shipping method, active or not, in display order
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<ShippingMethod>>, ShopReadErrors> {
+    async fn list(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<ShippingMethod>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shipping", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = methods::list(&mut tx).await?;
@@ -75,7 +79,12 @@ impl ShippingAdminApi {
     ///
     /// At most 100 per shop (`too_many_shipping_methods`, 422).
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewShippingMethod>) -> Result<MethodCreated, MethodWriteErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewShippingMethod>,
+    ) -> Result<MethodCreated, MethodWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
         let fields = MethodFields::from_new(&body.0)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
@@ -86,7 +95,13 @@ impl ShippingAdminApi {
 
     /// Change a shipping method
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<ShippingMethodUpdate>) -> Result<Json<ShippingMethod>, MethodWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<ShippingMethodUpdate>,
+    ) -> Result<Json<ShippingMethod>, MethodWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
         Ok(Json(with_currency(self.change(&tenant, id.0, &body.0).await?, &tenant)))
     }
@@ -96,7 +111,12 @@ impl ShippingAdminApi {
     /// Orders keep their own copy of the method's name and price; carts that had chosen it
     /// choose again at checkout. To stop offering a method but keep it, set `active: false`.
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<MethodDeleted, ShopReadErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<MethodDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         methods::delete(&mut tx, id.0).await?;
@@ -106,7 +126,12 @@ impl ShippingAdminApi {
 }
 
 impl ShippingAdminApi {
-    async fn change(&self, tenant: &Tenant, id: Uuid, req: &ShippingMethodUpdate) -> AppResult<ShippingMethod> {
+    async fn change(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        req: &ShippingMethodUpdate,
+    ) -> AppResult<ShippingMethod> {
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let current = methods::find_for_update(&mut tx, id).await?;
         let fields = MethodFields::from_update(current, req)?;

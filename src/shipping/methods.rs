@@ -122,21 +122,32 @@ impl MethodFields {
 
     pub fn from_update(current: ShippingMethod, req: &ShippingMethodUpdate) -> AppResult<Self> {
         Ok(Self {
-            name: req.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?.unwrap_or(current.name),
+            name: req
+                .name
+                .as_deref()
+                .map(|n| parse_name("name", n, 100))
+                .transpose()?
+                .unwrap_or(current.name),
             price: req.price.map(|p| amount("price", p)).transpose()?.unwrap_or(current.price),
             free_above: match &req.free_above {
                 MaybeUndefined::Undefined => current.free_above,
                 MaybeUndefined::Null => None,
                 MaybeUndefined::Value(v) => Some(amount("free_above", *v)?),
             },
-            countries: req.countries.as_deref().map(countries).transpose()?.unwrap_or(current.countries),
+            countries: req
+                .countries
+                .as_deref()
+                .map(countries)
+                .transpose()?
+                .unwrap_or(current.countries),
             active: req.active.unwrap_or(current.active),
             position: req.position.unwrap_or(current.position),
         })
     }
 }
 
-const COLUMNS: &str = "id, name, price, free_above, countries, active, position, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, price, free_above, countries, active, position, created_at, updated_at";
 
 fn not_found() -> AppError {
     AppError::not_found("shipping_method_not_found", "no such shipping method")
@@ -144,11 +155,16 @@ fn not_found() -> AppError {
 
 /// Every method, in display order.
 pub async fn list(conn: &mut PgConnection) -> AppResult<Vec<ShippingMethod>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from shipping_methods order by position, id")).fetch_all(conn).await?)
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from shipping_methods order by position, id"))
+        .fetch_all(conn)
+        .await?)
 }
 
 /// The active methods that ship to `country` (all active ones when `None`), in display order.
-pub async fn list_active(conn: &mut PgConnection, country: Option<&str>) -> AppResult<Vec<ShippingMethod>> {
+pub async fn list_active(
+    conn: &mut PgConnection,
+    country: Option<&str>,
+) -> AppResult<Vec<ShippingMethod>> {
     Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from shipping_methods \
          where active and ($1::text is null or cardinality(countries) = 0 or $1 = any(countries)) \
@@ -166,7 +182,10 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> AppResult<ShippingMethod
 
 /// One method if it exists, whatever its state (a cart shows a method that went away).
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<ShippingMethod>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from shipping_methods where id = $1")).bind(id).fetch_optional(conn).await?)
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from shipping_methods where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }
 
 impl ShippingMethod {
@@ -180,7 +199,10 @@ impl ShippingMethod {
     }
 }
 
-pub(super) async fn find_for_update(conn: &mut PgConnection, id: Uuid) -> AppResult<ShippingMethod> {
+pub(super) async fn find_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> AppResult<ShippingMethod> {
     sqlx::query_as(&format!("select {COLUMNS} from shipping_methods where id = $1 for update"))
         .bind(id)
         .fetch_optional(conn)
@@ -188,10 +210,16 @@ pub(super) async fn find_for_update(conn: &mut PgConnection, id: Uuid) -> AppRes
         .ok_or_else(not_found)
 }
 
-pub(super) async fn insert(conn: &mut PgConnection, fields: &MethodFields) -> AppResult<ShippingMethod> {
+pub(super) async fn insert(
+    conn: &mut PgConnection,
+    fields: &MethodFields,
+) -> AppResult<ShippingMethod> {
     // Serialises concurrent creations, so that the limit holds.
-    sqlx::query("lock table shipping_methods in share row exclusive mode").execute(&mut *conn).await?;
-    let existing: i64 = sqlx::query_scalar("select count(*) from shipping_methods").fetch_one(&mut *conn).await?;
+    sqlx::query("lock table shipping_methods in share row exclusive mode")
+        .execute(&mut *conn)
+        .await?;
+    let existing: i64 =
+        sqlx::query_scalar("select count(*) from shipping_methods").fetch_one(&mut *conn).await?;
     if existing >= MAX_METHODS {
         return Err(AppError::unprocessable(
             "too_many_shipping_methods",
@@ -213,7 +241,11 @@ pub(super) async fn insert(conn: &mut PgConnection, fields: &MethodFields) -> Ap
     .await?)
 }
 
-pub(super) async fn update(conn: &mut PgConnection, id: Uuid, fields: &MethodFields) -> AppResult<ShippingMethod> {
+pub(super) async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    fields: &MethodFields,
+) -> AppResult<ShippingMethod> {
     sqlx::query_as(&format!(
         "update shipping_methods set name = $2, price = $3, free_above = $4, countries = $5, active = $6, \
          position = $7, updated_at = now() where id = $1 returning {COLUMNS}",
@@ -231,7 +263,8 @@ pub(super) async fn update(conn: &mut PgConnection, id: Uuid, fields: &MethodFie
 }
 
 pub(super) async fn delete(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
-    let deleted = sqlx::query("delete from shipping_methods where id = $1").bind(id).execute(conn).await?;
+    let deleted =
+        sqlx::query("delete from shipping_methods where id = $1").bind(id).execute(conn).await?;
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }

@@ -12,9 +12,9 @@ use poem_openapi::{Object, OpenApi};
 use rand::RngCore;
 use sqlx::PgConnection;
 
-use crate::cart::pricing::TaxRule;
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
+use crate::cart::pricing::TaxRule;
 use crate::error::{AppError, AppResult, ShopReadErrors};
 use crate::error_responses;
 use crate::tenancy::{Tenant, TenantTx};
@@ -88,9 +88,14 @@ impl CheckoutSettingsApi {
     ///
     /// `payment_callback_secret` is included only for a caller with `shop:write`.
     #[oai(path = "/", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<CheckoutSettings>, ShopReadErrors> {
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<CheckoutSettings>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shop", "read").await?;
-        let may_see_secret = self.state.rbac.allowed(&tenant, &auth.0.id.to_string(), "shop", "write").await?;
+        let may_see_secret =
+            self.state.rbac.allowed(&tenant, &auth.0.id.to_string(), "shop", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let mut settings = load_settings(&mut tx).await?;
         tx.commit().await?;
@@ -105,13 +110,26 @@ impl CheckoutSettingsApi {
     /// Applies to carts and checkouts from now on; existing orders keep the figures they were
     /// placed with.
     #[oai(path = "/", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<CheckoutSettingsUpdate>) -> Result<Json<CheckoutSettings>, SettingsWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<CheckoutSettingsUpdate>,
+    ) -> Result<Json<CheckoutSettings>, SettingsWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shop", "write").await?;
         if body.tax_rate_bp.is_some_and(|bp| !(0..=10_000).contains(&bp)) {
-            return Err(AppError::validation("tax_rate_bp", "must be between 0 and 10000 basis points").into());
+            return Err(AppError::validation(
+                "tax_rate_bp",
+                "must be between 0 and 10000 basis points",
+            )
+            .into());
         }
         if body.low_stock_threshold.is_some_and(|n| !(0..=MAX_LOW_STOCK_THRESHOLD).contains(&n)) {
-            return Err(AppError::validation("low_stock_threshold", "must be between 0 and 1000000").into());
+            return Err(AppError::validation(
+                "low_stock_threshold",
+                "must be between 0 and 1000000",
+            )
+            .into());
         }
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         sqlx::query(
@@ -134,7 +152,11 @@ impl CheckoutSettingsApi {
     /// Callbacks signed with the old secret are refused from now on. The response carries the
     /// new secret.
     #[oai(path = "/rotate-payment-secret", method = "post")]
-    async fn rotate_payment_secret(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<CheckoutSettings>, ShopReadErrors> {
+    async fn rotate_payment_secret(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<CheckoutSettings>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shop", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         sqlx::query("update checkout_settings set payment_secret = $1, updated_at = now()")

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::domains::{self, Domain};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
 use crate::auth::principal::StaffAuth;
+use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
 use crate::tenancy::Tenant;
 use crate::values::{Email, parse_currency, parse_name};
 
@@ -57,23 +57,33 @@ enum DomainDeleted {
     NoContent,
 }
 
-
 #[OpenApi(prefix_path = "/v1/admin", tag = "crate::openapi_tags::Tag::Shop")]
 impl ShopApi {
     /// The shop's settings
     #[oai(path = "/shop", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<ShopSettings>, ShopReadErrors> {
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<ShopSettings>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shop", "read").await?;
         Ok(Json(self.settings(&tenant).await?))
     }
 
     /// Change the shop's name, currency or contact e-mail
     #[oai(path = "/shop", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<ShopSettingsUpdate>) -> Result<Json<ShopSettings>, ShopWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<ShopSettingsUpdate>,
+    ) -> Result<Json<ShopSettings>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "shop", "write").await?;
         let name = body.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?;
-        let currency = body.currency.as_deref().map(|c| parse_currency("currency", c)).transpose()?;
-        let email = body.contact_email.as_deref().map(|e| Email::parse("contact_email", e)).transpose()?;
+        let currency =
+            body.currency.as_deref().map(|c| parse_currency("currency", c)).transpose()?;
+        let email =
+            body.contact_email.as_deref().map(|e| Email::parse("contact_email", e)).transpose()?;
         sqlx::query(
             "update platform.shops set name = coalesce($2, name), currency = coalesce($3, currency), \
              contact_email = coalesce($4, contact_email), updated_at = now() where id = $1",
@@ -90,7 +100,11 @@ impl ShopApi {
 
     /// The shop's custom domains
     #[oai(path = "/domains", method = "get")]
-    async fn list_domains(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Domain>>, ShopReadErrors> {
+    async fn list_domains(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<Domain>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "domains", "read").await?;
         Ok(Json(domains::list(&self.state.pool, tenant.id).await?))
     }
@@ -100,7 +114,12 @@ impl ShopApi {
     /// The storefront answers on it as soon as DNS points at the platform. `domain_taken` (409)
     /// if any shop already uses it.
     #[oai(path = "/domains", method = "post")]
-    async fn add_domain(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewDomain>) -> Result<DomainCreated, ShopWriteErrors> {
+    async fn add_domain(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewDomain>,
+    ) -> Result<DomainCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "domains", "write").await?;
         let hostname = domains::parse_hostname(&body.hostname, &self.state.config.base_domain)?;
         let domain = domains::add(&self.state.pool, tenant.id, &hostname).await?;
@@ -111,7 +130,12 @@ impl ShopApi {
 
     /// Detach a custom domain
     #[oai(path = "/domains/:id", method = "delete")]
-    async fn remove_domain(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<DomainDeleted, ShopReadErrors> {
+    async fn remove_domain(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<DomainDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "domains", "write").await?;
         domains::remove(&self.state.pool, tenant.id, id.0).await?;
         self.state.tenants.invalidate_all();

@@ -30,7 +30,10 @@ pub fn parse_hostname(raw: &str, base_domain: &str) -> AppResult<String> {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    if host.len() > 253 || labels.len() < 2 || !labels.iter().all(valid_label) || host.parse::<std::net::IpAddr>().is_ok()
+    if host.len() > 253
+        || labels.len() < 2
+        || !labels.iter().all(valid_label)
+        || host.parse::<std::net::IpAddr>().is_ok()
         || labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
     {
         return Err(AppError::validation("hostname", "is not a valid domain name"));
@@ -51,13 +54,19 @@ pub async fn list(pool: &PgPool, shop: ShopId) -> AppResult<Vec<Domain>> {
 pub async fn add(pool: &PgPool, shop: ShopId, hostname: &str) -> AppResult<Domain> {
     let mut tx = pool.begin().await?;
     // Serialise additions per shop so the limit holds under concurrency.
-    sqlx::query("select 1 from platform.shops where id = $1 for update").bind(shop).execute(&mut *tx).await?;
+    sqlx::query("select 1 from platform.shops where id = $1 for update")
+        .bind(shop)
+        .execute(&mut *tx)
+        .await?;
     let count: i64 = sqlx::query_scalar("select count(*) from platform.domains where shop_id = $1")
         .bind(shop)
         .fetch_one(&mut *tx)
         .await?;
     if count >= MAX_DOMAINS_PER_SHOP {
-        return Err(AppError::conflict("domain_limit", format!("a shop can have at most {MAX_DOMAINS_PER_SHOP} domains")));
+        return Err(AppError::conflict(
+            "domain_limit",
+            format!("a shop can have at most {MAX_DOMAINS_PER_SHOP} domains"),
+        ));
     }
     let domain = sqlx::query_as(
         "insert into platform.domains (id, shop_id, hostname) values ($1, $2, $3) returning id, hostname, created_at",
@@ -93,7 +102,16 @@ mod tests {
     fn accepts_real_domains_and_refuses_platform_ones() {
         let base = "shops.example.com";
         assert_eq!(parse_hostname("WWW.TinaShop.vn.", base).unwrap(), "www.tinashop.vn");
-        for bad in ["localhost", "tinashop", "1.2.3.4", "a..b", "-a.com", "x.shops.example.com", "shops.example.com", "a_b.com"] {
+        for bad in [
+            "localhost",
+            "tinashop",
+            "1.2.3.4",
+            "a..b",
+            "-a.com",
+            "x.shops.example.com",
+            "shops.example.com",
+            "a_b.com",
+        ] {
             assert!(parse_hostname(bad, base).is_err(), "{bad} should be refused");
         }
     }

@@ -17,7 +17,10 @@ use crate::error::{AppError, AppResult};
 use crate::tenancy::Tenant;
 
 /// Permissions (`object:action`) of a role, from the shop's rules.
-pub(crate) async fn role_permissions(conn: &mut sqlx::PgConnection, role: &str) -> AppResult<Vec<String>> {
+pub(crate) async fn role_permissions(
+    conn: &mut sqlx::PgConnection,
+    role: &str,
+) -> AppResult<Vec<String>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "select v2, v3 from casbin_rules where ptype = 'p' and v0 = $1 order by v2, v3",
     )
@@ -37,7 +40,10 @@ pub(crate) async fn check_assignable(
     permissions: &[String],
 ) -> AppResult<()> {
     if role == "owner" || role == "customer" {
-        return Err(AppError::validation("role", format!("the {role} role cannot be given to staff")));
+        return Err(AppError::validation(
+            "role",
+            format!("the {role} role cannot be given to staff"),
+        ));
     }
     for permission in permissions {
         let (object, action) = permission.split_once(':').unwrap_or((permission, ""));

@@ -9,9 +9,11 @@ use uuid::Uuid;
 
 use super::{check_assignable, is_builtin, role_permissions};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation};
 use crate::auth::principal::StaffAuth;
 use crate::auth::rbac::{self, PERMISSIONS};
+use crate::error::{
+    AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation,
+};
 use crate::tenancy::{Tenant, TenantTx};
 
 pub struct RolesApi {
@@ -50,14 +52,20 @@ enum RoleDeleted {
     NoContent,
 }
 
-
 fn parse_role_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     let valid = (2..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if valid { Ok(name.to_owned()) } else {
-        Err(AppError::validation("name", "2-40 characters: lowercase letters, digits, '-', '_', starting with a letter"))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(AppError::validation(
+            "name",
+            "2-40 characters: lowercase letters, digits, '-', '_', starting with a letter",
+        ))
     }
 }
 
@@ -65,12 +73,18 @@ fn parse_role_name(raw: &str) -> AppResult<String> {
 impl RolesApi {
     /// List roles with their permissions
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<Role>>, ShopReadErrors> {
+    async fn list(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<Role>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let rows: Vec<(String, String, bool)> = sqlx::query_as("select name, description, builtin from roles order by builtin desc, name")
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+            "select name, description, builtin from roles order by builtin desc, name",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         let mut roles = Vec::with_capacity(rows.len());
         for (name, description, builtin) in rows {
             let permissions = role_permissions(&mut tx, &name).await?;
@@ -82,7 +96,11 @@ impl RolesApi {
 
     /// Every permission a role can hold
     #[oai(path = "/permissions", method = "get")]
-    async fn permissions(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<String>>, ShopReadErrors> {
+    async fn permissions(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<String>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "read").await?;
         Ok(Json(PERMISSIONS.iter().map(|p| (*p).to_owned()).collect()))
     }
@@ -92,7 +110,12 @@ impl RolesApi {
     /// `role_exists` (409) for a taken name; `privilege_escalation` (403) for a permission you
     /// do not hold.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewRole>) -> Result<RoleCreated, ShopWriteErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewRole>,
+    ) -> Result<RoleCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "write").await?;
         Ok(RoleCreated::Created(Json(self.add(&tenant, auth.0.id, body.0).await?)))
     }
@@ -101,25 +124,40 @@ impl RolesApi {
     ///
     /// `role_in_use` (409) while staff hold it; built-in roles cannot be deleted.
     #[oai(path = "/:name", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, name: Path<String>) -> Result<RoleDeleted, ShopDeleteErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        name: Path<String>,
+    ) -> Result<RoleDeleted, ShopDeleteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "roles", "write").await?;
         if is_builtin(&name.0) {
-            return Err(AppError::conflict("role_builtin", "built-in roles cannot be deleted").into());
+            return Err(
+                AppError::conflict("role_builtin", "built-in roles cannot be deleted").into()
+            );
         }
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let subject = rbac::role_subject(&name.0);
-        let in_use: bool = sqlx::query_scalar("select exists (select 1 from casbin_rules where ptype = 'g' and v1 = $1)")
-            .bind(&subject)
-            .fetch_one(&mut *tx)
-            .await?;
+        let in_use: bool = sqlx::query_scalar(
+            "select exists (select 1 from casbin_rules where ptype = 'g' and v1 = $1)",
+        )
+        .bind(&subject)
+        .fetch_one(&mut *tx)
+        .await?;
         if in_use {
             return Err(AppError::conflict("role_in_use", "staff still hold this role").into());
         }
-        let deleted = sqlx::query("delete from roles where name = $1 and not builtin").bind(&name.0).execute(&mut *tx).await?;
+        let deleted = sqlx::query("delete from roles where name = $1 and not builtin")
+            .bind(&name.0)
+            .execute(&mut *tx)
+            .await?;
         if deleted.rows_affected() == 0 {
             return Err(AppError::not_found("role_not_found", "no such role").into());
         }
-        sqlx::query("delete from casbin_rules where ptype = 'p' and v0 = $1").bind(&subject).execute(&mut *tx).await?;
+        sqlx::query("delete from casbin_rules where ptype = 'p' and v0 = $1")
+            .bind(&subject)
+            .execute(&mut *tx)
+            .await?;
         rbac::notify_policy_change(&mut tx, tenant.id).await?;
         tx.commit().await?;
         self.state.rbac.invalidate(tenant.id).await;
@@ -131,14 +169,21 @@ impl RolesApi {
     async fn add(&self, tenant: &Tenant, actor: Uuid, req: NewRole) -> AppResult<Role> {
         let name = parse_role_name(&req.name)?;
         let description: String = req.description.trim().chars().take(200).collect();
-        let mut permissions: Vec<String> = req.permissions.iter().map(|p| p.trim().to_owned()).collect();
+        let mut permissions: Vec<String> =
+            req.permissions.iter().map(|p| p.trim().to_owned()).collect();
         permissions.sort();
         permissions.dedup();
         if permissions.is_empty() {
-            return Err(AppError::validation("permissions", "a role needs at least one permission"));
+            return Err(AppError::validation(
+                "permissions",
+                "a role needs at least one permission",
+            ));
         }
         if let Some(unknown) = permissions.iter().find(|p| !PERMISSIONS.contains(&p.as_str())) {
-            return Err(AppError::validation("permissions", format!("unknown permission '{unknown}'")));
+            return Err(AppError::validation(
+                "permissions",
+                format!("unknown permission '{unknown}'"),
+            ));
         }
         check_assignable(&self.state, tenant, actor, &name, &permissions).await?;
 
@@ -148,7 +193,14 @@ impl RolesApi {
             .bind(&description)
             .execute(&mut *tx)
             .await
-            .map_err(|err| on_unique_violation(err, "roles_pkey", "role_exists", "a role with this name exists"))?;
+            .map_err(|err| {
+                on_unique_violation(
+                    err,
+                    "roles_pkey",
+                    "role_exists",
+                    "a role with this name exists",
+                )
+            })?;
         let domain = tenant.id.to_string();
         for permission in &permissions {
             let (object, action) = permission.split_once(':').unwrap_or((permission, ""));

@@ -10,9 +10,11 @@ use uuid::Uuid;
 
 use super::{check_assignable, role_permissions};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation};
 use crate::auth::principal::StaffAuth;
 use crate::auth::{password, rbac, tokens};
+use crate::error::{
+    AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation,
+};
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{Email, parse_name};
 
@@ -62,7 +64,6 @@ enum StaffDeleted {
     NoContent,
 }
 
-
 const SELECT_STAFF: &str = "select s.id, s.email, s.name, s.is_owner, s.created_at, \
      coalesce(substr(r.v1, 6), '') as role from staff s \
      left join casbin_rules r on r.ptype = 'g' and r.v0 = s.id::text";
@@ -90,12 +91,17 @@ async fn role_exists(conn: &mut PgConnection, role: &str) -> AppResult<Vec<Strin
 impl StaffApi {
     /// List staff
     #[oai(path = "/", method = "get")]
-    async fn list(&self, auth: StaffAuth, tenant: Data<&Tenant>) -> Result<Json<Vec<StaffMember>>, ShopReadErrors> {
+    async fn list(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+    ) -> Result<Json<Vec<StaffMember>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let staff = sqlx::query_as(&format!("{SELECT_STAFF} order by s.is_owner desc, s.created_at"))
-            .fetch_all(&mut *tx)
-            .await?;
+        let staff =
+            sqlx::query_as(&format!("{SELECT_STAFF} order by s.is_owner desc, s.created_at"))
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(Json(staff))
     }
@@ -105,14 +111,25 @@ impl StaffApi {
     /// `email_taken` (409) if the shop has staff with that e-mail; `privilege_escalation` (403)
     /// for a role with permissions you do not hold.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewStaffMember>) -> Result<StaffCreated, ShopWriteErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewStaffMember>,
+    ) -> Result<StaffCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
         Ok(StaffCreated::Created(Json(self.add(&tenant, auth.0.id, body.0).await?)))
     }
 
     /// Change a staff member's name or role
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<StaffUpdate>) -> Result<Json<StaffMember>, ShopWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<StaffUpdate>,
+    ) -> Result<Json<StaffMember>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
         Ok(Json(self.change(&tenant, auth.0.id, id.0, body.0).await?))
     }
@@ -121,12 +138,19 @@ impl StaffApi {
     ///
     /// The owner cannot be removed (`owner_protected`, 409).
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<StaffDeleted, ShopDeleteErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<StaffDeleted, ShopDeleteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let member = find_staff(&mut tx, id.0).await?;
         if member.is_owner {
-            return Err(AppError::conflict("owner_protected", "the shop owner cannot be removed").into());
+            return Err(
+                AppError::conflict("owner_protected", "the shop owner cannot be removed").into()
+            );
         }
         sqlx::query("delete from casbin_rules where ptype = 'g' and v0 = $1")
             .bind(member.id.to_string())
@@ -142,9 +166,15 @@ impl StaffApi {
 }
 
 impl StaffApi {
-    async fn add(&self, tenant: &Tenant, actor: Uuid, req: NewStaffMember) -> AppResult<StaffMember> {
+    async fn add(
+        &self,
+        tenant: &Tenant,
+        actor: Uuid,
+        req: NewStaffMember,
+    ) -> AppResult<StaffMember> {
         let email = Email::parse("email", &req.email)?;
-        password::check_strength(&req.password, email.as_str()).map_err(|msg| AppError::validation("password", msg))?;
+        password::check_strength(&req.password, email.as_str())
+            .map_err(|msg| AppError::validation("password", msg))?;
         let name: String = req.name.trim().chars().take(100).collect();
         let role = req.role.trim().to_owned();
 
@@ -160,7 +190,14 @@ impl StaffApi {
             .bind(hash)
             .execute(&mut *tx)
             .await
-            .map_err(|err| on_unique_violation(err, "staff_email_key", "email_taken", "a staff member with this e-mail exists"))?;
+            .map_err(|err| {
+                on_unique_violation(
+                    err,
+                    "staff_email_key",
+                    "email_taken",
+                    "a staff member with this e-mail exists",
+                )
+            })?;
         rbac::assign_role(&mut tx, tenant.id, id, &role).await?;
         rbac::notify_policy_change(&mut tx, tenant.id).await?;
         let member = find_staff(&mut tx, id).await?;
@@ -169,13 +206,22 @@ impl StaffApi {
         Ok(member)
     }
 
-    async fn change(&self, tenant: &Tenant, actor: Uuid, id: Uuid, req: StaffUpdate) -> AppResult<StaffMember> {
+    async fn change(
+        &self,
+        tenant: &Tenant,
+        actor: Uuid,
+        id: Uuid,
+        req: StaffUpdate,
+    ) -> AppResult<StaffMember> {
         let name = req.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let member = find_staff(&mut tx, id).await?;
         if let Some(role) = req.role.as_deref().map(str::trim).filter(|r| *r != member.role) {
             if member.is_owner {
-                return Err(AppError::conflict("owner_protected", "the owner's role cannot be changed"));
+                return Err(AppError::conflict(
+                    "owner_protected",
+                    "the owner's role cannot be changed",
+                ));
             }
             let permissions = role_exists(&mut tx, role).await?;
             check_assignable(&self.state, tenant, actor, role, &permissions).await?;

@@ -60,7 +60,10 @@ impl ObjectKey {
     /// store's URL handler, where the signature is what binds the key): the shop id comes from
     /// the key itself.
     pub fn parse_any(full: &str) -> Result<Self, KeyError> {
-        let rest = full.strip_prefix(ROOT).and_then(|r| r.strip_prefix('/')).ok_or(KeyError::ForeignPrefix)?;
+        let rest = full
+            .strip_prefix(ROOT)
+            .and_then(|r| r.strip_prefix('/'))
+            .ok_or(KeyError::ForeignPrefix)?;
         let (id, _) = rest.split_once('/').ok_or(KeyError::ForeignPrefix)?;
         let shop = id.parse().map(ShopId).map_err(|_| KeyError::ForeignPrefix)?;
         Self::parse(shop, full)
@@ -134,7 +137,9 @@ fn check_relative(rest: &str) -> Result<(), KeyError> {
         if segment.len() > MAX_SEGMENT_LEN {
             return Err(KeyError::TooLong);
         }
-        if let Some(bad) = segment.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        if let Some(bad) =
+            segment.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
             return Err(KeyError::BadCharacter(bad));
         }
     }
@@ -195,7 +200,10 @@ mod tests {
         let sneaky = format!("shops/{}x/products/m.png", a.0);
         assert_eq!(ObjectKey::parse(a, &sneaky), Err(KeyError::ForeignPrefix));
         assert!(ObjectKey::parse_any(&sneaky).is_err());
-        assert_eq!(ObjectKey::parse(a, &format!("shops/{}/../{}/m.png", a.0, b.0)), Err(KeyError::DotSegment));
+        assert_eq!(
+            ObjectKey::parse(a, &format!("shops/{}/../{}/m.png", a.0, b.0)),
+            Err(KeyError::DotSegment)
+        );
         assert!(ObjectKey::parse_any("other/thing.png").is_err());
         assert!(ObjectKey::parse_any("shops/not-a-uuid/x.png").is_err());
     }

@@ -16,7 +16,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::signing::{Grant, UrlSigner, now_unix};
-use super::{KeyPrefix, Object, ObjectBody, ObjectKey, ObjectMeta, ObjectStore, PresignedRequest, url_window};
+use super::{
+    KeyPrefix, Object, ObjectBody, ObjectKey, ObjectMeta, ObjectStore, PresignedRequest, url_window,
+};
 
 #[derive(Clone)]
 pub struct LocalStore {
@@ -59,7 +61,10 @@ impl LocalStore {
     }
 
     /// Opens an object for streaming, with its metadata.
-    pub async fn open(&self, key: &ObjectKey) -> anyhow::Result<Option<(tokio::fs::File, ObjectMeta)>> {
+    pub async fn open(
+        &self,
+        key: &ObjectKey,
+    ) -> anyhow::Result<Option<(tokio::fs::File, ObjectMeta)>> {
         let Some(meta) = self.head(key).await? else {
             return Ok(None);
         };
@@ -73,18 +78,29 @@ impl LocalStore {
     /// A fresh file under `tmp/` for a write in progress.
     pub async fn temp_file(&self) -> anyhow::Result<(PathBuf, tokio::fs::File)> {
         let dir = self.inner.root.join("tmp");
-        tokio::fs::create_dir_all(&dir).await.with_context(|| format!("creating {}", dir.display()))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(uuid::Uuid::new_v4().simple().to_string());
-        let file = tokio::fs::File::create(&path).await.with_context(|| format!("creating {}", path.display()))?;
+        let file = tokio::fs::File::create(&path)
+            .await
+            .with_context(|| format!("creating {}", path.display()))?;
         Ok((path, file))
     }
 
     /// Moves a finished temporary file into place as `key`.
-    pub async fn commit_temp(&self, temp: &Path, key: &ObjectKey, content_type: &str) -> anyhow::Result<()> {
+    pub async fn commit_temp(
+        &self,
+        temp: &Path,
+        key: &ObjectKey,
+        content_type: &str,
+    ) -> anyhow::Result<()> {
         let (data, meta) = (self.data_path(key), self.meta_path(key));
         for path in [&data, &meta] {
             if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent).await.with_context(|| format!("creating {}", parent.display()))?;
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .with_context(|| format!("creating {}", parent.display()))?;
             }
         }
         let (meta_temp, mut meta_file) = self.temp_file().await?;
@@ -139,7 +155,12 @@ impl ObjectStore for LocalStore {
         Ok(())
     }
 
-    async fn put(&self, key: &ObjectKey, body: ObjectBody, content_type: &str) -> anyhow::Result<()> {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: ObjectBody,
+        content_type: &str,
+    ) -> anyhow::Result<()> {
         let (temp, mut file) = self.temp_file().await?;
         let written = async {
             match body {
@@ -164,12 +185,14 @@ impl ObjectStore for LocalStore {
         let Some(meta) = self.head(key).await? else {
             return Ok(None);
         };
-        let data = missing_is_none(tokio::fs::read(self.data_path(key)).await).context("reading an object")?;
+        let data = missing_is_none(tokio::fs::read(self.data_path(key)).await)
+            .context("reading an object")?;
         Ok(data.map(|data| Object { data: Bytes::from(data), content_type: meta.content_type }))
     }
 
     async fn head(&self, key: &ObjectKey) -> anyhow::Result<Option<ObjectMeta>> {
-        let Some(metadata) = missing_is_none(tokio::fs::metadata(self.data_path(key)).await)? else {
+        let Some(metadata) = missing_is_none(tokio::fs::metadata(self.data_path(key)).await)?
+        else {
             return Ok(None);
         };
         let content_type = missing_is_none(tokio::fs::read_to_string(self.meta_path(key)).await)?
@@ -196,12 +219,19 @@ impl ObjectStore for LocalStore {
         let data = self.under("data", prefix.segments());
         let count = count_files(&data).await?;
         for dir in [data, self.under("meta", prefix.segments())] {
-            missing_is_none(tokio::fs::remove_dir_all(&dir).await).with_context(|| format!("removing {}", dir.display()))?;
+            missing_is_none(tokio::fs::remove_dir_all(&dir).await)
+                .with_context(|| format!("removing {}", dir.display()))?;
         }
         Ok(count)
     }
 
-    async fn presign_put(&self, key: &ObjectKey, content_type: &str, content_length: u64, ttl: Duration) -> anyhow::Result<PresignedRequest> {
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> anyhow::Result<PresignedRequest> {
         let expires_at = now_unix() + ttl.as_secs();
         let grant = Grant::Put { content_type: content_type.to_owned(), content_length };
         Ok(PresignedRequest {

@@ -39,7 +39,12 @@ fn invalid(message: &str) -> AppError {
 }
 
 /// Checks the signature of `grant` on `key`; 403 `invalid_signature` or `url_expired`.
-fn verify(store: &LocalStore, key: &ObjectKey, grant: &Grant, signed: &Signed) -> Result<(), AppError> {
+fn verify(
+    store: &LocalStore,
+    key: &ObjectKey,
+    grant: &Grant,
+    signed: &Signed,
+) -> Result<(), AppError> {
     let (Some(expires), Some(signature)) = (signed.expires, signed.signature.as_deref()) else {
         return Err(invalid("this object URL is not signed"));
     };
@@ -58,7 +63,11 @@ fn parse_key(raw: &str) -> Result<ObjectKey, AppError> {
 }
 
 #[handler]
-async fn get_object(Path(raw): Path<String>, Query(signed): Query<Signed>, store: Data<&LocalStore>) -> Result<Response, AppError> {
+async fn get_object(
+    Path(raw): Path<String>,
+    Query(signed): Query<Signed>,
+    store: Data<&LocalStore>,
+) -> Result<Response, AppError> {
     let key = parse_key(&raw)?;
     verify(&store, &key, &Grant::Get, &signed)?;
     let Some((file, meta)) = store.open(&key).await? else {
@@ -82,10 +91,17 @@ async fn put_object(
     body: Body,
 ) -> Result<Response, AppError> {
     let key = parse_key(&raw)?;
-    let (Some(content_type), Some(content_length)) = (signed.content_type.as_deref(), signed.content_length) else {
+    let (Some(content_type), Some(content_length)) =
+        (signed.content_type.as_deref(), signed.content_length)
+    else {
         return Err(invalid("this URL does not grant an upload"));
     };
-    verify(&store, &key, &Grant::Put { content_type: content_type.to_owned(), content_length }, &signed)?;
+    verify(
+        &store,
+        &key,
+        &Grant::Put { content_type: content_type.to_owned(), content_length },
+        &signed,
+    )?;
     let sent_type = req.header(header::CONTENT_TYPE).map(str::trim).unwrap_or_default();
     if !sent_type.eq_ignore_ascii_case(content_type) {
         return Err(invalid("the Content-Type header differs from the signed one"));
@@ -110,12 +126,18 @@ async fn put_object(
         Ok(copied) => copied,
         Err(err) => {
             let _ = tokio::fs::remove_file(&temp).await;
-            return Err(AppError::bad_request("upload_interrupted", format!("the upload did not complete: {err}")));
+            return Err(AppError::bad_request(
+                "upload_interrupted",
+                format!("the upload did not complete: {err}"),
+            ));
         }
     };
     if copied != content_length {
         let _ = tokio::fs::remove_file(&temp).await;
-        return Err(AppError::bad_request("content_length_mismatch", "the body length differs from the signed length"));
+        return Err(AppError::bad_request(
+            "content_length_mismatch",
+            "the body length differs from the signed length",
+        ));
     }
     store.commit_temp(&temp, &key, content_type).await?;
     Ok(Response::builder().status(StatusCode::OK).finish())

@@ -45,7 +45,10 @@ use crate::tenancy::ShopId;
 pub enum ObjectBody {
     Bytes(Bytes),
     /// A file already on disk (a spooled upload), streamed rather than read into memory.
-    File { file: tokio::fs::File, len: u64 },
+    File {
+        file: tokio::fs::File,
+        len: u64,
+    },
 }
 
 impl From<Vec<u8>> for ObjectBody {
@@ -90,7 +93,12 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn check(&self) -> anyhow::Result<()>;
 
     /// Stores an object, replacing any object with the same key.
-    async fn put(&self, key: &ObjectKey, body: ObjectBody, content_type: &str) -> anyhow::Result<()>;
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: ObjectBody,
+        content_type: &str,
+    ) -> anyhow::Result<()>;
 
     /// The whole object, or `None` if there is none.
     async fn get(&self, key: &ObjectKey) -> anyhow::Result<Option<Object>>;
@@ -109,7 +117,13 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// A URL to upload exactly this key, with exactly this content type and length, until
     /// `ttl` from now.
-    async fn presign_put(&self, key: &ObjectKey, content_type: &str, content_length: u64, ttl: Duration) -> anyhow::Result<PresignedRequest>;
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> anyhow::Result<PresignedRequest>;
 
     /// A URL to read the object: the public base URL when one is configured, otherwise a
     /// presigned URL valid for at least `ttl`. Presigned URLs are aligned on `ttl` windows, so

@@ -23,7 +23,9 @@ use tokio::io::AsyncSeekExt;
 use tokio::sync::OnceCell;
 
 use super::signing::now_unix;
-use super::{KeyPrefix, Object, ObjectBody, ObjectKey, ObjectMeta, ObjectStore, PresignedRequest, url_window};
+use super::{
+    KeyPrefix, Object, ObjectBody, ObjectKey, ObjectMeta, ObjectStore, PresignedRequest, url_window,
+};
 use crate::config::StorageConfig;
 
 /// A region is needed for signing even by servers that ignore it.
@@ -46,7 +48,10 @@ impl S3Store {
             config: Arc::new(config.clone()),
             client: Arc::new(OnceCell::new()),
             bucket: bucket.to_owned(),
-            public_base_url: config.s3_public_base_url.as_deref().map(|url| url.trim_end_matches('/').to_owned()),
+            public_base_url: config
+                .s3_public_base_url
+                .as_deref()
+                .map(|url| url.trim_end_matches('/').to_owned()),
         }
     }
 
@@ -89,17 +94,18 @@ impl ObjectStore for S3Store {
     }
 
     async fn check(&self) -> anyhow::Result<()> {
-        self.client()
-            .await
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .with_context(|| format!("S3 bucket {:?} is not reachable with the configured credentials", self.bucket))?;
+        self.client().await.head_bucket().bucket(&self.bucket).send().await.with_context(|| {
+            format!("S3 bucket {:?} is not reachable with the configured credentials", self.bucket)
+        })?;
         Ok(())
     }
 
-    async fn put(&self, key: &ObjectKey, body: ObjectBody, content_type: &str) -> anyhow::Result<()> {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: ObjectBody,
+        content_type: &str,
+    ) -> anyhow::Result<()> {
         let (stream, len) = match body {
             ObjectBody::Bytes(data) => {
                 let len = data.len() as u64;
@@ -125,21 +131,40 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &ObjectKey) -> anyhow::Result<Option<Object>> {
-        let output = match self.client().await.get_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        let output = match self
+            .client()
+            .await
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
             Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
             Err(err) => return Err(err).with_context(|| format!("S3 GetObject {key}")),
         };
         let content_type = output.content_type().unwrap_or("application/octet-stream").to_owned();
-        let data = output.body.collect().await.with_context(|| format!("reading S3 object {key}"))?.into_bytes();
+        let data = output
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("reading S3 object {key}"))?
+            .into_bytes();
         Ok(Some(Object { data, content_type }))
     }
 
     async fn head(&self, key: &ObjectKey) -> anyhow::Result<Option<ObjectMeta>> {
-        match self.client().await.head_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        match self.client().await.head_object().bucket(&self.bucket).key(key.as_str()).send().await
+        {
             Ok(output) => Ok(Some(ObjectMeta {
                 size: u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0),
-                content_type: output.content_type().unwrap_or("application/octet-stream").to_owned(),
+                content_type: output
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
             })),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(err) => Err(err).with_context(|| format!("S3 HeadObject {key}")),
@@ -155,10 +180,18 @@ impl ObjectStore for S3Store {
             // A range on an empty object is an error (416); there is nothing to read anyway.
             return Ok(Some(Bytes::new()));
         }
-        let request = self.client().await.get_object().bucket(&self.bucket).key(key.as_str()).range(format!("bytes=0-{}", len - 1));
+        let request = self
+            .client()
+            .await
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .range(format!("bytes=0-{}", len - 1));
         let output = match request.send().await {
             Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
             Err(err) => return Err(err).with_context(|| format!("S3 GetObject (range) {key}")),
         };
         let mut data = output.body.collect().await?.into_bytes();
@@ -183,7 +216,14 @@ impl ObjectStore for S3Store {
     async fn delete_prefix(&self, prefix: &KeyPrefix) -> anyhow::Result<u64> {
         let mut deleted = 0u64;
         // Each page holds at most 1,000 keys, which is DeleteObjects' limit too.
-        let mut pages = self.client().await.list_objects_v2().bucket(&self.bucket).prefix(prefix.as_str()).into_paginator().send();
+        let mut pages = self
+            .client()
+            .await
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix.as_str())
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.with_context(|| format!("S3 ListObjectsV2 {}", prefix.as_str()))?;
             let objects = page
@@ -220,7 +260,13 @@ impl ObjectStore for S3Store {
         Ok(deleted)
     }
 
-    async fn presign_put(&self, key: &ObjectKey, content_type: &str, content_length: u64, ttl: Duration) -> anyhow::Result<PresignedRequest> {
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> anyhow::Result<PresignedRequest> {
         let presigned = self
             .client()
             .await
@@ -235,7 +281,10 @@ impl ObjectStore for S3Store {
         Ok(PresignedRequest {
             method: "PUT",
             url: presigned.uri().to_owned(),
-            headers: presigned.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect(),
+            headers: presigned
+                .headers()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
             expires_at: now_unix() + ttl.as_secs(),
         })
     }

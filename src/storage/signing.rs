@@ -49,7 +49,10 @@ impl UrlSigner {
         let payload = match grant {
             Grant::Get => format!("GET\n{key}\n{expires}"),
             Grant::Put { content_type, content_length } => {
-                format!("PUT\n{key}\n{expires}\n{}\n{content_length}", content_type.to_ascii_lowercase())
+                format!(
+                    "PUT\n{key}\n{expires}\n{}\n{content_length}",
+                    content_type.to_ascii_lowercase()
+                )
             }
         };
         mac.update(payload.as_bytes());
@@ -69,7 +72,13 @@ impl UrlSigner {
     }
 
     /// Checks a signature in constant time; `false` for a bad or expired one.
-    pub fn verify(&self, key: &ObjectKey, grant: &Grant, expires: u64, signature_hex: &str) -> bool {
+    pub fn verify(
+        &self,
+        key: &ObjectKey,
+        grant: &Grant,
+        expires: u64,
+        signature_hex: &str,
+    ) -> bool {
         let Ok(signature) = hex::decode(signature_hex) else {
             return false;
         };

@@ -90,8 +90,9 @@ impl DerefMut for TenantTx {
 
 /// "permission denied to set role" (SQLSTATE 42501) from the `set_config('role', …)` above.
 fn is_set_role_denied(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|db| db.code().as_deref() == Some("42501") && db.message().contains("set role"))
+    err.as_database_error().is_some_and(|db| {
+        db.code().as_deref() == Some("42501") && db.message().contains("set role")
+    })
 }
 
 /// Quotes a SQL string literal (standard_conforming_strings is on: only `'` needs doubling).

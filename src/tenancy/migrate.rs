@@ -34,7 +34,11 @@ pub struct TenantMigration {
 pub fn embedded() -> Vec<TenantMigration> {
     TENANT
         .iter()
-        .map(|m| TenantMigration { version: m.version, description: m.description.to_string(), sql: m.sql.clone() })
+        .map(|m| TenantMigration {
+            version: m.version,
+            description: m.description.to_string(),
+            sql: m.sql.clone(),
+        })
         .collect()
 }
 
@@ -49,7 +53,11 @@ pub async fn migrate_platform(pool: &PgPool) -> Result<(), sqlx::migrate::Migrat
 
 /// Applies, in order, every migration newer than `from` on a connection already inside a
 /// shop's schema and role.
-pub async fn apply_migrations(conn: &mut PgConnection, migrations: &[TenantMigration], from: i64) -> Result<(), sqlx::Error> {
+pub async fn apply_migrations(
+    conn: &mut PgConnection,
+    migrations: &[TenantMigration],
+    from: i64,
+) -> Result<(), sqlx::Error> {
     for migration in migrations {
         if migration.version > from {
             let sql: &str = &migration.sql;
@@ -135,15 +143,20 @@ pub async fn migrate_shops(
 
 /// Migrates one shop in one transaction. Returns the version it started from, or `None` if
 /// another migrator got there first.
-async fn migrate_one(pool: &PgPool, migrations: &[TenantMigration], shop: &PendingShop) -> Result<Option<i64>, sqlx::Error> {
+async fn migrate_one(
+    pool: &PgPool,
+    migrations: &[TenantMigration],
+    shop: &PendingShop,
+) -> Result<Option<i64>, sqlx::Error> {
     let started = Instant::now();
     let latest = latest_version(migrations);
     let mut tx = pool.begin().await?;
     // Lock the shop's catalog row: two migrators never work on one shop at once.
-    let current: i64 = sqlx::query_scalar("select schema_version from platform.shops where id = $1 for update")
-        .bind(shop.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let current: i64 =
+        sqlx::query_scalar("select schema_version from platform.shops where id = $1 for update")
+            .bind(shop.id)
+            .fetch_one(&mut *tx)
+            .await?;
     if current >= latest {
         return Ok(None);
     }

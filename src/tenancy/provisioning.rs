@@ -16,8 +16,8 @@ use super::db::{enter_shop, leave_shop};
 use super::migrate::{TenantMigration, apply_migrations};
 use super::{ShopId, ShopStatus, Slug, Tenant, quote_ident, role_name_for, schema_name_for};
 use crate::auth::rbac;
-use crate::events;
 use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::events;
 
 /// What a new shop is made of; every field already validated.
 pub struct NewShop {
@@ -42,7 +42,11 @@ pub struct ProvisionedShop {
 
 /// Creates a shop, atomically. `migrations` is normally [`super::migrate::embedded`]; tests pass
 /// a set with a failing step to prove that nothing is left behind.
-pub async fn provision(pool: &PgPool, migrations: &[TenantMigration], new: &NewShop) -> AppResult<ProvisionedShop> {
+pub async fn provision(
+    pool: &PgPool,
+    migrations: &[TenantMigration],
+    new: &NewShop,
+) -> AppResult<ProvisionedShop> {
     let started = Instant::now();
     let id = new.id;
     let tenant = Tenant {
@@ -98,7 +102,10 @@ pub async fn provision(pool: &PgPool, migrations: &[TenantMigration], new: &NewS
     Ok(ProvisionedShop { tenant, owner_id, database_time: started.elapsed() })
 }
 
-async fn create_role_and_schema(conn: &mut PgConnection, tenant: &Tenant) -> Result<(), sqlx::Error> {
+async fn create_role_and_schema(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+) -> Result<(), sqlx::Error> {
     let role = quote_ident(&tenant.role_name);
     let schema = quote_ident(&tenant.schema_name);
     // NOLOGIN: only the application's role can act as it, through set_config('role', …, true).
@@ -127,13 +134,26 @@ pub async fn purge(conn: &mut PgConnection, id: ShopId) -> AppResult<bool> {
     match status.as_str() {
         "deleted" => {}
         "purged" => return Ok(false),
-        _ => return Err(AppError::conflict("shop_not_deleted", "delete the shop before purging it")),
+        _ => {
+            return Err(AppError::conflict(
+                "shop_not_deleted",
+                "delete the shop before purging it",
+            ));
+        }
     }
     // Only the owner of a schema may drop it: act as the shop's role for that.
     enter_shop(conn, &schema_name, &role_name, id).await?;
-    sqlx::Executor::execute(&mut *conn, format!("drop schema if exists {} cascade", quote_ident(&schema_name)).as_str()).await?;
+    sqlx::Executor::execute(
+        &mut *conn,
+        format!("drop schema if exists {} cascade", quote_ident(&schema_name)).as_str(),
+    )
+    .await?;
     leave_shop(conn).await?;
-    sqlx::Executor::execute(&mut *conn, format!("drop role if exists {}", quote_ident(&role_name)).as_str()).await?;
+    sqlx::Executor::execute(
+        &mut *conn,
+        format!("drop role if exists {}", quote_ident(&role_name)).as_str(),
+    )
+    .await?;
     sqlx::query("update platform.shops set status = 'purged', updated_at = now() where id = $1")
         .bind(id)
         .execute(&mut *conn)

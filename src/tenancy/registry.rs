@@ -100,7 +100,12 @@ impl TenantRow {
 
 /// Shops in one of `statuses`, optionally only the one with this id or slug, straight from
 /// the catalog (no cache): for background work such as the outbox worker and reindexing.
-pub async fn load_tenants(pool: &PgPool, statuses: &[&str], id: Option<ShopId>, slug: Option<&str>) -> Result<Vec<Tenant>, sqlx::Error> {
+pub async fn load_tenants(
+    pool: &PgPool,
+    statuses: &[&str],
+    id: Option<ShopId>,
+    slug: Option<&str>,
+) -> Result<Vec<Tenant>, sqlx::Error> {
     let statuses: Vec<String> = statuses.iter().map(|s| (*s).to_owned()).collect();
     let rows: Vec<TenantRow> = sqlx::query_as(&format!(
         "{SELECT_TENANT} where s.status = any($1) and ($2::uuid is null or s.id = $2) \
@@ -147,7 +152,12 @@ pub async fn connect_change_listener(pool: &PgPool) -> Result<PgListener, sqlx::
 
 /// Drops cached tenants and enforcers, and wakes the outbox worker, as notifications arrive.
 /// Runs for the life of the server.
-pub async fn run_change_listener(mut listener: PgListener, tenants: TenantRegistry, rbac: Rbac, outbox: OutboxWaker) {
+pub async fn run_change_listener(
+    mut listener: PgListener,
+    tenants: TenantRegistry,
+    rbac: Rbac,
+    outbox: OutboxWaker,
+) {
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => match notification.channel() {

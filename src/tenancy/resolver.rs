@@ -144,11 +144,8 @@ impl<E: Endpoint> Endpoint for TenantResolverEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
         if is_shop_route(req.uri().path()) {
-            let host = req
-                .header("host")
-                .or_else(|| req.uri().host())
-                .unwrap_or_default()
-                .to_owned();
+            let host =
+                req.header("host").or_else(|| req.uri().host()).unwrap_or_default().to_owned();
             let tenant =
                 resolve(&self.registry, &self.base_domain, &host, req.header("x-shop")).await?;
             tracing::Span::current().record("shop", tenant.slug.as_str());
@@ -166,16 +163,28 @@ mod tests {
 
     #[test]
     fn classifies_hosts() {
-        assert_eq!(classify_host("tinashop.shops.example.com", BASE), HostShop::Subdomain("tinashop".into()));
-        assert_eq!(classify_host("TinaShop.Shops.Example.com:8080", BASE), HostShop::Subdomain("tinashop".into()));
+        assert_eq!(
+            classify_host("tinashop.shops.example.com", BASE),
+            HostShop::Subdomain("tinashop".into())
+        );
+        assert_eq!(
+            classify_host("TinaShop.Shops.Example.com:8080", BASE),
+            HostShop::Subdomain("tinashop".into())
+        );
         assert_eq!(classify_host("shops.example.com", BASE), HostShop::Platform);
         assert_eq!(classify_host("shops.example.com.", BASE), HostShop::Platform);
         assert_eq!(classify_host("127.0.0.1:3000", BASE), HostShop::Platform);
         assert_eq!(classify_host("[::1]:3000", BASE), HostShop::Platform);
         assert_eq!(classify_host("localhost:8080", BASE), HostShop::Platform);
-        assert_eq!(classify_host("www.tinashop.vn", BASE), HostShop::CustomDomain("www.tinashop.vn".into()));
+        assert_eq!(
+            classify_host("www.tinashop.vn", BASE),
+            HostShop::CustomDomain("www.tinashop.vn".into())
+        );
         // A look-alike suffix is a custom domain, not a subdomain.
-        assert_eq!(classify_host("evilshops.example.com", BASE), HostShop::CustomDomain("evilshops.example.com".into()));
+        assert_eq!(
+            classify_host("evilshops.example.com", BASE),
+            HostShop::CustomDomain("evilshops.example.com".into())
+        );
     }
 
     #[test]

@@ -2,9 +2,35 @@
 
 /// Names that would clash with platform hosts or paths.
 const RESERVED: &[&str] = &[
-    "www", "api", "admin", "platform", "static", "assets", "cdn", "mail", "app", "apps", "docs",
-    "status", "help", "support", "billing", "dashboard", "login", "signup", "auth", "shop",
-    "shops", "store", "public", "pg", "postgres", "root", "system", "test", "demo-admin",
+    "www",
+    "api",
+    "admin",
+    "platform",
+    "static",
+    "assets",
+    "cdn",
+    "mail",
+    "app",
+    "apps",
+    "docs",
+    "status",
+    "help",
+    "support",
+    "billing",
+    "dashboard",
+    "login",
+    "signup",
+    "auth",
+    "shop",
+    "shops",
+    "store",
+    "public",
+    "pg",
+    "postgres",
+    "root",
+    "system",
+    "test",
+    "demo-admin",
 ];
 
 /// A validated shop slug: `^[a-z][a-z0-9-]{2,39}$`, no trailing or doubled `-`, not reserved.
@@ -53,8 +79,19 @@ mod tests {
     #[test]
     fn refuses_bad_and_reserved_slugs() {
         for bad in [
-            "", "ab", "1shop", "Shop", "shop_x", "shop-", "a--b", "www", "admin", "platform",
-            "shop; drop", "sh\"op", &"a".repeat(41),
+            "",
+            "ab",
+            "1shop",
+            "Shop",
+            "shop_x",
+            "shop-",
+            "a--b",
+            "www",
+            "admin",
+            "platform",
+            "shop; drop",
+            "sh\"op",
+            &"a".repeat(41),
         ] {
             assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
         }

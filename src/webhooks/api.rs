@@ -130,24 +130,40 @@ impl WebhooksAdminApi {
     /// (`url`, `events`, `description`), 422 `webhook_url_not_allowed` for a host on a private
     /// network, 422 `webhook_url_unresolvable`, 409 `webhook_endpoint_limit` past 20 endpoints.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, auth: StaffAuth, tenant: Data<&Tenant>, body: Json<NewWebhookEndpoint>) -> Result<EndpointCreated, ShopWriteErrors> {
+    async fn create(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        body: Json<NewWebhookEndpoint>,
+    ) -> Result<EndpointCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
         let url = self.checked_url(&body.url).await?;
         let new = NewEndpoint {
             url,
             events: endpoints::parse_events("events", &body.events)?,
-            description: endpoints::parse_description("description", body.description.as_deref().unwrap_or_default())?,
+            description: endpoints::parse_description(
+                "description",
+                body.description.as_deref().unwrap_or_default(),
+            )?,
             secret: endpoints::new_secret(),
         };
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let endpoint = endpoints::insert(&mut tx, &new).await?;
         tx.commit().await?;
-        Ok(EndpointCreated::Created(Json(WebhookEndpointWithSecret { endpoint, secret: new.secret })))
+        Ok(EndpointCreated::Created(Json(WebhookEndpointWithSecret {
+            endpoint,
+            secret: new.secret,
+        })))
     }
 
     /// A webhook endpoint (without its secret)
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<Json<WebhookEndpoint>, ShopReadErrors> {
+    async fn get(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<Json<WebhookEndpoint>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "webhooks", "read").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let endpoint = endpoints::find(&mut tx, id.0).await?;
@@ -160,7 +176,13 @@ impl WebhooksAdminApi {
     /// Absent fields keep their values. Deliveries already queued keep going to the endpoint
     /// (to its new URL, if changed).
     #[oai(path = "/:id", method = "patch")]
-    async fn update(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>, body: Json<WebhookEndpointUpdate>) -> Result<Json<WebhookEndpointChanged>, ShopWriteErrors> {
+    async fn update(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+        body: Json<WebhookEndpointUpdate>,
+    ) -> Result<Json<WebhookEndpointChanged>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
         let url = match body.url.as_deref() {
             Some(raw) => Some(self.checked_url(raw).await?),
@@ -168,8 +190,16 @@ impl WebhooksAdminApi {
         };
         let change = EndpointChange {
             url,
-            events: body.events.as_deref().map(|raw| endpoints::parse_events("events", raw)).transpose()?,
-            description: body.description.as_deref().map(|raw| endpoints::parse_description("description", raw)).transpose()?,
+            events: body
+                .events
+                .as_deref()
+                .map(|raw| endpoints::parse_events("events", raw))
+                .transpose()?,
+            description: body
+                .description
+                .as_deref()
+                .map(|raw| endpoints::parse_description("description", raw))
+                .transpose()?,
             active: body.active,
             secret: (body.rotate_secret == Some(true)).then(endpoints::new_secret),
         };
@@ -181,7 +211,12 @@ impl WebhooksAdminApi {
 
     /// Delete a webhook endpoint and its deliveries
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<EndpointDeleted, ShopReadErrors> {
+    async fn delete(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<EndpointDeleted, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         if !endpoints::delete(&mut tx, id.0).await? {
@@ -217,15 +252,27 @@ impl WebhooksAdminApi {
     ///
     /// 409 `webhook_endpoint_inactive` if the endpoint is inactive.
     #[oai(path = "/:id/test", method = "post")]
-    async fn test(&self, auth: StaffAuth, tenant: Data<&Tenant>, id: Path<Uuid>) -> Result<TestAccepted, ShopWriteErrors> {
+    async fn test(
+        &self,
+        auth: StaffAuth,
+        tenant: Data<&Tenant>,
+        id: Path<Uuid>,
+    ) -> Result<TestAccepted, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let endpoint = endpoints::find(&mut tx, id.0).await?;
         if !endpoint.active {
-            return Err(AppError::conflict("webhook_endpoint_inactive", "the endpoint is inactive; activate it first").into());
+            return Err(AppError::conflict(
+                "webhook_endpoint_inactive",
+                "the endpoint is inactive; activate it first",
+            )
+            .into());
         }
-        let payload = json!({ "message": "A test event from shopfleet.", "endpoint_id": endpoint.id });
-        let event_id = super::queue_for_endpoint(&mut tx, tenant.id, endpoint.id, TEST_EVENT, &payload).await?;
+        let payload =
+            json!({ "message": "A test event from shopfleet.", "endpoint_id": endpoint.id });
+        let event_id =
+            super::queue_for_endpoint(&mut tx, tenant.id, endpoint.id, TEST_EVENT, &payload)
+                .await?;
         tx.commit().await?;
         Ok(TestAccepted::Accepted(Json(TestQueued { event_id })))
     }

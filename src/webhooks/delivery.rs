@@ -44,7 +44,9 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would resolve the host itself, past the SSRF guard.
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private_networks }))
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private: config.allow_private_networks,
+            }))
             .user_agent(concat!("shopfleet-webhooks/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
@@ -96,7 +98,12 @@ struct Target {
 
 /// Sends a batch of claimed `webhook` rows of one shop: endpoints in parallel, each endpoint's
 /// rows in order. See the module doc for deferrals.
-pub async fn deliver_batch<'a>(sender: &Sender, pool: &PgPool, tenant: &Tenant, rows: &[&'a OutboxRow]) -> anyhow::Result<Vec<Delivered<'a>>> {
+pub async fn deliver_batch<'a>(
+    sender: &Sender,
+    pool: &PgPool,
+    tenant: &Tenant,
+    rows: &[&'a OutboxRow],
+) -> anyhow::Result<Vec<Delivered<'a>>> {
     let started = Instant::now();
     let mut ids: Vec<Uuid> = rows.iter().filter_map(|row| row.endpoint_id).collect();
     ids.sort_unstable();
@@ -128,21 +135,32 @@ pub async fn deliver_batch<'a>(sender: &Sender, pool: &PgPool, tenant: &Tenant, 
     for (target, rows) in groups {
         sends.push(deliver_to(sender, tenant, target, rows, started));
     }
-    let results: Vec<Vec<Delivered<'a>>> = futures::stream::iter(sends).buffer_unordered(PARALLEL_ENDPOINTS).collect().await;
+    let results: Vec<Vec<Delivered<'a>>> =
+        futures::stream::iter(sends).buffer_unordered(PARALLEL_ENDPOINTS).collect().await;
     Ok(results.into_iter().flatten().collect())
 }
 
 /// One endpoint's rows, in order.
-async fn deliver_to<'a>(sender: &Sender, tenant: &Tenant, target: Option<&Target>, rows: Vec<&'a OutboxRow>, started: Instant) -> Vec<Delivered<'a>> {
+async fn deliver_to<'a>(
+    sender: &Sender,
+    tenant: &Tenant,
+    target: Option<&Target>,
+    rows: Vec<&'a OutboxRow>,
+    started: Instant,
+) -> Vec<Delivered<'a>> {
     let mut out = Vec::with_capacity(rows.len());
     // Set after a timeout or connection error: the endpoint's other rows wait as long.
     let mut unreachable: Option<Duration> = None;
     for row in rows {
         let (outcome, attempt) = match (target, unreachable) {
             (None, _) => (Outcome::Dead("the endpoint no longer exists".into()), None),
-            (Some(target), _) if !target.active => (Outcome::Dead("the endpoint is disabled; not sent".into()), None),
+            (Some(target), _) if !target.active => {
+                (Outcome::Dead("the endpoint is disabled; not sent".into()), None)
+            }
             (Some(_), Some(delay)) => (Outcome::Deferred(delay), None),
-            (Some(_), None) if started.elapsed() > BATCH_BUDGET => (Outcome::Deferred(Duration::ZERO), None),
+            (Some(_), None) if started.elapsed() > BATCH_BUDGET => {
+                (Outcome::Deferred(Duration::ZERO), None)
+            }
             (Some(target), None) => {
                 let (attempt, transport_failure) = sender.attempt(tenant, target, row).await;
                 if transport_failure {
@@ -183,7 +201,12 @@ impl Sender {
         (attempt, transport_failure)
     }
 
-    async fn send(&self, tenant: &Tenant, target: &Target, row: &OutboxRow) -> Result<reqwest::StatusCode, String> {
+    async fn send(
+        &self,
+        tenant: &Tenant,
+        target: &Target,
+        row: &OutboxRow,
+    ) -> Result<reqwest::StatusCode, String> {
         let url = Url::parse(&target.url).map_err(|err| format!("invalid endpoint URL: {err}"))?;
         net::check_literal(&url, self.allow_private).map_err(|err| err.to_string())?;
         let body = json!({
@@ -246,7 +269,10 @@ impl Sender {
 }
 
 /// Stores attempts, in the worker's outcome transaction.
-pub async fn record_attempts(conn: &mut PgConnection, attempts: &[Attempt]) -> Result<(), sqlx::Error> {
+pub async fn record_attempts(
+    conn: &mut PgConnection,
+    attempts: &[Attempt],
+) -> Result<(), sqlx::Error> {
     if attempts.is_empty() {
         return Ok(());
     }
@@ -269,7 +295,11 @@ pub async fn record_attempts(conn: &mut PgConnection, attempts: &[Attempt]) -> R
 }
 
 /// One row outside the worker's batches (`Consumer::handle`): sends it and records the attempt.
-pub async fn deliver_one(context: &ConsumerContext, tenant: &Tenant, row: &OutboxRow) -> anyhow::Result<()> {
+pub async fn deliver_one(
+    context: &ConsumerContext,
+    tenant: &Tenant,
+    row: &OutboxRow,
+) -> anyhow::Result<()> {
     let delivered = deliver_batch(&context.webhooks, &context.pool, tenant, &[row]).await?;
     let attempts: Vec<Attempt> = delivered.iter().filter_map(|d| d.attempt.clone()).collect();
     let mut tx = TenantTx::begin(&context.pool, tenant).await?;

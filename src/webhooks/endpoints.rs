@@ -43,13 +43,19 @@ pub fn new_secret() -> String {
 /// present.
 pub fn parse_events(field: &str, raw: &[String]) -> AppResult<Vec<String>> {
     if raw.is_empty() {
-        return Err(AppError::validation(field, "must name at least one event kind (or \"*\" for all)"));
+        return Err(AppError::validation(
+            field,
+            "must name at least one event kind (or \"*\" for all)",
+        ));
     }
     let mut events: Vec<String> = Vec::with_capacity(raw.len());
     for kind in raw {
         let kind = kind.trim();
         if kind != ALL_EVENTS && !EVENT_KINDS.contains(&kind) {
-            return Err(AppError::validation(field, format!("unknown event kind {kind:?}; known: {}, or \"*\"", EVENT_KINDS.join(", "))));
+            return Err(AppError::validation(
+                field,
+                format!("unknown event kind {kind:?}; known: {}, or \"*\"", EVENT_KINDS.join(", ")),
+            ));
         }
         if !events.iter().any(|k| k == kind) {
             events.push(kind.to_owned());
@@ -65,7 +71,10 @@ pub fn parse_events(field: &str, raw: &[String]) -> AppResult<Vec<String>> {
 pub fn parse_description(field: &str, raw: &str) -> AppResult<String> {
     let value = raw.trim();
     if value.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(AppError::validation(field, format!("must be at most {MAX_DESCRIPTION_CHARS} characters")));
+        return Err(AppError::validation(
+            field,
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(AppError::validation(field, "must not contain control characters"));
@@ -73,7 +82,11 @@ pub fn parse_description(field: &str, raw: &str) -> AppResult<String> {
     Ok(value.to_owned())
 }
 
-pub async fn list(conn: &mut PgConnection, after: Option<Uuid>, limit: i64) -> AppResult<Vec<WebhookEndpoint>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<WebhookEndpoint>> {
     Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from webhook_endpoints where ($1::uuid is null or id < $1) order by id desc limit $2"
     ))
@@ -104,10 +117,16 @@ pub struct NewEndpoint {
 
 pub async fn insert(conn: &mut PgConnection, new: &NewEndpoint) -> AppResult<WebhookEndpoint> {
     // Serialise creations of one shop so that the limit holds under concurrency.
-    sqlx::query("lock table webhook_endpoints in share row exclusive mode").execute(&mut *conn).await?;
-    let count: i64 = sqlx::query_scalar("select count(*) from webhook_endpoints").fetch_one(&mut *conn).await?;
+    sqlx::query("lock table webhook_endpoints in share row exclusive mode")
+        .execute(&mut *conn)
+        .await?;
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from webhook_endpoints").fetch_one(&mut *conn).await?;
     if count >= MAX_ENDPOINTS {
-        return Err(AppError::conflict("webhook_endpoint_limit", format!("a shop may register at most {MAX_ENDPOINTS} webhook endpoints")));
+        return Err(AppError::conflict(
+            "webhook_endpoint_limit",
+            format!("a shop may register at most {MAX_ENDPOINTS} webhook endpoints"),
+        ));
     }
     Ok(sqlx::query_as(&format!(
         "insert into webhook_endpoints (id, url, events, secret, description) values ($1, $2, $3, $4, $5) returning {COLUMNS}"
@@ -131,7 +150,11 @@ pub struct EndpointChange {
     pub secret: Option<String>,
 }
 
-pub async fn update(conn: &mut PgConnection, id: Uuid, change: &EndpointChange) -> AppResult<WebhookEndpoint> {
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    change: &EndpointChange,
+) -> AppResult<WebhookEndpoint> {
     sqlx::query_as(&format!(
         "update webhook_endpoints set url = coalesce($2, url), events = coalesce($3, events), \
          description = coalesce($4, description), active = coalesce($5, active), \
@@ -153,7 +176,12 @@ pub async fn update(conn: &mut PgConnection, id: Uuid, change: &EndpointChange) 
 
 /// Deletes the endpoint with its deliveries (cascade). Whether it existed.
 pub async fn delete(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
-    Ok(sqlx::query("delete from webhook_endpoints where id = $1").bind(id).execute(conn).await?.rows_affected() == 1)
+    Ok(sqlx::query("delete from webhook_endpoints where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 /// Where a delivery stands.
@@ -232,7 +260,12 @@ struct AttemptRow {
 }
 
 /// The endpoint's deliveries, newest first, with their attempts.
-pub async fn deliveries(conn: &mut PgConnection, endpoint: Uuid, after: Option<Uuid>, limit: i64) -> AppResult<Vec<Delivery>> {
+pub async fn deliveries(
+    conn: &mut PgConnection,
+    endpoint: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> AppResult<Vec<Delivery>> {
     let rows: Vec<DeliveryRow> = sqlx::query_as(
         "select id, event_id, kind, payload, created_at, attempts, available_at, processed_at, dead_at, last_error, \
          coalesce(locked_until > now(), false) as in_flight \
@@ -252,7 +285,8 @@ pub async fn deliveries(conn: &mut PgConnection, endpoint: Uuid, after: Option<U
     .bind(&ids)
     .fetch_all(conn)
     .await?;
-    let mut by_row: std::collections::HashMap<Uuid, Vec<DeliveryAttempt>> = std::collections::HashMap::new();
+    let mut by_row: std::collections::HashMap<Uuid, Vec<DeliveryAttempt>> =
+        std::collections::HashMap::new();
     for row in attempts {
         by_row.entry(row.outbox_id).or_default().push(row.attempt);
     }
@@ -295,7 +329,10 @@ mod tests {
 
     #[test]
     fn event_kinds_are_known_kinds_or_all() {
-        assert_eq!(kinds(&["order.paid", "order.paid", "product.created"]).unwrap(), ["order.paid", "product.created"]);
+        assert_eq!(
+            kinds(&["order.paid", "order.paid", "product.created"]).unwrap(),
+            ["order.paid", "product.created"]
+        );
         assert_eq!(kinds(&["order.paid", "*"]).unwrap(), ["*"]);
         assert!(kinds(&[]).is_err());
         assert!(kinds(&["order.shipped"]).is_err());

@@ -80,9 +80,16 @@ pub fn wants(kind: &str) -> bool {
 
 /// Writes one `webhook` outbox row per active endpoint subscribed to `kind`, in the caller's
 /// transaction. Returns how many rows were written.
-pub async fn fan_out(conn: &mut PgConnection, event_id: Uuid, kind: &str, payload: &Value) -> AppResult<usize> {
+pub async fn fan_out(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    kind: &str,
+    payload: &Value,
+) -> AppResult<usize> {
     // Schema version 7 has no endpoints table (see the module doc).
-    let migrated: bool = sqlx::query_scalar("select to_regclass('webhook_endpoints') is not null").fetch_one(&mut *conn).await?;
+    let migrated: bool = sqlx::query_scalar("select to_regclass('webhook_endpoints') is not null")
+        .fetch_one(&mut *conn)
+        .await?;
     if !migrated {
         return Ok(0);
     }
@@ -98,14 +105,26 @@ pub async fn fan_out(conn: &mut PgConnection, event_id: Uuid, kind: &str, payloa
 
 /// Queues `kind` to one endpoint, whatever it subscribes to (the test event), and wakes the
 /// workers. Returns the event id.
-pub async fn queue_for_endpoint(conn: &mut PgConnection, shop: crate::tenancy::ShopId, endpoint: Uuid, kind: &str, payload: &Value) -> AppResult<Uuid> {
+pub async fn queue_for_endpoint(
+    conn: &mut PgConnection,
+    shop: crate::tenancy::ShopId,
+    endpoint: Uuid,
+    kind: &str,
+    payload: &Value,
+) -> AppResult<Uuid> {
     let event_id = Uuid::now_v7();
     insert_rows(conn, event_id, kind, payload, &[endpoint]).await?;
     crate::events::notify(conn, shop).await?;
     Ok(event_id)
 }
 
-async fn insert_rows(conn: &mut PgConnection, event_id: Uuid, kind: &str, payload: &Value, endpoints: &[Uuid]) -> AppResult<()> {
+async fn insert_rows(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    kind: &str,
+    payload: &Value,
+    endpoints: &[Uuid],
+) -> AppResult<()> {
     if endpoints.is_empty() {
         return Ok(());
     }

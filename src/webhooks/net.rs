@@ -23,9 +23,13 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn parse_url(field: &str, raw: &str) -> Result<Url, AppError> {
     let raw = raw.trim();
     if raw.chars().count() > MAX_URL_CHARS {
-        return Err(AppError::validation(field, format!("must be at most {MAX_URL_CHARS} characters")));
+        return Err(AppError::validation(
+            field,
+            format!("must be at most {MAX_URL_CHARS} characters"),
+        ));
     }
-    let url = Url::parse(raw).map_err(|_| AppError::validation(field, "must be an absolute http:// or https:// URL"))?;
+    let url = Url::parse(raw)
+        .map_err(|_| AppError::validation(field, "must be an absolute http:// or https:// URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(AppError::validation(field, "must be an http:// or https:// URL"));
     }
@@ -91,8 +95,12 @@ pub enum TargetError {
 impl From<TargetError> for AppError {
     fn from(err: TargetError) -> Self {
         match err {
-            TargetError::NotAllowed(_) => AppError::unprocessable("webhook_url_not_allowed", format!("url: {err}")),
-            TargetError::Unresolvable(_) => AppError::unprocessable("webhook_url_unresolvable", format!("url: {err}")),
+            TargetError::NotAllowed(_) => {
+                AppError::unprocessable("webhook_url_not_allowed", format!("url: {err}"))
+            }
+            TargetError::Unresolvable(_) => {
+                AppError::unprocessable("webhook_url_unresolvable", format!("url: {err}"))
+            }
         }
     }
 }
@@ -109,7 +117,9 @@ fn literal_ip(url: &Url) -> Option<IpAddr> {
 /// Checks an IP-literal host without DNS; `Ok` for names (the resolver checks those).
 pub fn check_literal(url: &Url, allow_private: bool) -> Result<(), TargetError> {
     match literal_ip(url) {
-        Some(ip) if !allow_private && is_forbidden(ip) => Err(TargetError::NotAllowed(ip.to_string())),
+        Some(ip) if !allow_private && is_forbidden(ip) => {
+            Err(TargetError::NotAllowed(ip.to_string()))
+        }
         _ => Ok(()),
     }
 }
@@ -123,7 +133,8 @@ pub async fn check_target(url: &Url, allow_private: bool) -> Result<(), TargetEr
     let Some(url::Host::Domain(host)) = url.host() else { return Ok(()) };
     let host = host.to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
-    let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host.clone(), port))).await;
+    let lookup =
+        tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host.clone(), port))).await;
     let addrs: Vec<SocketAddr> = match lookup {
         Ok(Ok(addrs)) => addrs.collect(),
         _ => return Err(TargetError::Unresolvable(host)),
@@ -149,9 +160,11 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow_private && addrs.iter().any(|addr| is_forbidden(addr.ip())) {
-                return Err(Box::new(TargetError::NotAllowed(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(Box::new(TargetError::NotAllowed(host))
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -169,10 +182,33 @@ mod tests {
     #[test]
     fn non_public_addresses_are_forbidden() {
         for ip in [
-            "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1", "127.8.8.8", "169.254.169.254",
-            "0.0.0.0", "0.1.2.3", "100.64.0.1", "100.127.255.255", "224.0.0.1", "239.1.1.1", "255.255.255.255",
-            "240.0.0.1", "198.18.0.1", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe", "::127.0.0.1", "fec0::1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "127.0.0.1",
+            "127.8.8.8",
+            "169.254.169.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "100.64.0.1",
+            "100.127.255.255",
+            "224.0.0.1",
+            "239.1.1.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "::127.0.0.1",
+            "fec0::1",
         ] {
             assert!(forbidden(ip), "{ip} must be forbidden");
         }
@@ -180,7 +216,17 @@ mod tests {
 
     #[test]
     fn public_addresses_are_allowed() {
-        for ip in ["8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.1", "172.32.0.1", "93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.32.0.1",
+            "93.184.216.34",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
             assert!(!forbidden(ip), "{ip} must be allowed");
         }
     }
@@ -189,7 +235,15 @@ mod tests {
     fn urls_must_be_absolute_http_with_a_host_and_not_too_long() {
         assert!(parse_url("url", "https://hooks.example.com/shopfleet?x=1").is_ok());
         assert!(parse_url("url", "http://203.0.113.5:8080/").is_ok());
-        for bad in ["", "hooks.example.com/x", "/relative", "ftp://example.com/", "javascript:alert(1)", "http://", "mailto:a@b.c"] {
+        for bad in [
+            "",
+            "hooks.example.com/x",
+            "/relative",
+            "ftp://example.com/",
+            "javascript:alert(1)",
+            "http://",
+            "mailto:a@b.c",
+        ] {
             assert!(parse_url("url", bad).is_err(), "{bad:?} must be refused");
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS));
@@ -199,7 +253,10 @@ mod tests {
     #[test]
     fn literal_hosts_are_checked_without_dns() {
         let url = |s: &str| Url::parse(s).unwrap();
-        assert_eq!(check_literal(&url("http://127.0.0.1:9/"), false), Err(TargetError::NotAllowed("127.0.0.1".into())));
+        assert_eq!(
+            check_literal(&url("http://127.0.0.1:9/"), false),
+            Err(TargetError::NotAllowed("127.0.0.1".into()))
+        );
         assert!(check_literal(&url("http://[::1]/"), false).is_err());
         assert!(check_literal(&url("http://[::ffff:a9fe:a9fe]/"), false).is_err());
         assert!(check_literal(&url("http://127.0.0.1:9/"), true).is_ok());

@@ -13,7 +13,13 @@ pub const CARD_DECLINED: &str = "4000 0000 0000 0002";
 
 impl TestApp {
     /// An active product with one variant of `price` and `stock`: (product id, variant id).
-    pub async fn variant(&self, shop: &TestShop, name: &str, price: i64, stock: i64) -> (String, String) {
+    pub async fn variant(
+        &self,
+        shop: &TestShop,
+        name: &str,
+        price: i64,
+        stock: i64,
+    ) -> (String, String) {
         let (status, body) = self
             .owner(
                 shop,
@@ -23,18 +29,27 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "creating product: {body}");
-        (body["id"].as_str().unwrap().to_owned(), body["variants"][0]["id"].as_str().unwrap().to_owned())
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["variants"][0]["id"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// The stock of a product's first variant, as the admin API shows it.
     pub async fn stock_of(&self, shop: &TestShop, product: &str) -> i64 {
-        let (status, body) = self.owner(shop, Method::GET, &format!("/v1/admin/products/{product}"), None).await;
+        let (status, body) =
+            self.owner(shop, Method::GET, &format!("/v1/admin/products/{product}"), None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["variants"][0]["stock"].as_i64().unwrap()
     }
 
     /// A flat-rate shipping method; returns its id.
-    pub async fn shipping_method(&self, shop: &TestShop, price: i64, free_above: Option<i64>) -> String {
+    pub async fn shipping_method(
+        &self,
+        shop: &TestShop,
+        price: i64,
+        free_above: Option<i64>,
+    ) -> String {
         let (status, body) = self
             .owner(
                 shop,
@@ -48,13 +63,20 @@ impl TestApp {
     }
 
     pub async fn discount(&self, shop: &TestShop, body: Value) -> Value {
-        let (status, created) = self.owner(shop, Method::POST, "/v1/admin/discounts", Some(body)).await;
+        let (status, created) =
+            self.owner(shop, Method::POST, "/v1/admin/discounts", Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "creating discount: {created}");
         created
     }
 
     /// A `POST` as the shop's owner with an `Idempotency-Key` (refunds, stock adjustments).
-    pub async fn owner_post_once(&self, shop: &TestShop, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+    pub async fn owner_post_once(
+        &self,
+        shop: &TestShop,
+        path: &str,
+        key: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
         read(
             self.shop(Method::POST, &shop.slug, path)
                 .bearer_auth(&shop.token)
@@ -69,13 +91,24 @@ impl TestApp {
 
     /// A new guest cart's token.
     pub async fn guest_cart(&self, slug: &str) -> String {
-        let (status, body) = read(self.shop(Method::POST, slug, "/v1/store/carts").send().await.expect("create cart")).await;
+        let (status, body) = read(
+            self.shop(Method::POST, slug, "/v1/store/carts").send().await.expect("create cart"),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "creating cart: {body}");
         body["token"].as_str().expect("cart token").to_owned()
     }
 
     /// A storefront request as a guest (`cart`) and/or a customer (`bearer`).
-    pub async fn store(&self, slug: &str, cart: Option<&str>, bearer: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn store(
+        &self,
+        slug: &str,
+        cart: Option<&str>,
+        bearer: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.shop(method, slug, path);
         if let Some(token) = cart {
             request = request.header("X-Cart-Token", token);
@@ -90,15 +123,33 @@ impl TestApp {
     }
 
     pub async fn add_to_cart(&self, slug: &str, cart: &str, variant: &str, quantity: i64) -> Value {
-        let (status, body) =
-            self.store(slug, Some(cart), None, Method::POST, "/v1/store/cart/items", Some(json!({ "variant_id": variant, "quantity": quantity }))).await;
+        let (status, body) = self
+            .store(
+                slug,
+                Some(cart),
+                None,
+                Method::POST,
+                "/v1/store/cart/items",
+                Some(json!({ "variant_id": variant, "quantity": quantity })),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "adding to cart: {body}");
         body
     }
 
     /// `POST /v1/store/checkout` with an `Idempotency-Key`.
-    pub async fn checkout(&self, slug: &str, cart: Option<&str>, bearer: Option<&str>, key: &str, body: &Value) -> (StatusCode, Value) {
-        let mut request = self.shop(Method::POST, slug, "/v1/store/checkout").header("Idempotency-Key", key).json(body);
+    pub async fn checkout(
+        &self,
+        slug: &str,
+        cart: Option<&str>,
+        bearer: Option<&str>,
+        key: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .shop(Method::POST, slug, "/v1/store/checkout")
+            .header("Idempotency-Key", key)
+            .json(body);
         if let Some(token) = cart {
             request = request.header("X-Cart-Token", token);
         }
@@ -110,11 +161,20 @@ impl TestApp {
 
     /// A guest buys `quantity` of `variant` with `payment` (`manual` or a card number); returns
     /// the checkout response.
-    pub async fn guest_order(&self, shop: &TestShop, shipping: &str, variant: &str, quantity: i64, payment: &str) -> Value {
+    pub async fn guest_order(
+        &self,
+        shop: &TestShop,
+        shipping: &str,
+        variant: &str,
+        quantity: i64,
+        payment: &str,
+    ) -> Value {
         let cart = self.guest_cart(&shop.slug).await;
         self.add_to_cart(&shop.slug, &cart, variant, quantity).await;
         let body = checkout_body(shipping, payment);
-        let (status, order) = self.checkout(&shop.slug, Some(&cart), None, &uuid::Uuid::new_v4().to_string(), &body).await;
+        let (status, order) = self
+            .checkout(&shop.slug, Some(&cart), None, &uuid::Uuid::new_v4().to_string(), &body)
+            .await;
         assert_eq!(status, StatusCode::CREATED, "checkout: {order}");
         order
     }
@@ -122,22 +182,44 @@ impl TestApp {
     /// Runs `sql` inside the shop's schema, as the shop's role (as the application does).
     pub async fn shop_sql(&self, shop: &TestShop, sql: &str) {
         let id = shop.id.parse().map(shopfleet::tenancy::ShopId).expect("shop id");
-        let tenant = load_tenants(&self.pool, &["active"], Some(id), None).await.expect("load tenant").pop().expect("tenant");
+        let tenant = load_tenants(&self.pool, &["active"], Some(id), None)
+            .await
+            .expect("load tenant")
+            .pop()
+            .expect("tenant");
         let mut tx = TenantTx::begin(&self.pool, &tenant).await.expect("begin");
         sqlx::raw_sql(sql).execute(&mut *tx).await.expect("shop sql");
         tx.commit().await.expect("commit");
     }
 
     /// Polls an order as its guest buyer until `done` holds (asynchronous payment call-backs).
-    pub async fn wait_for_order(&self, slug: &str, number: i64, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for_order(
+        &self,
+        slug: &str,
+        number: i64,
+        token: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
-            let (status, order) = self.store(slug, None, None, Method::GET, &format!("/v1/store/orders/{number}?token={token}"), None).await;
+            let (status, order) = self
+                .store(
+                    slug,
+                    None,
+                    None,
+                    Method::GET,
+                    &format!("/v1/store/orders/{number}?token={token}"),
+                    None,
+                )
+                .await;
             assert_eq!(status, StatusCode::OK, "{order}");
             if done(&order) {
                 return order;
             }
-            assert!(std::time::Instant::now() < deadline, "order never reached the expected state: {order}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "order never reached the expected state: {order}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }

@@ -33,7 +33,10 @@ pub fn server_config() -> ServerConfig {
             database_max_lifetime_secs: 300,
         },
         search: Default::default(),
-        storage: StorageConfig { storage_dir: std::env::temp_dir().join("shopfleet-test-objects"), ..Default::default() },
+        storage: StorageConfig {
+            storage_dir: std::env::temp_dir().join("shopfleet-test-objects"),
+            ..Default::default()
+        },
         // Webhook tests deliver to a receiver on 127.0.0.1.
         webhooks: WebhookConfig { allow_private_networks: true, ..Default::default() },
         listen_addr: "127.0.0.1:0".into(),
@@ -49,7 +52,11 @@ pub fn server_config() -> ServerConfig {
 }
 
 pub async fn pool() -> PgPool {
-    PgPoolOptions::new().max_connections(5).connect(&database_url()).await.expect("connect to the test database")
+    PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&database_url())
+        .await
+        .expect("connect to the test database")
 }
 
 pub fn random_slug(prefix: &str) -> String {
@@ -80,16 +87,26 @@ impl TestApp {
     pub async fn spawn_with(config: ServerConfig) -> Self {
         // Server logs in test output with RUST_LOG=…; silent otherwise.
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "off".into()),
+            )
             .with_test_writer()
             .try_init();
         // The database of `config` (tests of the S3 store use their own, see `objects`).
-        let pool = PgPoolOptions::new().max_connections(5).connect(&config.database.database_url).await.expect("connect to the test database");
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&config.database.database_url)
+            .await
+            .expect("connect to the test database");
         migrate::migrate_platform(&pool).await.expect("platform migrations");
         let app = Application::build(config).await.expect("build the application");
         let addr = app.local_addr();
         tokio::spawn(app.run());
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         Self { addr, client, pool }
     }
 
@@ -140,11 +157,24 @@ impl TestApp {
     }
 
     /// Sends with the shop's owner token.
-    pub async fn owner(&self, shop: &TestShop, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn owner(
+        &self,
+        shop: &TestShop,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.as_token(&shop.token, &shop.slug, method, path, body).await
     }
 
-    pub async fn as_token(&self, token: &str, slug: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn as_token(
+        &self,
+        token: &str,
+        slug: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.shop(method, slug, path).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -154,9 +184,15 @@ impl TestApp {
 
     /// Adds a staff member with `role` and returns their access token.
     pub async fn staff_token(&self, shop: &TestShop, role: &str) -> String {
-        let email = format!("{role}-{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let email =
+            format!("{role}-{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let (status, body) = self
-            .owner(shop, Method::POST, "/v1/admin/staff", Some(json!({ "email": email, "role": role, "password": PASSWORD })))
+            .owner(
+                shop,
+                Method::POST,
+                "/v1/admin/staff",
+                Some(json!({ "email": email, "role": role, "password": PASSWORD })),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "adding staff: {body}");
         self.login(&shop.slug, "/v1/admin/auth/login", &email).await
@@ -164,7 +200,11 @@ impl TestApp {
 
     pub async fn login(&self, slug: &str, path: &str, email: &str) -> String {
         let (status, body) = read(
-            self.shop(Method::POST, slug, path).json(&json!({ "email": email, "password": PASSWORD })).send().await.expect("login"),
+            self.shop(Method::POST, slug, path)
+                .json(&json!({ "email": email, "password": PASSWORD }))
+                .send()
+                .await
+                .expect("login"),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "login failed: {body}");
@@ -211,7 +251,11 @@ impl TestApp {
 pub async fn read(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }
 
@@ -219,13 +263,19 @@ pub async fn read(response: Response) -> (StatusCode, Value) {
 pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str) {
     assert_eq!(status, expected_status, "unexpected status, body: {body}");
     assert_eq!(body["error"]["code"], code, "unexpected error code, body: {body}");
-    assert!(body["error"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "error without request id: {body}");
+    assert!(
+        body["error"]["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "error without request id: {body}"
+    );
 }
 
 impl TestApp {
     /// Creates a platform admin (as `shopfleet admin create` does) and returns their token.
     pub async fn platform_admin_token(&self) -> String {
-        let email = format!("admin-{}@platform.example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!(
+            "admin-{}@platform.example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let hash = shopfleet::auth::password::hash(PASSWORD.to_owned()).await.expect("hash");
         shopfleet::platform::admins::create(&self.pool, &email, &hash).await.expect("create admin");
         let (status, body) = read(
@@ -240,7 +290,13 @@ impl TestApp {
         body["access_token"].as_str().expect("token").to_owned()
     }
 
-    pub async fn as_admin(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn as_admin(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.platform(method, path).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);

@@ -25,8 +25,9 @@ pub enum StoreKind {
 }
 
 pub fn s3_endpoint() -> String {
-    std::env::var("TEST_S3_ENDPOINT")
-        .expect("TEST_S3_ENDPOINT is not set: run the tests through scripts/test.sh (it starts moto)")
+    std::env::var("TEST_S3_ENDPOINT").expect(
+        "TEST_S3_ENDPOINT is not set: run the tests through scripts/test.sh (it starts moto)",
+    )
 }
 
 pub fn s3_database_url() -> String {
@@ -45,19 +46,29 @@ fn s3_storage(bucket: &str) -> StorageConfig {
 }
 
 async fn create_bucket(config: &StorageConfig, bucket: &str) -> Result<(), String> {
-    S3Store::new(config, bucket).client().await.create_bucket().bucket(bucket).send().await.map(drop).map_err(|err| {
-        let service = err.as_service_error().map(|e| format!("{e:?}")).unwrap_or_default();
-        format!("{err} {service}")
-    })
+    S3Store::new(config, bucket)
+        .client()
+        .await
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|err| {
+            let service = err.as_service_error().map(|e| format!("{e:?}")).unwrap_or_default();
+            format!("{err} {service}")
+        })
 }
 
 /// A fresh bucket on the S3-compatible test server, for the store suite.
 pub async fn s3_config() -> StorageConfig {
     let bucket = format!("test-{}", uuid::Uuid::new_v4().simple());
     let config = s3_storage(&bucket);
-    create_bucket(&config, &bucket)
-        .await
-        .unwrap_or_else(|err| panic!("creating a test bucket (are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set?): {err}"));
+    create_bucket(&config, &bucket).await.unwrap_or_else(|err| {
+        panic!(
+            "creating a test bucket (are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set?): {err}"
+        )
+    });
     config
 }
 
@@ -92,7 +103,10 @@ pub async fn config_with(kind: StoreKind) -> ServerConfig {
 pub fn store_of(config: &ServerConfig) -> Arc<dyn ObjectStore> {
     storage::from_config(
         &config.storage,
-        LocalUrls { secret: config.jwt_secret.as_bytes().to_vec(), base_url: config.url_of_host(&config.base_domain) },
+        LocalUrls {
+            secret: config.jwt_secret.as_bytes().to_vec(),
+            base_url: config.url_of_host(&config.base_domain),
+        },
     )
 }
 

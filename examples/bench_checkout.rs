@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use shopfleet::app::{self, Application};
 use shopfleet::config::{DatabaseConfig, ServerConfig};
+use shopfleet::server::Application;
+use shopfleet::state;
 use shopfleet::tenancy::migrate;
 
 fn config() -> anyhow::Result<ServerConfig> {
@@ -159,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
     let (checkouts, buyers) =
         (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(32));
     let config = config()?;
-    let pool = app::connect(&config.database).await?;
+    let pool = state::connect(&config.database).await?;
     migrate::migrate_platform(&pool).await?;
     let application = Application::build(config).await?;
     let base = format!("http://{}", application.local_addr());

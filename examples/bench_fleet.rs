@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
-use shopfleet::app::{self, Application};
 use shopfleet::catalog::{NewProduct, NewVariant, ProductOption, create_product};
 use shopfleet::config::{DatabaseConfig, ServerConfig};
+use shopfleet::platform::provisioning::{NewShop, provision};
+use shopfleet::server::Application;
+use shopfleet::state;
 use shopfleet::tenancy::migrate::{self, TenantMigration};
-use shopfleet::tenancy::provisioning::{NewShop, provision};
 use shopfleet::tenancy::{Slug, TenantTx};
 
 fn database() -> DatabaseConfig {
@@ -45,7 +46,7 @@ fn summary(label: &str, mut samples: Vec<Duration>) {
 }
 
 async fn signup(count: usize) -> anyhow::Result<()> {
-    let pool = app::connect(&database()).await?;
+    let pool = state::connect(&database()).await?;
     migrate::migrate_platform(&pool).await?;
     let config = ServerConfig {
         database: database(),
@@ -138,7 +139,7 @@ async fn create_shops(
 }
 
 async fn migrate_bench(count: i64) -> anyhow::Result<()> {
-    let pool = app::connect(&database()).await?;
+    let pool = state::connect(&database()).await?;
     migrate::migrate_platform(&pool).await?;
     create_shops(&pool, count, "mig").await?;
     let base = migrate::embedded();
@@ -186,7 +187,7 @@ async fn migrate_bench(count: i64) -> anyhow::Result<()> {
 }
 
 async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
-    let pool = app::connect(&database()).await?;
+    let pool = state::connect(&database()).await?;
     migrate::migrate_platform(&pool).await?;
     let slugs = create_shops(&pool, count, "store").await?;
     for slug in &slugs {
@@ -275,7 +276,7 @@ const COLOURS: &[&str] = &["Black", "White", "Navy", "Olive", "Sand", "Rust"];
 
 /// Shops full of varied products, for search latency.
 async fn seed_search(shops: i64, products: i64, prefix: &str, file: &str) -> anyhow::Result<()> {
-    let pool = app::connect(&database()).await?;
+    let pool = state::connect(&database()).await?;
     migrate::migrate_platform(&pool).await?;
     let slugs = create_shops(&pool, shops, prefix).await?;
     let started = Instant::now();

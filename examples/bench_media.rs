@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use shopfleet::app::{self, Application};
 use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig};
+use shopfleet::server::Application;
+use shopfleet::state;
 use shopfleet::storage::{self, LocalUrls, ObjectBody, ObjectKey, ObjectStore, S3Store};
 use shopfleet::tenancy::{ShopId, migrate};
 
@@ -177,7 +178,7 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         database_max_connections: 20,
         database_max_lifetime_secs: 900,
     };
-    let pool = app::connect(&database).await?;
+    let pool = state::connect(&database).await?;
     migrate::migrate_platform(&pool).await?;
     let config = ServerConfig {
         database,

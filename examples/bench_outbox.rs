@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use poem::listener::{Acceptor, Listener};
 use serde_json::{Value, json};
-use shopfleet::app::{self, Application};
 use shopfleet::config::{DatabaseConfig, ServerConfig, WebhookConfig};
+use shopfleet::server::Application;
+use shopfleet::state;
 use shopfleet::tenancy::registry::load_tenants;
 use shopfleet::tenancy::{ShopId, Tenant, TenantTx, migrate};
 use uuid::Uuid;
@@ -87,7 +88,7 @@ async fn commit_event(pool: &sqlx::PgPool, tenant: &Tenant) -> anyhow::Result<(U
     let id = shopfleet::events::emit(
         &mut tx,
         tenant.id,
-        "product.updated",
+        shopfleet::events::EventKind::ProductUpdated,
         json!({ "id": Uuid::now_v7() }),
     )
     .await
@@ -128,7 +129,7 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
         database_max_connections: 32,
         database_max_lifetime_secs: 900,
     };
-    let pool = app::connect(&database).await?;
+    let pool = state::connect(&database).await?;
     migrate::migrate_platform(&pool).await?;
     let config = ServerConfig {
         database,

@@ -7,14 +7,17 @@ use std::io::{IsTerminal, Read};
 use anyhow::{Context, anyhow, bail};
 use sqlx::PgPool;
 
-use crate::app::{self, AppState, Application};
 use crate::auth::password;
 use crate::config::{DatabaseConfig, SearchConfig, ServerConfig, StorageConfig};
 use crate::error::AppError;
+use crate::platform::provisioning;
+use crate::platform::provisioning::NewShop;
 use crate::platform::{admins, audit, shops};
+use crate::routes;
+use crate::server::Application;
+use crate::state::{self, AppState};
 use crate::storage::{self, LocalUrls};
-use crate::tenancy::provisioning::NewShop;
-use crate::tenancy::{ShopId, ShopStatus, Slug, migrate, provisioning};
+use crate::tenancy::{ShopId, ShopStatus, Slug, migrate};
 
 /// Turns an API error into a CLI error with its code and message.
 pub fn cli_error(err: AppError) -> anyhow::Error {
@@ -23,7 +26,7 @@ pub fn cli_error(err: AppError) -> anyhow::Error {
 }
 
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
-    let pool = app::connect(&config.database).await?;
+    let pool = state::connect(&config.database).await?;
     migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
     // Tenant migrations are a deliberate step (`shopfleet migrate`), not a side effect of
     // starting an instance; the code runs on schema versions N and N+1 meanwhile.
@@ -53,7 +56,7 @@ pub async fn migrate(
     concurrency: usize,
     status: bool,
 ) -> anyhow::Result<()> {
-    let pool = app::connect(db).await?;
+    let pool = state::connect(db).await?;
     migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
     let migrations = migrate::embedded();
     let latest = migrate::latest_version(&migrations);
@@ -103,7 +106,7 @@ pub async fn reindex(
     search: &SearchConfig,
     shop: Option<&str>,
 ) -> anyhow::Result<()> {
-    let pool = app::connect(db).await?;
+    let pool = state::connect(db).await?;
     migrate::migrate_platform(&pool).await?;
     let (engine, _) = crate::search::engine_from_config(search, pool.clone())?;
     let report = crate::search::reindex::reindex(
@@ -147,7 +150,7 @@ pub async fn admin_create(
     let email = crate::values::Email::parse("email", email).map_err(cli_error)?;
     let password = read_password(password_env)?;
     password::check_strength(&password, email.as_str()).map_err(|msg| anyhow!("password {msg}"))?;
-    let pool = app::connect(db).await?;
+    let pool = state::connect(db).await?;
     migrate::migrate_platform(&pool).await?;
     let hash = password::hash(password).await.map_err(cli_error)?;
     let id = admins::create(&pool, email.as_str(), &hash).await.map_err(cli_error)?;
@@ -170,7 +173,7 @@ pub async fn shop_create(
     let email = crate::values::Email::parse("owner_email", owner_email).map_err(cli_error)?;
     let password = read_password(password_env)?;
     password::check_strength(&password, email.as_str()).map_err(|msg| anyhow!("password {msg}"))?;
-    let pool = app::connect(db).await?;
+    let pool = state::connect(db).await?;
     migrate::migrate_platform(&pool).await?;
     let new_shop = NewShop {
         id: ShopId::generate(),
@@ -203,7 +206,7 @@ pub async fn shop_action(
     action: ShopAction,
     slug: &str,
 ) -> anyhow::Result<()> {
-    let pool = app::connect(db).await?;
+    let pool = state::connect(db).await?;
     let id = find_shop(&pool, slug).await?;
     let actor = audit::Actor { kind: "cli", id: None, label: whoami() };
     let mut tx = pool.begin().await?;
@@ -236,7 +239,7 @@ pub async fn shop_purge(
     slug: &str,
 ) -> anyhow::Result<()> {
     storage_config.validate()?;
-    let pool = app::connect(db).await?;
+    let pool = state::connect(db).await?;
     // The live shop with this slug, else the most recently purged one.
     let id: Option<uuid::Uuid> = sqlx::query_scalar(
         "select id from platform.shops where slug = $1 order by status = 'purged', created_at desc limit 1",
@@ -267,7 +270,7 @@ pub async fn shop_purge(
 }
 
 pub async fn shop_list(db: &DatabaseConfig) -> anyhow::Result<()> {
-    let pool = app::connect(db).await?;
+    let pool = state::connect(db).await?;
     let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
         "select slug, name, status, plan, schema_version from platform.shops order by slug",
     )
@@ -306,5 +309,5 @@ pub fn openapi_document() -> anyhow::Result<String> {
         login_max_failures: 10,
         login_window_secs: 300,
     };
-    Ok(app::openapi_json(&AppState::new(pool, config)?))
+    Ok(routes::openapi_json(&AppState::new(pool, config)?))
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
 use crate::commands::cli_error;
-use crate::tenancy::provisioning::{NewShop, provision};
+use crate::platform::provisioning::{NewShop, provision};
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 

@@ -1,5 +1,4 @@
-//! `Idempotency-Key` for operations with money or stock effects (DESIGN.md §1): checkout and
-//! refunds.
+//! `Idempotency-Key` for operations with money or stock effects: checkout and refunds.
 //!
 //! Inside the operation's own transaction, [`claim`] first takes a transaction-scoped advisory
 //! lock named after (shop, scope, key) without waiting: if another request holds it, the
@@ -145,6 +144,28 @@ pub async fn delete_expired(conn: &mut PgConnection) -> AppResult<u64> {
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// The hourly clean-up of [`delete_expired`], registered with the outbox worker.
+pub struct ExpiredKeys;
+
+#[async_trait::async_trait]
+impl crate::events::Housekeeping for ExpiredKeys {
+    fn name(&self) -> &'static str {
+        "expired_idempotency_keys"
+    }
+
+    async fn run(&self, conn: &mut PgConnection) -> AppResult<()> {
+        // The table arrives with tenant migration 0007 (expand/contract).
+        let migrated: bool =
+            sqlx::query_scalar("select to_regclass('idempotency_keys') is not null")
+                .fetch_one(&mut *conn)
+                .await?;
+        if migrated {
+            delete_expired(conn).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
-//! shopfleet: one service hosting many isolated shops. See `DESIGN.md` for the map and
-//! `README.md` for running it.
+//! shopfleet: one service hosting many isolated shops. `docs/ARCHITECTURE.md` is the map;
+//! `README.md` says how to run it.
 
-pub mod app;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
@@ -19,12 +18,17 @@ mod openapi_tags;
 pub mod orders;
 pub mod payments;
 pub mod platform;
+pub mod pricing;
+pub mod routes;
 pub mod search;
+pub mod server;
+pub mod sessions;
 pub mod shipping;
 pub mod shop;
 pub mod signature;
 pub mod signup;
 pub mod staff;
+pub mod state;
 pub mod storage;
 pub mod tenancy;
 pub mod values;

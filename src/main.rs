@@ -132,6 +132,8 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // Commands that write shop data (shop create, seed-demo) emit outbox events as `serve` does.
+    shopfleet::server::register_subscriptions();
 
     match Cli::parse().command {
         Command::Serve(config) => commands::serve(*config).await,
@@ -171,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
             commands::reindex(&db, &search, shop.as_deref()).await
         }
         Command::SeedDemo { db } => {
-            let pool = shopfleet::app::connect(&db).await?;
+            let pool = shopfleet::state::connect(&db).await?;
             shopfleet::tenancy::migrate::migrate_platform(&pool).await?;
             shopfleet::demo::seed(&pool).await
         }

@@ -10,12 +10,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::tokens::{TokenKind, TokenPair, issue_pair};
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
-use crate::tenancy::provisioning::{NewShop, provision};
+use crate::platform::provisioning::{NewShop, provision};
+use crate::state::AppState;
 use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 use crate::values::{Email, parse_currency, parse_name};
 

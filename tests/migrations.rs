@@ -5,9 +5,9 @@ mod common;
 use std::borrow::Cow;
 
 use common::*;
+use shopfleet::platform::provisioning::{NewShop, provision};
 use shopfleet::tenancy::Slug;
 use shopfleet::tenancy::migrate::{self, TenantMigration, migrate_shops};
-use shopfleet::tenancy::provisioning::{NewShop, provision};
 
 fn extra(version: i64, sql: String) -> TenantMigration {
     TenantMigration { version, description: format!("test {version}"), sql: Cow::Owned(sql) }

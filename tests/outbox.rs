@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shopfleet::events::consumers::ConsumerContext;
-use shopfleet::events::worker::{RetryPolicy, process_shop};
-use shopfleet::search::SearchEngine;
+use shopfleet::events::worker::process_shop;
+use shopfleet::events::{Consumers, RetryPolicy};
 use shopfleet::search::meili::{MeiliConfig, MeiliEngine};
-use shopfleet::storage::LocalStore;
+use shopfleet::search::{SearchEngine, SearchIndexer};
 use shopfleet::tenancy::registry::load_tenants;
 use shopfleet::tenancy::{ShopId, Tenant, TenantTx};
 
@@ -83,7 +82,7 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
     let app = TestApp::spawn().await;
     let shop = app.signup("outbox-dead").await;
     let tenant = tenant(&app, &shop).await;
-    // A consumer context whose MeiliSearch never answers: every indexing attempt fails.
+    // A search consumer whose MeiliSearch never answers: every indexing attempt fails.
     let down: Arc<dyn SearchEngine> = Arc::new(
         MeiliEngine::new(MeiliConfig {
             urls: vec!["http://127.0.0.1:9".into()],
@@ -94,25 +93,13 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
         })
         .unwrap(),
     );
-    let store = Arc::new(LocalStore::new(
-        std::env::temp_dir().join("shopfleet-outbox-test"),
-        b"outbox-test-secret",
-        "http://127.0.0.1".into(),
-    ));
-    let webhooks = Arc::new(shopfleet::webhooks::Sender::new(&Default::default()).unwrap());
-    let context = ConsumerContext {
-        pool: app.pool.clone(),
-        search: down,
-        store,
-        http: reqwest::Client::new(),
-        self_url: app.url(""),
-        webhooks,
-    };
     let policy = RetryPolicy {
         max_attempts: 2,
         base: Duration::from_secs(3600),
         cap: Duration::from_secs(3600),
     };
+    let consumers =
+        Consumers::new().with(SearchIndexer::new(app.pool.clone(), down).with_retry_policy(policy));
     // Every test process runs a worker, and LISTEN is database-wide: let the workers woken by
     // this shop's signup finish with it first.
     let started = Instant::now();
@@ -135,7 +122,7 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
     .unwrap();
     tx.commit().await.unwrap();
 
-    process_shop(&app.pool, &context, policy, tenant.id).await.unwrap();
+    process_shop(&app.pool, &consumers, tenant.id).await.unwrap();
     let rows = outbox(&app, &tenant).await;
     let row = rows.iter().find(|r| r.kind == "product.updated").unwrap();
     assert_eq!(row.attempts, 1);
@@ -143,7 +130,7 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
     assert!(row.last_error.as_deref().unwrap_or_default().contains("unavailable"), "{row:?}");
 
     // Backed off by an hour: not due, so nothing is claimed now.
-    process_shop(&app.pool, &context, policy, tenant.id).await.unwrap();
+    process_shop(&app.pool, &consumers, tenant.id).await.unwrap();
     assert_eq!(
         outbox(&app, &tenant).await.iter().find(|r| r.kind == "product.updated").unwrap().attempts,
         1
@@ -162,7 +149,7 @@ async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    process_shop(&app.pool, &context, policy, tenant.id).await.unwrap();
+    process_shop(&app.pool, &consumers, tenant.id).await.unwrap();
     let row =
         outbox(&app, &tenant).await.into_iter().find(|r| r.kind == "product.updated").unwrap();
     assert!(row.dead && !row.processed && row.attempts == 2, "{row:?}");

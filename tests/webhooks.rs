@@ -18,8 +18,8 @@ use common::*;
 use poem::listener::{Acceptor, Listener};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shopfleet::app::Application;
 use shopfleet::config::ServerConfig;
+use shopfleet::server::Application;
 use shopfleet::tenancy::registry::load_tenants;
 use shopfleet::tenancy::{ShopId, Tenant, TenantTx, migrate};
 
@@ -572,7 +572,7 @@ async fn a_worker_restart_loses_no_event() {
         let event = shopfleet::events::emit(
             &mut tx,
             tenant.id,
-            "product.updated",
+            shopfleet::events::EventKind::ProductUpdated,
             json!({ "id": product["id"] }),
         )
         .await

@@ -1,11 +1,11 @@
-//! Authentication and authorization: passwords, tokens, principals, RBAC, login limits, and
-//! the login APIs of shop staff, customers and platform admins.
+//! Authentication and authorization mechanisms: passwords, tokens, principals (the security
+//! schemes), RBAC and login limits. The login APIs that use them are `sessions`.
+//!
+//! Rule: this module is infrastructure: it imports no domain and not the app state.
 
-pub mod admin_api;
 pub mod password;
+pub mod permission;
 pub mod principal;
 pub mod rate_limit;
 pub mod rbac;
-pub mod session;
-pub mod store_api;
 pub mod tokens;

@@ -6,13 +6,14 @@
 //!
 //! Rule: handlers learn "who" only from these types, and "which shop" only from `Tenant`.
 
+use std::sync::Arc;
+
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 use uuid::Uuid;
 
-use super::tokens::{Claims, TokenKind};
-use crate::app::AppState;
+use super::tokens::{Claims, TokenKeys, TokenKind};
 use crate::error::AppError;
 use crate::tenancy::{ShopId, Tenant};
 
@@ -76,19 +77,24 @@ fn invalid_token() -> AppError {
     AppError::unauthorized("invalid_token", "missing, invalid or expired access token")
 }
 
-fn context(req: &Request) -> Result<(&AppState, &Tenant), AppError> {
-    let state =
-        req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
+/// The token keys, which the server puts in every request's data.
+fn token_keys(req: &Request) -> Result<&TokenKeys, AppError> {
+    req.data::<Arc<TokenKeys>>()
+        .map(Arc::as_ref)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no token keys in the request")))
+}
+
+fn context(req: &Request) -> Result<(&TokenKeys, &Tenant), AppError> {
     let tenant = req
         .data::<Tenant>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shop route without tenant")))?;
-    Ok((state, tenant))
+    Ok((token_keys(req)?, tenant))
 }
 
 /// Verifies a shop token of any of `kinds` and requires it to belong to the resolved shop.
 fn verify_for_shop(req: &Request, token: &str, kinds: &[TokenKind]) -> Result<Claims, AppError> {
-    let (state, tenant) = context(req)?;
-    let claims = state.tokens.verify(token, kinds).ok_or_else(invalid_token)?;
+    let (keys, tenant) = context(req)?;
+    let claims = keys.verify(token, kinds).ok_or_else(invalid_token)?;
     if claims.shop != Some(tenant.id.0) {
         return Err(AppError::unauthorized(
             "token_shop_mismatch",
@@ -116,10 +122,7 @@ async fn check_customer(req: &Request, bearer: Bearer) -> poem::Result<Customer>
 }
 
 async fn check_platform_admin(req: &Request, bearer: Bearer) -> poem::Result<PlatformAdmin> {
-    let state =
-        req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
-    let claims = state
-        .tokens
+    let claims = token_keys(req)?
         .verify(&bearer.token, &[TokenKind::PlatformAdmin])
         .ok_or_else(invalid_token)?;
     Ok(PlatformAdmin { id: claims.sub })

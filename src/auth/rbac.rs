@@ -6,7 +6,7 @@
 //! transaction, and every instance drops that shop's enforcer.
 //!
 //! Subjects: a staff member's id, or `role:<name>`; roles are `role:<name>` subjects of `p`
-//! lines. Objects and actions are the fixed catalogue in [`PERMISSIONS`].
+//! lines. Objects and actions are the fixed catalogue of [`Permission`].
 //!
 //! Rule: every admin operation calls [`Rbac::require`] before touching data.
 
@@ -17,8 +17,8 @@ use moka::future::Cache;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::permission::Permission;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::registry::POLICIES_CHANNEL;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
 
 const MODEL: &str = include_str!("../../policies/model.conf");
@@ -31,31 +31,8 @@ pub const ROLE_TEMPLATES: &[(&str, &str, &str)] = &[
     ("customer", "A storefront customer", include_str!("../../policies/customer.csv")),
 ];
 
-/// Every permission an admin role can hold, as `object:action`.
-pub const PERMISSIONS: &[&str] = &[
-    "products:read",
-    "products:write",
-    "categories:read",
-    "categories:write",
-    "staff:read",
-    "staff:write",
-    "roles:read",
-    "roles:write",
-    "shop:read",
-    "shop:write",
-    "domains:read",
-    "domains:write",
-    "customers:read",
-    "customers:write",
-    "orders:read",
-    "orders:write",
-    "discounts:read",
-    "discounts:write",
-    "shipping:read",
-    "shipping:write",
-    "webhooks:read",
-    "webhooks:write",
-];
+/// Channel of RBAC policy changes (payload: the shop id).
+pub const POLICIES_CHANNEL: &str = "shopfleet_policies";
 
 pub fn role_subject(role: &str) -> String {
     format!("role:{role}")
@@ -93,9 +70,9 @@ impl Rbac {
         &self,
         tenant: &Tenant,
         subject: Uuid,
-        object: &str,
-        action: &str,
+        permission: Permission,
     ) -> AppResult<()> {
+        let (object, action) = (permission.object(), permission.action());
         let enforcer = self.enforcer(tenant).await?;
         let (subject, domain) = (subject.to_string(), tenant.id.to_string());
         if enforcer.get_roles_for_user(&subject, Some(&domain)).is_empty() {
@@ -118,9 +95,9 @@ impl Rbac {
         &self,
         tenant: &Tenant,
         subject: &str,
-        object: &str,
-        action: &str,
+        permission: Permission,
     ) -> AppResult<bool> {
+        let (object, action) = (permission.object(), permission.action());
         let enforcer = self.enforcer(tenant).await?;
         let domain = tenant.id.to_string();
         enforcer
@@ -281,7 +258,7 @@ mod tests {
             assert!(!perms.is_empty(), "{role} has no permissions");
             for (object, action) in perms {
                 let known = (object == "*" && action == "*")
-                    || PERMISSIONS.contains(&format!("{object}:{action}").as_str())
+                    || Permission::from_parts(&object, &action).is_some()
                     || object == "account";
                 assert!(known, "{role}: unknown permission {object}:{action}");
             }

@@ -14,10 +14,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::{CART_TOKEN_HEADER, Cart, CartRow, MAX_LINE_QUANTITY, MAX_LINES, Shopper};
-use crate::app::AppState;
 use crate::auth::principal::ShopperAuth;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::new_secret_token;
 

@@ -14,10 +14,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::pricing::DiscountRule;
 use super::{LineRow, Problem};
 use crate::discounts::{Discount, DiscountKind, find_by_code};
 use crate::error::{AppError, AppResult};
+use crate::pricing::DiscountRule;
 
 /// The outcome of checking a cart's code.
 #[derive(Debug, Clone, Default)]

@@ -14,7 +14,6 @@
 
 pub mod api;
 pub mod discount;
-pub mod pricing;
 
 use std::collections::HashSet;
 
@@ -24,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::pricing::{self, PriceLine, Totals};
 pub use api::CartApi;
 use discount::DiscountCheck;
-use pricing::{PriceLine, Totals};
 
 use crate::error::{AppError, AppResult};
 use crate::shipping::{self, CheckoutSettings, ShippingMethod, load_settings};
@@ -431,4 +430,25 @@ pub async fn delete_expired(conn: &mut PgConnection) -> AppResult<u64> {
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// The hourly clean-up of [`delete_expired`], registered with the outbox worker.
+pub struct ExpiredCarts;
+
+#[async_trait::async_trait]
+impl crate::events::Housekeeping for ExpiredCarts {
+    fn name(&self) -> &'static str {
+        "expired_carts"
+    }
+
+    async fn run(&self, conn: &mut PgConnection) -> AppResult<()> {
+        // Carts arrive with tenant migration 0007 (expand/contract).
+        let migrated: bool = sqlx::query_scalar("select to_regclass('carts') is not null")
+            .fetch_one(&mut *conn)
+            .await?;
+        if migrated {
+            delete_expired(conn).await?;
+        }
+        Ok(())
+    }
 }

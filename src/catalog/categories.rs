@@ -105,7 +105,7 @@ async fn refresh_products(
 ) -> AppResult<()> {
     refresh_search_vector(conn, products).await?;
     for id in products {
-        events::emit(conn, shop, "product.updated", json!({ "id": id })).await?;
+        events::emit(conn, shop, events::EventKind::ProductUpdated, json!({ "id": id })).await?;
     }
     Ok(())
 }

@@ -8,9 +8,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::categories::{self, Category, CategoryFields};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{parse_name, parse_url_slug, slugify};
 
@@ -62,7 +63,7 @@ impl CategoriesAdminApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<Category>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "categories", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::CategoriesRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = categories::list(&mut tx).await?;
         tx.commit().await?;
@@ -77,7 +78,7 @@ impl CategoriesAdminApi {
         tenant: Data<&Tenant>,
         body: Json<NewCategory>,
     ) -> Result<CategoryCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::CategoriesWrite).await?;
         let name = parse_name("name", &body.name, 100)?;
         let slug = match body.slug.as_deref() {
             Some(slug) => parse_url_slug("slug", slug)?,
@@ -106,7 +107,7 @@ impl CategoriesAdminApi {
         id: Path<Uuid>,
         body: Json<CategoryUpdate>,
     ) -> Result<Json<Category>, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::CategoriesWrite).await?;
         Ok(Json(self.change(&tenant, id.0, body.0).await?))
     }
 
@@ -120,7 +121,7 @@ impl CategoriesAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<CategoryDeleted, ShopDeleteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "categories", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::CategoriesWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         categories::delete(&mut tx, tenant.id, id.0).await?;
         tx.commit().await?;

@@ -206,7 +206,7 @@ pub async fn create_product(
     write_variants(conn, id, &variants).await?;
     write_categories(conn, id, &category_ids).await?;
     refresh_summary(conn, id).await?;
-    events::emit(conn, shop, "product.created", json!({ "id": id })).await?;
+    events::emit(conn, shop, events::EventKind::ProductCreated, json!({ "id": id })).await?;
     Ok(id)
 }
 
@@ -308,7 +308,7 @@ pub async fn update_product(
         write_categories(conn, id, &category_ids).await?;
     }
     refresh_summary(conn, id).await?;
-    events::emit(conn, shop, "product.updated", json!({ "id": id })).await?;
+    events::emit(conn, shop, events::EventKind::ProductUpdated, json!({ "id": id })).await?;
     Ok(())
 }
 
@@ -374,7 +374,8 @@ pub async fn stock_moved(
             .await?;
         if *crossed_zero {
             refresh_search_vector(conn, &[*product]).await?;
-            events::emit(conn, shop, "product.updated", json!({ "id": product })).await?;
+            events::emit(conn, shop, events::EventKind::ProductUpdated, json!({ "id": product }))
+                .await?;
         }
     }
     Ok(())
@@ -502,6 +503,6 @@ pub async fn delete_product(conn: &mut PgConnection, shop: ShopId, id: Uuid) -> 
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }
-    events::emit(conn, shop, "product.deleted", json!({ "id": id })).await?;
+    events::emit(conn, shop, events::EventKind::ProductDeleted, json!({ "id": id })).await?;
     Ok(())
 }

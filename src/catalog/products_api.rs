@@ -8,9 +8,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::products::{self, NewProduct, Product, ProductKey, ProductStatus, ProductUpdate};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
 
@@ -71,7 +72,7 @@ impl ProductsAdminApi {
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
     ) -> Result<Json<ProductPage>, ShopListErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsRead).await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let pattern =
@@ -113,7 +114,7 @@ impl ProductsAdminApi {
         tenant: Data<&Tenant>,
         body: Json<NewProduct>,
     ) -> Result<ProductCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let id = products::create_product(&mut tx, tenant.id, &body.0).await?;
         let product = products::load_product(&mut tx, ProductKey::Id(id), &tenant.currency).await?;
@@ -129,7 +130,7 @@ impl ProductsAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<Json<Product>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let product =
             products::load_product(&mut tx, ProductKey::Id(id.0), &tenant.currency).await?;
@@ -148,7 +149,7 @@ impl ProductsAdminApi {
         id: Path<Uuid>,
         body: Json<ProductUpdate>,
     ) -> Result<Json<Product>, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         Ok(Json(self.change(&tenant, id.0, &body.0).await?))
     }
 
@@ -160,7 +161,7 @@ impl ProductsAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<ProductDeleted, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         // Its images' rows cascade; their objects go through the outbox, in this transaction.
         crate::media::forget_product(&mut tx, tenant.id, id.0).await?;

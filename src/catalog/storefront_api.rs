@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::categories;
 use super::products::{self, ProductKey, ProductOption};
-use crate::app::AppState;
 use crate::error::{AppError, AppResult, StorefrontErrors, StorefrontListErrors};
 use crate::media::{self, StoreImage};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
 

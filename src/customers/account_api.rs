@@ -6,12 +6,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::principal::CustomerAuth;
 use crate::auth::tokens::{TokenKind, TokenPair, issue_pair};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::error_responses;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::Email;
 

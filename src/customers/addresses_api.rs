@@ -16,10 +16,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::addresses::{self, Address, AddressInput, MAX_ADDRESSES_PER_CUSTOMER, validate_address};
-use crate::app::AppState;
 use crate::auth::principal::CustomerAuth;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 
 pub struct CustomerAddressesApi {

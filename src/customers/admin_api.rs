@@ -15,9 +15,10 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::addresses::{self, Address};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, ShopListErrors, ShopReadErrors};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
 
@@ -91,7 +92,7 @@ impl CustomersAdminApi {
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
     ) -> Result<Json<CustomerPage>, ShopListErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "customers", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::CustomersRead).await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let pattern =
@@ -126,7 +127,7 @@ impl CustomersAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<Json<CustomerDetail>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "customers", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::CustomersRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let customer: Option<CustomerDetail> = sqlx::query_as(&format!(
             "select c.id, c.email, c.first_name, c.last_name, {ORDER_FIGURES}, c.created_at, c.updated_at \

@@ -10,9 +10,10 @@ use uuid::Uuid;
 use super::model::{
     self, COLUMNS, Discount, DiscountUpdate, Draft, NewDiscount, not_found, validate,
 };
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
 
@@ -61,7 +62,7 @@ impl DiscountsAdminApi {
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
     ) -> Result<Json<DiscountPage>, ShopListErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "discounts", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DiscountsRead).await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let pattern =
@@ -98,7 +99,7 @@ impl DiscountsAdminApi {
         tenant: Data<&Tenant>,
         body: Json<NewDiscount>,
     ) -> Result<DiscountCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "discounts", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DiscountsWrite).await?;
         let fields = validate(Draft::new(&body.0), 0)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         if let Some(category) = fields.category_id {
@@ -117,7 +118,7 @@ impl DiscountsAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<Json<Discount>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "discounts", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DiscountsRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let discount = model::find(&mut tx, id.0, false).await?;
         tx.commit().await?;
@@ -135,7 +136,7 @@ impl DiscountsAdminApi {
         id: Path<Uuid>,
         body: Json<DiscountUpdate>,
     ) -> Result<Json<Discount>, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "discounts", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DiscountsWrite).await?;
         Ok(Json(with_currency(self.change(&tenant, id.0, &body.0).await?, &tenant)))
     }
 
@@ -151,7 +152,7 @@ impl DiscountsAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<DiscountDeleted, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "discounts", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DiscountsWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let deleted =
             sqlx::query("delete from discounts where id = $1").bind(id.0).execute(&mut *tx).await?;

@@ -7,10 +7,12 @@
 //!
 //! Processing a shop: claim up to [`BATCH`] due rows with `FOR UPDATE SKIP LOCKED` and a
 //! lease (short transaction), run the consumers with no transaction open, then record each
-//! outcome (short transaction). Failures back off exponentially; after `max_attempts` the row
-//! is dead-lettered. Webhook rows go through [`crate::webhooks::delivery::deliver_batch`] and
-//! use the webhook retry policy from the configuration; every other consumer keeps the policy
-//! given to the worker. Afterwards the shop's next retry time goes to `outbox_schedule`.
+//! outcome (short transaction). Each consumer gets its own rows as one batch (consumers run
+//! side by side, each in row order) and retries with its own policy; after `max_attempts` a
+//! row is dead-lettered. Afterwards the shop's next retry time goes to `outbox_schedule`.
+//!
+//! Housekeeping: once an hour, shop by shop, processed rows past their retention are deleted
+//! and every registered [`Housekeeping`] task runs.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,8 +22,8 @@ use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
-use super::OutboxRow;
-use super::consumers::{Consumer, ConsumerContext};
+use super::{Consumers, OutboxRow, Outcome};
+use crate::error::{AppError, AppResult};
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
 
@@ -36,42 +38,6 @@ const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(60);
 const CONCURRENT_SHOPS: usize = 8;
 /// Processed rows are kept this long for inspection, then deleted.
 const RETENTION_DAYS: i32 = 7;
-
-/// Retry policy: attempt `n` (1-based) failing waits `base * 2^(n-1)`, capped.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_attempts: i32,
-    pub base: Duration,
-    pub cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 8 attempts, waiting 2, 4, 8, 16, 32, 64 and 120 minutes between them: the last one
-    /// about 4 h 6 min after the first, then dead-lettered.
-    fn default() -> Self {
-        Self { max_attempts: 8, base: Duration::from_secs(120), cap: Duration::from_secs(7200) }
-    }
-}
-
-impl RetryPolicy {
-    pub fn delay_after(&self, attempts: i32) -> Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-        self.base.saturating_mul(2u32.saturating_pow(exponent)).min(self.cap)
-    }
-}
-
-/// What became of one claimed row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// Retried after the consumer's backoff, or dead-lettered after its last attempt.
-    Failed(String),
-    /// Dead-lettered at once: no retry can help (the webhook endpoint is gone or disabled).
-    Dead(String),
-    /// Not attempted (a batch's time budget, an endpoint that just failed): due again after
-    /// the delay, and the claim does not count as an attempt.
-    Deferred(Duration),
-}
 
 /// Handle to queue shops for the worker.
 #[derive(Clone)]
@@ -88,16 +54,15 @@ impl OutboxWaker {
 
 pub struct OutboxWorker {
     pool: PgPool,
-    context: Arc<ConsumerContext>,
-    policy: RetryPolicy,
+    consumers: Arc<Consumers>,
     receiver: mpsc::UnboundedReceiver<ShopId>,
     waker: OutboxWaker,
 }
 
 impl OutboxWorker {
-    pub fn new(pool: PgPool, context: Arc<ConsumerContext>, policy: RetryPolicy) -> Self {
+    pub fn new(pool: PgPool, consumers: Arc<Consumers>) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        Self { pool, context, policy, receiver, waker: OutboxWaker { sender } }
+        Self { pool, consumers, receiver, waker: OutboxWaker { sender } }
     }
 
     pub fn waker(&self) -> OutboxWaker {
@@ -110,18 +75,18 @@ impl OutboxWorker {
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_SHOPS));
         tokio::spawn(sweep_loop(self.pool.clone(), self.waker.clone()));
         tokio::spawn(schedule_loop(self.pool.clone(), self.waker.clone()));
-        tokio::spawn(cleanup_loop(self.pool.clone()));
+        tokio::spawn(cleanup_loop(self.pool.clone(), self.consumers.clone()));
         while let Some(shop) = self.receiver.recv().await {
             if !queued.lock().await.insert(shop) {
                 continue; // already being processed; its loop picks the new rows up
             }
-            let (pool, context, policy, queued) =
-                (self.pool.clone(), self.context.clone(), self.policy, queued.clone());
+            let (pool, consumers, queued) =
+                (self.pool.clone(), self.consumers.clone(), queued.clone());
             let permits = permits.clone();
             tokio::spawn(async move {
                 let Ok(_permit) = permits.acquire().await else { return };
                 loop {
-                    match process_shop(&pool, &context, policy, shop).await {
+                    match process_shop(&pool, &consumers, shop).await {
                         Ok(true) => continue, // a full batch: there may be more
                         Ok(false) => break,
                         Err(err) => {
@@ -143,8 +108,7 @@ async fn load_tenant(pool: &PgPool, shop: ShopId) -> Result<Option<Tenant>, sqlx
 /// Processes one batch of a shop's due rows. Returns whether the batch was full.
 pub async fn process_shop(
     pool: &PgPool,
-    context: &ConsumerContext,
-    policy: RetryPolicy,
+    consumers: &Consumers,
     shop: ShopId,
 ) -> anyhow::Result<bool> {
     let Some(tenant) = load_tenant(pool, shop).await? else {
@@ -171,49 +135,40 @@ pub async fn process_shop(
     // `UPDATE … RETURNING` gives no order: put the batch back in id (commit) order.
     rows.sort_by_key(|row| row.id);
 
-    // Consumers run with no transaction open. Rows are in id order; order is kept per
-    // consumer (per endpoint for webhooks) because each row is finished before the next starts.
-    let (webhook_rows, other_rows): (Vec<&OutboxRow>, Vec<&OutboxRow>) =
-        rows.iter().partition(|row| row.consumer == Consumer::Webhook.name());
-    let mut outcomes: Vec<(&OutboxRow, Outcome)> = Vec::with_capacity(rows.len());
-    for row in other_rows {
-        let result = match Consumer::parse(&row.consumer) {
-            Some(consumer) => consumer.handle(context, &tenant, row).await,
-            None => Err(anyhow::anyhow!("unknown consumer {}", row.consumer)),
-        };
-        outcomes.push((
-            row,
-            result.map_or_else(|err| Outcome::Failed(format!("{err:#}")), |()| Outcome::Done),
-        ));
-    }
-    let mut attempts = Vec::new();
-    if !webhook_rows.is_empty() {
-        match crate::webhooks::delivery::deliver_batch(
-            &context.webhooks,
-            pool,
-            &tenant,
-            &webhook_rows,
-        )
-        .await
-        {
-            Ok(delivered) => {
-                for item in delivered {
-                    attempts.extend(item.attempt);
-                    outcomes.push((item.row, item.outcome));
-                }
-            }
-            Err(err) => outcomes
-                .extend(webhook_rows.iter().map(|row| (*row, Outcome::Failed(format!("{err:#}"))))),
+    // Consumers run side by side with no transaction open, each on its rows in id order (one
+    // row is finished before the next starts, so order is kept per consumer).
+    let mut groups: Vec<(&str, Vec<&OutboxRow>)> = Vec::new();
+    for row in &rows {
+        match groups.iter_mut().find(|(name, _)| *name == row.consumer) {
+            Some((_, group)) => group.push(row),
+            None => groups.push((row.consumer.as_str(), vec![row])),
         }
     }
+    let handled = futures::future::join_all(groups.iter().map(|(name, group)| {
+        let tenant = &tenant;
+        async move {
+            match consumers.get(name) {
+                Some(consumer) => consumer.handle_batch(tenant, group).await,
+                None => vec![Outcome::Failed(format!("unknown consumer {name}")); group.len()],
+            }
+        }
+    }))
+    .await;
+    let outcomes: Vec<(&OutboxRow, Outcome)> = groups
+        .iter()
+        .zip(handled)
+        .flat_map(|((_, group), outcomes)| {
+            let missing = group.len().saturating_sub(outcomes.len());
+            let outcomes = outcomes
+                .into_iter()
+                .chain(std::iter::repeat_n(Outcome::Failed("no outcome".into()), missing));
+            group.iter().copied().zip(outcomes)
+        })
+        .collect();
 
     let mut tx = TenantTx::begin(pool, &tenant).await?;
     for (row, outcome) in &outcomes {
-        let policy = if row.consumer == Consumer::Webhook.name() {
-            context.webhooks.policy()
-        } else {
-            policy
-        };
+        let policy = consumers.get(&row.consumer).map(|c| c.retry_policy()).unwrap_or_default();
         match outcome {
             Outcome::Done => {
                 sqlx::query("update outbox set processed_at = now(), locked_until = null, last_error = null where id = $1")
@@ -256,7 +211,6 @@ pub async fn process_shop(
             }
         }
     }
-    crate::webhooks::delivery::record_attempts(&mut tx, &attempts).await?;
     let next: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("select min(greatest(available_at, coalesce(locked_until, available_at))) from outbox where processed_at is null and dead_at is null")
             .fetch_one(&mut *tx)
@@ -325,9 +279,9 @@ async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
     }
 }
 
-/// Once an hour, shop by shop: delete processed rows past the retention period, expired guest
-/// carts and expired idempotency keys.
-async fn cleanup_loop(pool: PgPool) {
+/// Once an hour, shop by shop: delete processed rows past the retention period and run every
+/// housekeeping task, each shop in one transaction.
+async fn cleanup_loop(pool: PgPool, consumers: Arc<Consumers>) {
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         let shops = sqlx::query_scalar::<_, Uuid>(
@@ -338,27 +292,7 @@ async fn cleanup_loop(pool: PgPool) {
         .unwrap_or_default();
         for id in shops {
             let Ok(Some(tenant)) = load_tenant(&pool, ShopId(id)).await else { continue };
-            let result = async {
-                let mut tx = TenantTx::begin(&pool, &tenant).await?;
-                sqlx::query(
-                    "delete from outbox where processed_at < now() - make_interval(days => $1)",
-                )
-                .bind(RETENTION_DAYS)
-                .execute(&mut *tx)
-                .await?;
-                // Carts and idempotency keys arrive with tenant migration 0007.
-                let commerce: bool =
-                    sqlx::query_scalar("select to_regclass('idempotency_keys') is not null")
-                        .fetch_one(&mut *tx)
-                        .await?;
-                if commerce {
-                    crate::cart::delete_expired(&mut tx).await?;
-                    crate::idempotency::delete_expired(&mut tx).await?;
-                }
-                tx.commit().await.map_err(crate::error::AppError::from)
-            }
-            .await;
-            if let Err(err) = result {
+            if let Err(err) = clean_shop(&pool, &consumers, &tenant).await {
                 tracing::warn!(shop = %tenant.slug, error = %err, "outbox cleanup failed");
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -366,9 +300,24 @@ async fn cleanup_loop(pool: PgPool) {
     }
 }
 
+async fn clean_shop(pool: &PgPool, consumers: &Consumers, tenant: &Tenant) -> AppResult<()> {
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    sqlx::query("delete from outbox where processed_at < now() - make_interval(days => $1)")
+        .bind(RETENTION_DAYS)
+        .execute(&mut *tx)
+        .await?;
+    for task in consumers.housekeeping() {
+        task.run(&mut tx).await.map_err(|err| {
+            AppError::Internal(anyhow::anyhow!("housekeeping {}: {err}", task.name()))
+        })?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::events::RetryPolicy;
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{StockMove, emit_low_stock, low_stock};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::catalog::stock_moved;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopWriteErrors};
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::shipping::load_settings;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
 
@@ -99,7 +100,7 @@ impl StockAdjustmentsApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<NewStockAdjustment>,
     ) -> Result<AdjustmentCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         let adjustment =
             self.apply(&tenant, auth.0.id, id.0, idempotency_key.0.as_deref(), &body.0).await?;
         Ok(AdjustmentCreated::Created(Json(adjustment)))
@@ -116,7 +117,7 @@ impl StockAdjustmentsApi {
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
     ) -> Result<Json<StockAdjustmentPage>, ShopListErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsRead).await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;

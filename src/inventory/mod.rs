@@ -54,7 +54,7 @@ pub async fn emit_low_stock(
     payloads: Vec<Value>,
 ) -> AppResult<()> {
     for payload in payloads {
-        events::emit(conn, shop, "inventory.low", payload).await?;
+        events::emit(conn, shop, events::EventKind::InventoryLow, payload).await?;
     }
     Ok(())
 }

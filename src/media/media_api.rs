@@ -14,9 +14,10 @@ use super::{
     MediaItem, MediaUploadErrors, clean_filename, emit_deleted, parse_alt, parse_position,
     plan_limit, to_item, unsupported_type,
 };
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
+use crate::state::AppState;
 use crate::storage::{ObjectBody, ObjectKey};
 use crate::tenancy::{Tenant, TenantTx};
 
@@ -72,7 +73,7 @@ impl MediaAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<Json<Vec<MediaItem>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         db::ensure_product(&mut tx, id.0, false).await?;
         let rows = db::list(&mut tx, id.0).await?;
@@ -97,7 +98,7 @@ impl MediaAdminApi {
         id: Path<Uuid>,
         body: MediaUpload,
     ) -> Result<MediaCreated, MediaUploadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         Ok(MediaCreated::Created(Json(self.add(&tenant, id.0, body).await?)))
     }
 
@@ -111,7 +112,7 @@ impl MediaAdminApi {
         media_id: Path<Uuid>,
         body: Json<MediaUpdate>,
     ) -> Result<Json<MediaItem>, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         let alt = body.alt.as_deref().map(|alt| parse_alt(Some(alt))).transpose()?;
         let position = parse_position(body.position)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
@@ -145,7 +146,7 @@ impl MediaAdminApi {
         id: Path<Uuid>,
         media_id: Path<Uuid>,
     ) -> Result<MediaDeleted, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         db::ensure_product(&mut tx, id.0, true).await?;
         let key = db::delete(&mut tx, id.0, media_id.0).await?;

@@ -1,5 +1,5 @@
-//! Product images (DESIGN.md §1 "Object storage"): uploads, their checks, their order and the
-//! primary image, and the URLs the storefront shows.
+//! Product images: uploads, their checks, their order and the primary image, and the URLs the
+//! storefront shows.
 //!
 //! Two ways in, both ending in the same checks:
 //! - `POST /v1/admin/products/{id}/media`: a multipart upload through the API
@@ -11,7 +11,7 @@
 //!
 //! An image is accepted by its magic bytes (JPEG, PNG, WebP, GIF, AVIF), whatever its name or
 //! declared type, and up to the shop plan's `max_upload_bytes` (capped at [`MAX_FILE_BYTES`],
-//! which the request body limit in `app.rs` allows on the upload routes). Objects are deleted
+//! which the request body limit in `server` allows on the upload routes). Objects are deleted
 //! through the outbox (`media.deleted`, handled by the `storage` consumer), never inside a
 //! request's transaction.
 //!
@@ -19,6 +19,7 @@
 //! a client never names a key, only ids that are looked up in its own shop's schema.
 
 mod db;
+mod deletion;
 pub mod image_type;
 mod media_api;
 mod storefront;
@@ -28,10 +29,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+pub use deletion::{ObjectDeleter, ObjectDeletion};
 pub use media_api::MediaAdminApi;
 pub use storefront::{StoreImage, primary_images, product_images, storage_bytes};
 pub use uploads_api::MediaUploadsApi;
@@ -41,10 +43,8 @@ use crate::error_responses;
 use crate::storage::{ObjectKey, ObjectStore};
 use crate::tenancy::{ShopId, Tenant};
 
-/// Largest file any plan may upload; `app.rs` sizes the upload routes' body limit from it.
+/// Largest file any plan may upload; the server sizes the upload routes' body limit from it.
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
-/// Event kind whose payload `keys` lists objects to delete.
-pub const MEDIA_DELETED: &str = "media.deleted";
 /// Image URLs stay valid (and identical) for at least this long.
 pub const IMAGE_URL_TTL: Duration = Duration::from_secs(3600);
 /// How long a presigned upload URL works.
@@ -158,8 +158,13 @@ async fn emit_deleted(
     reason: &str,
 ) -> AppResult<()> {
     if !keys.is_empty() {
-        crate::events::emit(conn, shop, MEDIA_DELETED, json!({ "keys": keys, "reason": reason }))
-            .await?;
+        crate::events::emit(
+            conn,
+            shop,
+            crate::events::EventKind::MediaDeleted,
+            json!({ "keys": keys, "reason": reason }),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -172,24 +177,4 @@ pub async fn forget_product(conn: &mut PgConnection, shop: ShopId, product: Uuid
     }
     let keys = db::keys_of_product(conn, product).await?;
     emit_deleted(conn, shop, keys, "product_deleted").await
-}
-
-/// The `storage` consumer's work for `media.deleted`: deletes each listed object. Idempotent
-/// (deleting a missing object succeeds). A key outside the shop's prefix is skipped and
-/// logged: no event can delete another shop's objects.
-pub async fn delete_objects(
-    store: &dyn ObjectStore,
-    tenant: &Tenant,
-    payload: &Value,
-) -> anyhow::Result<()> {
-    let keys = payload["keys"].as_array().map(Vec::as_slice).unwrap_or_default();
-    for raw in keys.iter().filter_map(Value::as_str) {
-        match ObjectKey::parse(tenant.id, raw) {
-            Ok(key) => store.delete(&key).await?,
-            Err(err) => {
-                tracing::warn!(shop = %tenant.slug, key = raw, error = %err, "media.deleted names a key outside the shop; skipped")
-            }
-        }
-    }
-    Ok(())
 }

@@ -22,9 +22,10 @@ use super::{
     MediaUploadErrors, UPLOAD_URL_TTL, clean_filename, emit_deleted, parse_alt, plan_limit,
     to_item, unsupported_type,
 };
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::storage::{ObjectKey, ObjectStore};
 use crate::tenancy::{Tenant, TenantTx};
 
@@ -87,7 +88,7 @@ impl MediaUploadsApi {
         tenant: Data<&Tenant>,
         body: Json<NewUpload>,
     ) -> Result<UploadCreated, MediaUploadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         Ok(UploadCreated::Created(Json(self.start(&tenant, &body.0).await?)))
     }
 
@@ -104,7 +105,7 @@ impl MediaUploadsApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<MediaCreated, MediaUploadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         Ok(MediaCreated::Created(Json(self.finish(&tenant, id.0).await?)))
     }
 }

@@ -15,10 +15,12 @@ use super::{
     Action, Actor, Order, OrderKey, OrderStatus, emit_order_event, find_row, load_order,
     record_history,
 };
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
+use crate::events::EventKind;
 use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, page_limit, parse_name};
 
@@ -148,7 +150,7 @@ impl OrdersAdminApi {
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
     ) -> Result<Json<OrderPage>, ShopListErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "orders", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::OrdersRead).await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
@@ -182,7 +184,7 @@ impl OrdersAdminApi {
         tenant: poem::web::Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<Json<OrderDetail>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "orders", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::OrdersRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let order = load_order(&mut tx, OrderKey::Id(id.0)).await?;
         let history = sqlx::query_as(
@@ -250,7 +252,7 @@ impl OrdersAdminApi {
                 let change = Some((order.status, OrderStatus::Fulfilled));
                 let details = json!({ "carrier": carrier, "tracking_number": tracking });
                 record_history(tx, order.id, "fulfilled", change, Actor::Staff(staff), details).await?;
-                emit_order_event(tx, shop, "order.fulfilled", order.id).await
+                emit_order_event(tx, shop, EventKind::OrderFulfilled, order.id).await
             })
         })
         .await
@@ -272,7 +274,7 @@ impl OrdersAdminApi {
                     .await?;
                 let change = Some((order.status, OrderStatus::Delivered));
                 record_history(tx, order.id, "delivered", change, Actor::Staff(staff), json!({})).await?;
-                emit_order_event(tx, shop, "order.delivered", order.id).await
+                emit_order_event(tx, shop, EventKind::OrderDelivered, order.id).await
             })
         })
         .await
@@ -317,7 +319,7 @@ impl OrdersAdminApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<NewRefund>,
     ) -> Result<RefundCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "orders", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::OrdersWrite).await?;
         let result = self
             .create_refund(&tenant, auth.0.id, id.0, idempotency_key.0.as_deref(), &body.0)
             .await?;
@@ -346,7 +348,7 @@ impl OrdersAdminApi {
             Uuid,
         ) -> Step<'a>,
     {
-        self.state.rbac.require(tenant, staff, "orders", "write").await?;
+        self.state.rbac.require(tenant, staff, Permission::OrdersWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let order = find_row(&mut tx, OrderKey::Id(id), true).await?;
         order.transition(action)?;
@@ -425,7 +427,7 @@ impl OrdersAdminApi {
             details,
         )
         .await?;
-        let order = emit_order_event(&mut tx, tenant.id, "order.refunded", id).await?;
+        let order = emit_order_event(&mut tx, tenant.id, EventKind::OrderRefunded, id).await?;
         let result = RefundResult { refund, order };
         let body = serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))?;
         idempotency::store(&mut tx, &key, 201, &body).await?;

@@ -1,4 +1,4 @@
-//! Checkout: a cart becomes an order, in one transaction (DESIGN.md §1).
+//! Checkout: a cart becomes an order, in one transaction.
 //!
 //! 1. Claim the `Idempotency-Key` (replay, 422 for another body, 409 while in progress).
 //! 2. Validate the request; find the shopper's cart.
@@ -25,13 +25,15 @@ use uuid::Uuid;
 
 use super::{Actor, Order, OrderStatus, emit_order_event, record_history};
 use crate::cart::discount::{self, static_code};
-use crate::cart::{self, Shopper, pricing};
+use crate::cart::{self, Shopper};
 use crate::catalog::stock_moved;
 use crate::customers::{AddressInput, validate_address};
 use crate::error::{AppError, AppResult};
+use crate::events::EventKind;
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::inventory::{StockMove, emit_low_stock, low_stock};
 use crate::payments::{NewPayment, PaymentInput, provider_for_checkout};
+use crate::pricing;
 use crate::shipping;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{Email, new_secret_token, secret_token_hash};
@@ -335,9 +337,9 @@ pub async fn checkout(
         .execute(&mut *tx)
         .await?;
 
-    let order = emit_order_event(&mut tx, tenant.id, "order.created", order_id).await?;
+    let order = emit_order_event(&mut tx, tenant.id, EventKind::OrderCreated, order_id).await?;
     if paid_in_full {
-        emit_order_event(&mut tx, tenant.id, "order.paid", order_id).await?;
+        emit_order_event(&mut tx, tenant.id, EventKind::OrderPaid, order_id).await?;
     }
     emit_low_stock(&mut tx, tenant.id, low).await?;
     let instructions = if paid_in_full {

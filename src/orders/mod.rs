@@ -19,6 +19,7 @@
 
 pub mod admin_api;
 pub mod checkout;
+mod payment_callbacks_api;
 pub mod store_api;
 
 use chrono::{DateTime, Utc};
@@ -29,12 +30,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub use admin_api::OrdersAdminApi;
+pub use payment_callbacks_api::PaymentCallbacksApi;
 pub use store_api::OrdersStoreApi;
 
 use crate::catalog::stock_moved;
 use crate::customers::AddressInput;
 use crate::error::{AppError, AppResult};
-use crate::events;
+use crate::events::{self, EventKind};
 use crate::tenancy::ShopId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize, sqlx::Type)]
@@ -316,7 +318,7 @@ pub async fn record_history(
 pub async fn emit_order_event(
     conn: &mut PgConnection,
     shop: ShopId,
-    kind: &str,
+    kind: EventKind,
     order: Uuid,
 ) -> AppResult<Order> {
     let order = load_order(conn, OrderKey::Id(order)).await?;
@@ -458,7 +460,7 @@ pub async fn cancel(
         json!({ "reason": reason, "restocked": restocked, "refunded": refund }),
     )
     .await?;
-    emit_order_event(conn, shop, "order.cancelled", order.id).await
+    emit_order_event(conn, shop, EventKind::OrderCancelled, order.id).await
 }
 
 /// Marks an order paid in the caller's transaction (row locked, transition checked). Returns
@@ -480,7 +482,7 @@ pub async fn mark_paid(
         .execute(&mut *conn)
         .await?;
     record_history(conn, order.id, "paid", Some((from, OrderStatus::Paid)), actor, details).await?;
-    emit_order_event(conn, shop, "order.paid", order.id).await
+    emit_order_event(conn, shop, EventKind::OrderPaid, order.id).await
 }
 
 #[cfg(test)]

@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::checkout::{self, CheckoutRequest, CheckoutResult};
 use super::{Order, OrderKey, OrderStatus, load_order, order_not_found};
-use crate::app::AppState;
 use crate::auth::principal::{CustomerAuth, ShopperAuth};
 use crate::cart::{CART_TOKEN_HEADER, Shopper};
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit, secret_token_hash};
 

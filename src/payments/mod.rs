@@ -7,7 +7,7 @@
 //!   `POST /v1/store/payments/test_card/webhook`, signed `t=<unix>,v1=<hmac>` with the shop's
 //!   payment secret ([`crate::signature`]). A card ending in 0002 is declined.
 //!
-//! Callbacks ([`api`]) are verified over the exact body (5-minute tolerance, constant-time
+//! Callbacks (`orders::PaymentCallbacksApi`) are verified over the exact body (5-minute tolerance, constant-time
 //! comparison); a bad signature is 400 `invalid_signature` and a platform audit entry. Each
 //! callback event id is recorded, so duplicates and replays change nothing; a payment that is no
 //! longer pending is not changed again either.
@@ -18,7 +18,6 @@
 //!
 //! Rule: no provider does network work inside a request's transaction; it emits an event.
 
-pub mod api;
 pub mod test_card;
 
 use async_trait::async_trait;
@@ -27,8 +26,6 @@ use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
-
-pub use api::PaymentsApi;
 
 use crate::error::{AppError, AppResult};
 use crate::signature::SignatureError;

@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use poem::http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -19,13 +19,13 @@ use super::{
     shop_secret,
 };
 use crate::error::{AppError, AppResult};
-use crate::events;
+use crate::events::{self, Consumer, EventKind, OutboxRow, Subscription};
 use crate::signature;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
 
 pub const SIGNATURE_HEADER: &str = "Test-Card-Signature";
-/// Event asking the gateway to authorise a payment.
-pub const PAYMENT_REQUESTED: &str = "payment.requested";
+/// Name of the gateway's outbox consumer.
+const CONSUMER: &str = "payment_gateway";
 /// Card numbers ending in these digits are declined.
 pub const DECLINED_SUFFIX: &str = "0002";
 
@@ -76,7 +76,7 @@ impl PaymentProvider for TestCard {
             "currency": payment.currency,
             "card_last4": payment.card_last4,
         });
-        events::emit(conn, shop, PAYMENT_REQUESTED, payload).await?;
+        events::emit(conn, shop, EventKind::PaymentRequested, payload).await?;
         Ok(None)
     }
 
@@ -108,42 +108,65 @@ pub fn authorise(payment_id: Uuid, amount: i64, card_last4: &str) -> CallbackEve
     }
 }
 
-/// Consumer of `payment.requested`: authorise, then call the shop back at `base_url` (this
-/// server). An answer other than 2xx is an error, so the outbox retries.
-pub async fn process(
-    http: &reqwest::Client,
-    base_url: &str,
-    pool: &PgPool,
-    tenant: &Tenant,
-    payload: &Value,
-) -> anyhow::Result<()> {
-    let payment_id: Uuid = payload["payment_id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("payment.requested without a payment id"))?;
-    let amount = payload["amount"].as_i64().unwrap_or(0);
-    let card_last4 = payload["card_last4"].as_str().unwrap_or_default();
-    let event = authorise(payment_id, amount, card_last4);
-    let body = serde_json::to_vec(&event)?;
+/// `payment.requested` reaches the gateway.
+pub struct GatewayRequests;
 
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    let secret = shop_secret(&mut tx).await.map_err(|err| anyhow::anyhow!("{err}"))?;
-    tx.commit().await?;
-
-    let header = signature::sign(secret.as_bytes(), signature::unix_now(), &body);
-    let response = http
-        .post(format!("{base_url}/v1/store/payments/test_card/webhook"))
-        .header("X-Shop", &tenant.slug)
-        .header("Content-Type", "application/json")
-        .header(SIGNATURE_HEADER, header)
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status();
-    if !status.is_success() {
-        anyhow::bail!("the shop answered the payment call-back with {status}");
+impl Subscription for GatewayRequests {
+    fn consumer(&self) -> &'static str {
+        CONSUMER
     }
-    Ok(())
+
+    fn wants(&self, kind: EventKind) -> bool {
+        kind == EventKind::PaymentRequested
+    }
+}
+
+/// The gateway: authorises each requested payment, then calls the shop back at `self_url`
+/// (this server). An answer other than 2xx is an error, so the outbox retries.
+pub struct Gateway {
+    pub http: reqwest::Client,
+    /// This server's own base URL, e.g. `http://127.0.0.1:8080`.
+    pub self_url: String,
+    pub pool: PgPool,
+}
+
+#[async_trait]
+impl Consumer for Gateway {
+    fn name(&self) -> &'static str {
+        CONSUMER
+    }
+
+    async fn handle(&self, tenant: &Tenant, row: &OutboxRow) -> anyhow::Result<()> {
+        let payload = &row.payload;
+        let payment_id: Uuid = payload["payment_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("payment.requested without a payment id"))?;
+        let amount = payload["amount"].as_i64().unwrap_or(0);
+        let card_last4 = payload["card_last4"].as_str().unwrap_or_default();
+        let event = authorise(payment_id, amount, card_last4);
+        let body = serde_json::to_vec(&event)?;
+
+        let mut tx = TenantTx::begin(&self.pool, tenant).await?;
+        let secret = shop_secret(&mut tx).await.map_err(|err| anyhow::anyhow!("{err}"))?;
+        tx.commit().await?;
+
+        let header = signature::sign(secret.as_bytes(), signature::unix_now(), &body);
+        let response = self
+            .http
+            .post(format!("{}/v1/store/payments/test_card/webhook", self.self_url))
+            .header("X-Shop", &tenant.slug)
+            .header("Content-Type", "application/json")
+            .header(SIGNATURE_HEADER, header)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            anyhow::bail!("the shop answered the payment call-back with {status}");
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

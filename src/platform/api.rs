@@ -7,17 +7,18 @@ use uuid::Uuid;
 
 use super::admins;
 use super::audit::{self, Actor, AuditEntry};
+use super::provisioning;
 use super::shops::{self, ShopRecord, ShopUsage};
-use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::principal::PlatformAdminAuth;
 use crate::auth::rate_limit::LoginLimiter;
-use crate::auth::session::invalid_credentials;
 use crate::auth::tokens::TokenKind;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
+use crate::sessions::invalid_credentials;
+use crate::state::AppState;
 use crate::storage;
-use crate::tenancy::{ShopId, ShopStatus, migrate, provisioning};
+use crate::tenancy::{ShopId, ShopStatus, migrate};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
 
 pub struct PlatformApi {

@@ -7,6 +7,7 @@
 pub mod admins;
 mod api;
 pub mod audit;
+pub mod provisioning;
 pub mod shops;
 
 pub use api::PlatformApi;

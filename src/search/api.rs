@@ -6,17 +6,29 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use super::SearchEngine;
 use super::meili::MeiliEngine;
-use super::{SearchQuery, SearchResults, SearchSort, Suggestion, Synonyms};
-use crate::app::AppState;
+use super::{SearchQuery, SearchResults, SearchSort, Suggestion, Synonyms, load_synonyms};
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
+use crate::auth::rbac::Rbac;
 use crate::error::{AppError, AppResult, ShopReadErrors};
 use crate::error_responses;
 use crate::events;
 use crate::tenancy::{Tenant, TenantTx};
 
+/// Storefront search and the synonyms admin API. It holds its own handles, not the app state:
+/// the search module sits below the state that holds its engine.
 pub struct SearchApi {
-    pub state: AppState,
+    pub pool: PgPool,
+    pub rbac: Rbac,
+    pub engine: Arc<dyn SearchEngine>,
+    /// The same engine when it is MeiliSearch: tenant tokens need its keys.
+    pub meili: Option<Arc<MeiliEngine>>,
 }
 
 #[derive(Debug, Object)]
@@ -125,13 +137,12 @@ impl SearchApi {
             page,
             per_page,
         };
-        let mut results =
-            self.state.search.search(&tenant, &query).await.map_err(AppError::from)?;
+        let mut results = self.engine.search(&tenant, &query).await.map_err(AppError::from)?;
         self.label_categories(&tenant, &mut results).await?;
         Ok(Json(SearchResponse {
             results,
             currency: tenant.currency.clone(),
-            engine: self.state.search.name().to_owned(),
+            engine: self.engine.name().to_owned(),
         }))
     }
 
@@ -149,7 +160,7 @@ impl SearchApi {
             return Err(AppError::validation("q", "at most 100 characters").into());
         }
         let suggestions =
-            self.state.search.suggest(&tenant, &q.0, limit).await.map_err(AppError::from)?;
+            self.engine.suggest(&tenant, &q.0, limit).await.map_err(AppError::from)?;
         Ok(Json(suggestions))
     }
 
@@ -159,7 +170,7 @@ impl SearchApi {
     /// `search_token_unavailable` (404) when the platform searches with PostgreSQL.
     #[oai(path = "/store/search/token", method = "get")]
     async fn token(&self, tenant: Data<&Tenant>) -> Result<Json<SearchToken>, SearchErrors> {
-        let Some(meili) = self.state.meili.as_ref() else {
+        let Some(meili) = self.meili.as_ref() else {
             return Err(AppError::not_found(
                 "search_token_unavailable",
                 "this platform does not search with MeiliSearch",
@@ -182,8 +193,8 @@ impl SearchApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<SynonymsBody>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "read").await?;
-        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        self.rbac.require(&tenant, auth.0.id, Permission::ProductsRead).await?;
+        let mut tx = TenantTx::begin(&self.pool, &tenant).await?;
         let synonyms = load_synonyms(&mut tx).await?;
         tx.commit().await?;
         Ok(Json(SynonymsBody { synonyms }))
@@ -203,7 +214,7 @@ impl SearchApi {
         tenant: Data<&Tenant>,
         body: Json<SynonymsBody>,
     ) -> Result<Json<SynonymsBody>, SynonymErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "products", "write").await?;
+        self.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         if body.synonyms.len() > MAX_SYNONYM_KEYS {
             return Err(AppError::validation(
                 "synonyms",
@@ -211,7 +222,7 @@ impl SearchApi {
             )
             .into());
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let mut tx = TenantTx::begin(&self.pool, &tenant).await?;
         sqlx::query("delete from search_synonyms").execute(&mut *tx).await?;
         for (word, list) in &body.synonyms {
             let folded: String = sqlx::query_scalar("select extensions.unaccent(lower(trim($1)))")
@@ -248,7 +259,8 @@ impl SearchApi {
                 .await?;
         }
         let synonyms = load_synonyms(&mut tx).await?;
-        events::emit(&mut tx, tenant.id, "search.synonyms_changed", serde_json::json!({})).await?;
+        events::emit(&mut tx, tenant.id, events::EventKind::SynonymsChanged, serde_json::json!({}))
+            .await?;
         tx.commit().await?;
         Ok(Json(SynonymsBody { synonyms }))
     }
@@ -266,7 +278,7 @@ impl SearchApi {
         }
         let slugs: Vec<String> =
             results.facets.categories.iter().map(|c| c.value.clone()).collect();
-        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
+        let mut tx = TenantTx::begin(&self.pool, tenant).await?;
         let names: Vec<(String, String)> =
             sqlx::query_as("select slug, name from categories where slug = any($1)")
                 .bind(&slugs)
@@ -280,12 +292,4 @@ impl SearchApi {
         }
         Ok(())
     }
-}
-
-pub async fn load_synonyms(conn: &mut sqlx::PgConnection) -> AppResult<Synonyms> {
-    let rows: Vec<(String, Vec<String>)> =
-        sqlx::query_as("select term, synonyms from search_synonyms order by term")
-            .fetch_all(conn)
-            .await?;
-    Ok(rows.into_iter().collect())
 }

@@ -13,8 +13,13 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::SearchEngine;
-use crate::catalog::ProductOption;
 use crate::tenancy::{Tenant, TenantTx};
+
+/// The part of a product option (`products.options`) the document needs: its name.
+#[derive(Debug, Deserialize)]
+struct ProductOption {
+    name: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductDocument {

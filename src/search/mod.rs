@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod document;
+mod indexing;
 pub mod meili;
 pub mod postgres;
 pub mod query;
@@ -28,6 +29,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use document::{ProductDocument, index_from_database};
+pub use indexing::{SearchIndexer, SearchIndexing};
 
 use crate::config::SearchConfig;
 use crate::error::AppError;
@@ -266,4 +268,13 @@ mod tests {
         assert_eq!(price_buckets(700, 700, 5, &[(1, 3)])[0].max, 701);
         assert_eq!([100, 199, 200, 599].map(|p| bucket_of(p, 100, 599, 5)), [1, 1, 2, 5]);
     }
+}
+
+/// The shop's synonyms, as stored in its schema (the source of truth for both engines).
+pub async fn load_synonyms(conn: &mut sqlx::PgConnection) -> crate::error::AppResult<Synonyms> {
+    let rows: Vec<(String, Vec<String>)> =
+        sqlx::query_as("select term, synonyms from search_synonyms order by term")
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
 }

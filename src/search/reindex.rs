@@ -10,8 +10,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::SearchEngine;
-use super::api::load_synonyms;
 use super::document::{load_documents, refresh_search_vector};
+use super::load_synonyms;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{Tenant, TenantTx};
 

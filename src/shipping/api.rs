@@ -8,10 +8,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::methods::{self, MethodFields, NewShippingMethod, ShippingMethod, ShippingMethodUpdate};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopReadErrors, StorefrontListErrors};
 use crate::error_responses;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::parse_country;
 
@@ -68,7 +69,7 @@ impl ShippingAdminApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<ShippingMethod>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shipping", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShippingRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let all = methods::list(&mut tx).await?;
         tx.commit().await?;
@@ -85,7 +86,7 @@ impl ShippingAdminApi {
         tenant: Data<&Tenant>,
         body: Json<NewShippingMethod>,
     ) -> Result<MethodCreated, MethodWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShippingWrite).await?;
         let fields = MethodFields::from_new(&body.0)?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let method = methods::insert(&mut tx, &fields).await?;
@@ -102,7 +103,7 @@ impl ShippingAdminApi {
         id: Path<Uuid>,
         body: Json<ShippingMethodUpdate>,
     ) -> Result<Json<ShippingMethod>, MethodWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShippingWrite).await?;
         Ok(Json(with_currency(self.change(&tenant, id.0, &body.0).await?, &tenant)))
     }
 
@@ -117,7 +118,7 @@ impl ShippingAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<MethodDeleted, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shipping", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShippingWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         methods::delete(&mut tx, id.0).await?;
         tx.commit().await?;

@@ -10,8 +10,8 @@ use poem_openapi::types::MaybeUndefined;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::cart::pricing::ShippingRule;
 use crate::error::{AppError, AppResult};
+use crate::pricing::ShippingRule;
 use crate::values::{parse_country, parse_name};
 
 /// 10^13 minor units: far above any real price, far below i64 overflow when summed.

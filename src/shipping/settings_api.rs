@@ -12,11 +12,12 @@ use poem_openapi::{Object, OpenApi};
 use rand::RngCore;
 use sqlx::PgConnection;
 
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
-use crate::cart::pricing::TaxRule;
 use crate::error::{AppError, AppResult, ShopReadErrors};
 use crate::error_responses;
+use crate::pricing::TaxRule;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 
 pub struct CheckoutSettingsApi {
@@ -93,9 +94,9 @@ impl CheckoutSettingsApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<CheckoutSettings>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shop", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShopRead).await?;
         let may_see_secret =
-            self.state.rbac.allowed(&tenant, &auth.0.id.to_string(), "shop", "write").await?;
+            self.state.rbac.allowed(&tenant, &auth.0.id.to_string(), Permission::ShopWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let mut settings = load_settings(&mut tx).await?;
         tx.commit().await?;
@@ -116,7 +117,7 @@ impl CheckoutSettingsApi {
         tenant: Data<&Tenant>,
         body: Json<CheckoutSettingsUpdate>,
     ) -> Result<Json<CheckoutSettings>, SettingsWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shop", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShopWrite).await?;
         if body.tax_rate_bp.is_some_and(|bp| !(0..=10_000).contains(&bp)) {
             return Err(AppError::validation(
                 "tax_rate_bp",
@@ -157,7 +158,7 @@ impl CheckoutSettingsApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<CheckoutSettings>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shop", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShopWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         sqlx::query("update checkout_settings set payment_secret = $1, updated_at = now()")
             .bind(new_secret())

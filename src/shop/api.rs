@@ -7,9 +7,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::domains::{self, Domain};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
+use crate::state::AppState;
 use crate::tenancy::Tenant;
 use crate::values::{Email, parse_currency, parse_name};
 
@@ -66,7 +67,7 @@ impl ShopApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<ShopSettings>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shop", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShopRead).await?;
         Ok(Json(self.settings(&tenant).await?))
     }
 
@@ -78,7 +79,7 @@ impl ShopApi {
         tenant: Data<&Tenant>,
         body: Json<ShopSettingsUpdate>,
     ) -> Result<Json<ShopSettings>, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "shop", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::ShopWrite).await?;
         let name = body.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?;
         let currency =
             body.currency.as_deref().map(|c| parse_currency("currency", c)).transpose()?;
@@ -105,7 +106,7 @@ impl ShopApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<Domain>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "domains", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DomainsRead).await?;
         Ok(Json(domains::list(&self.state.pool, tenant.id).await?))
     }
 
@@ -120,7 +121,7 @@ impl ShopApi {
         tenant: Data<&Tenant>,
         body: Json<NewDomain>,
     ) -> Result<DomainCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "domains", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DomainsWrite).await?;
         let hostname = domains::parse_hostname(&body.hostname, &self.state.config.base_domain)?;
         let domain = domains::add(&self.state.pool, tenant.id, &hostname).await?;
         // Other instances hear of it by NOTIFY; this one must not answer from its cache meanwhile.
@@ -136,7 +137,7 @@ impl ShopApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<DomainDeleted, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "domains", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::DomainsWrite).await?;
         domains::remove(&self.state.pool, tenant.id, id.0).await?;
         self.state.tenants.invalidate_all();
         Ok(DomainDeleted::NoContent)

@@ -11,9 +11,10 @@ pub use staff_api::StaffApi;
 
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::rbac::{self, ROLE_TEMPLATES};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::tenancy::Tenant;
 
 /// Permissions (`object:action`) of a role, from the shop's rules.
@@ -45,9 +46,9 @@ pub(crate) async fn check_assignable(
             format!("the {role} role cannot be given to staff"),
         ));
     }
-    for permission in permissions {
-        let (object, action) = permission.split_once(':').unwrap_or((permission, ""));
-        if !state.rbac.allowed(tenant, &actor.to_string(), object, action).await? {
+    // A stored name no permission has any more guards nothing: there is nothing to escalate.
+    for permission in permissions.iter().filter_map(|name| Permission::parse(name)) {
+        if !state.rbac.allowed(tenant, &actor.to_string(), permission).await? {
             return Err(AppError::forbidden(
                 "privilege_escalation",
                 format!("you cannot grant {permission}, which you do not hold"),

@@ -8,12 +8,13 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::{check_assignable, is_builtin, role_permissions};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
-use crate::auth::rbac::{self, PERMISSIONS};
+use crate::auth::rbac;
 use crate::error::{
     AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation,
 };
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 
 pub struct RolesApi {
@@ -78,7 +79,7 @@ impl RolesApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<Role>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "roles", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::RolesRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let rows: Vec<(String, String, bool)> = sqlx::query_as(
             "select name, description, builtin from roles order by builtin desc, name",
@@ -101,8 +102,8 @@ impl RolesApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<String>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "roles", "read").await?;
-        Ok(Json(PERMISSIONS.iter().map(|p| (*p).to_owned()).collect()))
+        self.state.rbac.require(&tenant, auth.0.id, Permission::RolesRead).await?;
+        Ok(Json(Permission::ALL.iter().map(|p| p.name()).collect()))
     }
 
     /// Create a custom role
@@ -116,7 +117,7 @@ impl RolesApi {
         tenant: Data<&Tenant>,
         body: Json<NewRole>,
     ) -> Result<RoleCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "roles", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::RolesWrite).await?;
         Ok(RoleCreated::Created(Json(self.add(&tenant, auth.0.id, body.0).await?)))
     }
 
@@ -130,7 +131,7 @@ impl RolesApi {
         tenant: Data<&Tenant>,
         name: Path<String>,
     ) -> Result<RoleDeleted, ShopDeleteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "roles", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::RolesWrite).await?;
         if is_builtin(&name.0) {
             return Err(
                 AppError::conflict("role_builtin", "built-in roles cannot be deleted").into()
@@ -179,7 +180,7 @@ impl RolesApi {
                 "a role needs at least one permission",
             ));
         }
-        if let Some(unknown) = permissions.iter().find(|p| !PERMISSIONS.contains(&p.as_str())) {
+        if let Some(unknown) = permissions.iter().find(|p| Permission::parse(p).is_none()) {
             return Err(AppError::validation(
                 "permissions",
                 format!("unknown permission '{unknown}'"),

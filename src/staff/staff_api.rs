@@ -9,12 +9,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{check_assignable, role_permissions};
-use crate::app::AppState;
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::auth::{password, rbac, tokens};
 use crate::error::{
     AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation,
 };
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{Email, parse_name};
 
@@ -96,7 +97,7 @@ impl StaffApi {
         auth: StaffAuth,
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<StaffMember>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "staff", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::StaffRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let staff =
             sqlx::query_as(&format!("{SELECT_STAFF} order by s.is_owner desc, s.created_at"))
@@ -117,7 +118,7 @@ impl StaffApi {
         tenant: Data<&Tenant>,
         body: Json<NewStaffMember>,
     ) -> Result<StaffCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::StaffWrite).await?;
         Ok(StaffCreated::Created(Json(self.add(&tenant, auth.0.id, body.0).await?)))
     }
 
@@ -130,7 +131,7 @@ impl StaffApi {
         id: Path<Uuid>,
         body: Json<StaffUpdate>,
     ) -> Result<Json<StaffMember>, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::StaffWrite).await?;
         Ok(Json(self.change(&tenant, auth.0.id, id.0, body.0).await?))
     }
 
@@ -144,7 +145,7 @@ impl StaffApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<StaffDeleted, ShopDeleteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "staff", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::StaffWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let member = find_staff(&mut tx, id.0).await?;
         if member.is_owner {

@@ -1,4 +1,4 @@
-//! Object storage (DESIGN.md §1 "Object storage"): product images and other files of shops.
+//! Object storage: product images and other files of shops.
 //!
 //! [`ObjectStore`] has two implementations: [`S3Store`] (`aws-sdk-s3`, one bucket, endpoint and
 //! path-style addressing configurable for S3-compatible servers) when `S3_BUCKET` is set, and

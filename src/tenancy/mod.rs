@@ -3,13 +3,13 @@
 //! - [`resolver`] turns a request's host (or `X-Shop` header) into a [`Tenant`];
 //! - [`registry`] caches resolutions in process and drops them on `NOTIFY` from PostgreSQL;
 //! - [`db`] holds [`TenantTx`], the one door to a shop's schema;
-//! - [`provisioning`] creates and purges shops, [`migrate`] upgrades their schemas.
+//! - [`migrate`] upgrades shop schemas (creating and purging shops is `platform::provisioning`).
 //!
-//! Rule: the tenant comes from the host and the verified token, never from a body field.
+//! Rule: the tenant comes from the host and the verified token, never from a body field. And
+//! this module imports nothing above it (only `config`, `error`, `values`).
 
 pub mod db;
 pub mod migrate;
-pub mod provisioning;
 pub mod registry;
 pub mod resolver;
 mod slug;

@@ -7,28 +7,22 @@
 //! cache. Shop changes are rare next to reads, so dropping everything keeps the rule simple:
 //! a cached answer is never older than the last change this instance was told about.
 //!
-//! The same listener forwards `shopfleet_outbox` notifications to the outbox worker.
+//! The listener itself is the server's (`server::listener`), which also routes the RBAC and
+//! outbox channels.
 //!
 //! Rule: the listener is connected before the server accepts requests, and a lost listener
-//! connection also drops the cache (notifications may have been missed meanwhile; the outbox
-//! worker's sweep and schedule recover its side).
+//! connection also drops the cache (notifications may have been missed meanwhile).
 
 use std::time::Duration;
 
 use moka::future::Cache;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use super::{ShopId, ShopStatus, Tenant};
-use crate::auth::rbac::Rbac;
-use crate::events::OUTBOX_CHANNEL;
-use crate::events::worker::OutboxWaker;
 
 /// Channel of shop and domain changes (payload: the shop id).
 pub const TENANTS_CHANNEL: &str = "shopfleet_tenants";
-/// Channel of RBAC policy changes (payload: the shop id).
-pub const POLICIES_CHANNEL: &str = "shopfleet_policies";
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -140,50 +134,4 @@ async fn fetch(pool: &PgPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::E
         }
     };
     Ok(row.and_then(TenantRow::into_tenant))
-}
-
-/// Subscribes to change notifications. Awaited before serving, so nothing is missed; the
-/// returned listener is then driven by [`run_change_listener`].
-pub async fn connect_change_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all([TENANTS_CHANNEL, POLICIES_CHANNEL, OUTBOX_CHANNEL]).await?;
-    Ok(listener)
-}
-
-/// Drops cached tenants and enforcers, and wakes the outbox worker, as notifications arrive.
-/// Runs for the life of the server.
-pub async fn run_change_listener(
-    mut listener: PgListener,
-    tenants: TenantRegistry,
-    rbac: Rbac,
-    outbox: OutboxWaker,
-) {
-    loop {
-        match listener.try_recv().await {
-            Ok(Some(notification)) => match notification.channel() {
-                TENANTS_CHANNEL => tenants.invalidate_all(),
-                POLICIES_CHANNEL => match notification.payload().parse::<Uuid>() {
-                    Ok(id) => rbac.invalidate(ShopId(id)).await,
-                    Err(_) => rbac.invalidate_all(),
-                },
-                OUTBOX_CHANNEL => {
-                    if let Ok(id) = notification.payload().parse::<Uuid>() {
-                        outbox.wake(ShopId(id));
-                    }
-                }
-                _ => {}
-            },
-            Ok(None) => {
-                tracing::warn!("change listener reconnected; dropping tenant and policy caches");
-                tenants.invalidate_all();
-                rbac.invalidate_all();
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "change listener failed; retrying");
-                tenants.invalidate_all();
-                rbac.invalidate_all();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
 }

@@ -1,4 +1,4 @@
-//! Tenant resolution: which shop a request is for (DESIGN.md §1).
+//! Tenant resolution: which shop a request is for (docs/ARCHITECTURE.md, "One request").
 //!
 //! - `Host: tinashop.<base domain>` → slug `tinashop`;
 //! - `Host: <base domain>` (or `localhost` / an IP address: health checks, local clients) plus

@@ -9,10 +9,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::endpoints::{self, Delivery, EndpointChange, NewEndpoint, WebhookEndpoint};
-use super::{TEST_EVENT, net};
-use crate::app::AppState;
+use super::{CONSUMER, net};
+use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
+use crate::events::{self, EventKind};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
 
@@ -114,7 +116,7 @@ impl WebhooksAdminApi {
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
     ) -> Result<Json<WebhookEndpointPage>, ShopListErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "webhooks", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksRead).await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
@@ -136,7 +138,7 @@ impl WebhooksAdminApi {
         tenant: Data<&Tenant>,
         body: Json<NewWebhookEndpoint>,
     ) -> Result<EndpointCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksWrite).await?;
         let url = self.checked_url(&body.url).await?;
         let new = NewEndpoint {
             url,
@@ -164,7 +166,7 @@ impl WebhooksAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<Json<WebhookEndpoint>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "webhooks", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksRead).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let endpoint = endpoints::find(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -183,7 +185,7 @@ impl WebhooksAdminApi {
         id: Path<Uuid>,
         body: Json<WebhookEndpointUpdate>,
     ) -> Result<Json<WebhookEndpointChanged>, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksWrite).await?;
         let url = match body.url.as_deref() {
             Some(raw) => Some(self.checked_url(raw).await?),
             None => None,
@@ -217,7 +219,7 @@ impl WebhooksAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<EndpointDeleted, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         if !endpoints::delete(&mut tx, id.0).await? {
             return Err(endpoints::not_found().into());
@@ -237,7 +239,7 @@ impl WebhooksAdminApi {
         /// 1–100, default 20.
         limit: Query<Option<u32>>,
     ) -> Result<Json<DeliveryPage>, ShopListErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "webhooks", "read").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksRead).await?;
         let limit = page_limit(limit.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
@@ -258,7 +260,7 @@ impl WebhooksAdminApi {
         tenant: Data<&Tenant>,
         id: Path<Uuid>,
     ) -> Result<TestAccepted, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, "webhooks", "write").await?;
+        self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let endpoint = endpoints::find(&mut tx, id.0).await?;
         if !endpoint.active {
@@ -270,9 +272,15 @@ impl WebhooksAdminApi {
         }
         let payload =
             json!({ "message": "A test event from shopfleet.", "endpoint_id": endpoint.id });
-        let event_id =
-            super::queue_for_endpoint(&mut tx, tenant.id, endpoint.id, TEST_EVENT, &payload)
-                .await?;
+        let event_id = events::emit_to(
+            &mut tx,
+            tenant.id,
+            CONSUMER,
+            endpoint.id,
+            EventKind::WebhookTest,
+            &payload,
+        )
+        .await?;
         tx.commit().await?;
         Ok(TestAccepted::Accepted(Json(TestQueued { event_id })))
     }

@@ -5,18 +5,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use reqwest::Url;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::net::{self, GuardedResolver};
 use crate::config::WebhookConfig;
-use crate::events::OutboxRow;
-use crate::events::consumers::ConsumerContext;
-use crate::events::worker::{Outcome, RetryPolicy};
+use crate::events::{Consumer, OutboxRow, Outcome, RetryPolicy};
 use crate::signature;
 use crate::tenancy::{Tenant, TenantTx};
 
@@ -28,8 +27,10 @@ const BATCH_BUDGET: Duration = Duration::from_secs(60);
 /// Bytes of a response body read (and dropped) so that the connection can be reused.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// The webhook HTTP client and retry policy, built once from the configuration.
+/// The outbox consumer of webhook rows: the HTTP client and retry policy, built once from the
+/// configuration.
 pub struct Sender {
+    pool: PgPool,
     client: reqwest::Client,
     allow_private: bool,
     timeout: Duration,
@@ -37,7 +38,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(config: &WebhookConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &WebhookConfig, pool: PgPool) -> anyhow::Result<Self> {
         let timeout = Duration::from_secs(config.timeout_secs);
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -57,18 +58,44 @@ impl Sender {
             base,
             cap: base.saturating_mul(60),
         };
-        Ok(Self { client, allow_private: config.allow_private_networks, timeout, policy })
+        Ok(Self { pool, client, allow_private: config.allow_private_networks, timeout, policy })
+    }
+}
+
+#[async_trait]
+impl Consumer for Sender {
+    fn name(&self) -> &'static str {
+        super::CONSUMER
     }
 
-    /// The retry policy of webhook rows (other consumers keep the worker's own).
-    pub fn policy(&self) -> RetryPolicy {
+    /// The webhook policy from the configuration (`WEBHOOK_MAX_ATTEMPTS`, …).
+    fn retry_policy(&self) -> RetryPolicy {
         self.policy
+    }
+
+    /// Sends the batch (see [`deliver_batch`]) and records its attempts.
+    async fn handle_batch(&self, tenant: &Tenant, rows: &[&OutboxRow]) -> Vec<Outcome> {
+        let delivered = match deliver_batch(self, &self.pool, tenant, rows).await {
+            Ok(delivered) => delivered,
+            Err(err) => return vec![Outcome::Failed(format!("{err:#}")); rows.len()],
+        };
+        let attempts: Vec<Attempt> = delivered.iter().filter_map(|d| d.attempt.clone()).collect();
+        if let Err(err) = record_attempts(&self.pool, tenant, &attempts).await {
+            tracing::warn!(shop = %tenant.slug, error = %err, "webhook attempts not recorded");
+        }
+        let mut by_row: HashMap<Uuid, Outcome> =
+            delivered.into_iter().map(|d| (d.row.id, d.outcome)).collect();
+        rows.iter()
+            .map(|row| {
+                by_row.remove(&row.id).unwrap_or_else(|| Outcome::Failed("not attempted".into()))
+            })
+            .collect()
     }
 }
 
 /// What one attempt got back, as `webhook_attempts` stores it.
 #[derive(Debug, Clone)]
-pub struct Attempt {
+struct Attempt {
     pub outbox_id: Uuid,
     pub endpoint_id: Uuid,
     pub attempt: i32,
@@ -79,7 +106,7 @@ pub struct Attempt {
 }
 
 /// A claimed row's outcome, and its attempt when one was made.
-pub struct Delivered<'a> {
+struct Delivered<'a> {
     pub row: &'a OutboxRow,
     pub outcome: Outcome,
     pub attempt: Option<Attempt>,
@@ -98,7 +125,7 @@ struct Target {
 
 /// Sends a batch of claimed `webhook` rows of one shop: endpoints in parallel, each endpoint's
 /// rows in order. See the module doc for deferrals.
-pub async fn deliver_batch<'a>(
+async fn deliver_batch<'a>(
     sender: &Sender,
     pool: &PgPool,
     tenant: &Tenant,
@@ -268,15 +295,17 @@ impl Sender {
     }
 }
 
-/// Stores attempts, in the worker's outcome transaction.
-pub async fn record_attempts(
-    conn: &mut PgConnection,
+/// Stores attempts (they happened, whatever the worker then records of their rows).
+async fn record_attempts(
+    pool: &PgPool,
+    tenant: &Tenant,
     attempts: &[Attempt],
-) -> Result<(), sqlx::Error> {
+) -> anyhow::Result<()> {
     if attempts.is_empty() {
         return Ok(());
     }
     let ids: Vec<Uuid> = attempts.iter().map(|_| Uuid::now_v7()).collect();
+    let mut tx = TenantTx::begin(pool, tenant).await?;
     sqlx::query(
         "insert into webhook_attempts (id, outbox_id, endpoint_id, attempt, started_at, duration_ms, status_code, error) \
          select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[], $8::text[])",
@@ -289,25 +318,8 @@ pub async fn record_attempts(
     .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
     .bind(attempts.iter().map(|a| a.status_code).collect::<Vec<_>>())
     .bind(attempts.iter().map(|a| a.error.clone()).collect::<Vec<_>>())
-    .execute(conn)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
-}
-
-/// One row outside the worker's batches (`Consumer::handle`): sends it and records the attempt.
-pub async fn deliver_one(
-    context: &ConsumerContext,
-    tenant: &Tenant,
-    row: &OutboxRow,
-) -> anyhow::Result<()> {
-    let delivered = deliver_batch(&context.webhooks, &context.pool, tenant, &[row]).await?;
-    let attempts: Vec<Attempt> = delivered.iter().filter_map(|d| d.attempt.clone()).collect();
-    let mut tx = TenantTx::begin(&context.pool, tenant).await?;
-    record_attempts(&mut tx, &attempts).await?;
     tx.commit().await?;
-    match delivered.into_iter().next().map(|d| d.outcome) {
-        Some(Outcome::Done) => Ok(()),
-        Some(Outcome::Failed(error) | Outcome::Dead(error)) => Err(anyhow::anyhow!(error)),
-        Some(Outcome::Deferred(_)) | None => Err(anyhow::anyhow!("webhook delivery deferred")),
-    }
+    Ok(())
 }

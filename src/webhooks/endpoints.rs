@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{ALL_EVENTS, CONSUMER, EVENT_KINDS};
 use crate::error::{AppError, AppResult};
+use crate::events::EventKind;
 
 /// Endpoints one shop may register.
 pub const MAX_ENDPOINTS: i64 = 20;
@@ -51,10 +52,12 @@ pub fn parse_events(field: &str, raw: &[String]) -> AppResult<Vec<String>> {
     let mut events: Vec<String> = Vec::with_capacity(raw.len());
     for kind in raw {
         let kind = kind.trim();
-        if kind != ALL_EVENTS && !EVENT_KINDS.contains(&kind) {
+        let known = EventKind::parse(kind).is_some_and(|k| EVENT_KINDS.contains(&k));
+        if kind != ALL_EVENTS && !known {
+            let names: Vec<&str> = EVENT_KINDS.iter().map(|k| k.as_str()).collect();
             return Err(AppError::validation(
                 field,
-                format!("unknown event kind {kind:?}; known: {}, or \"*\"", EVENT_KINDS.join(", ")),
+                format!("unknown event kind {kind:?}; known: {}, or \"*\"", names.join(", ")),
             ));
         }
         if !events.iter().any(|k| k == kind) {

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use shopfleet::app::Application;
 use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig, WebhookConfig};
+use shopfleet::server::Application;
 use shopfleet::tenancy::migrate;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

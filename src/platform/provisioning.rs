@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::db::{enter_shop, leave_shop};
-use super::migrate::{TenantMigration, apply_migrations};
-use super::{ShopId, ShopStatus, Slug, Tenant, quote_ident, role_name_for, schema_name_for};
 use crate::auth::rbac;
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events;
+use crate::tenancy::db::{enter_shop, leave_shop};
+use crate::tenancy::migrate::{TenantMigration, apply_migrations};
+use crate::tenancy::{
+    ShopId, ShopStatus, Slug, Tenant, quote_ident, role_name_for, schema_name_for,
+};
 
 /// What a new shop is made of; every field already validated.
 pub struct NewShop {
@@ -40,7 +42,7 @@ pub struct ProvisionedShop {
     pub database_time: Duration,
 }
 
-/// Creates a shop, atomically. `migrations` is normally [`super::migrate::embedded`]; tests pass
+/// Creates a shop, atomically. `migrations` is normally [`crate::tenancy::migrate::embedded`]; tests pass
 /// a set with a failing step to prove that nothing is left behind.
 pub async fn provision(
     pool: &PgPool,
@@ -95,7 +97,13 @@ pub async fn provision(
         .await?;
     rbac::assign_role(&mut tx, id, owner_id, "owner").await?;
     // Outbox-fed search engines create the shop's index from this event.
-    events::emit(&mut tx, id, "shop.created", serde_json::json!({ "slug": tenant.slug })).await?;
+    events::emit(
+        &mut tx,
+        id,
+        events::EventKind::ShopCreated,
+        serde_json::json!({ "slug": tenant.slug }),
+    )
+    .await?;
     leave_shop(&mut tx).await?;
     tx.commit().await?;
 
@@ -109,7 +117,7 @@ async fn create_role_and_schema(
     let role = quote_ident(&tenant.role_name);
     let schema = quote_ident(&tenant.schema_name);
     // NOLOGIN: only the application's role can act as it, through set_config('role', …, true).
-    // On PostgreSQL 16+ the grant needs `WITH SET TRUE` (the default there), see DESIGN.md.
+    // On PostgreSQL 16+ the grant needs `WITH SET TRUE` (the default there).
     let ddl = format!(
         "create role {role} nologin; grant {role} to current_user; \
          create schema {schema} authorization {role};"

@@ -4,15 +4,14 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::principal::StaffAuth;
-use super::session;
-use super::tokens::{TokenKind, TokenPair};
-use crate::app::AppState;
+use crate::auth::principal::StaffAuth;
+use crate::auth::tokens::{TokenKind, TokenPair};
 use crate::error::ShopReadErrors;
 use crate::error_responses;
+use crate::state::AppState;
 use crate::tenancy::Tenant;
 
-pub struct AdminAuthApi {
+pub struct StaffAuthApi {
     pub state: AppState,
 }
 
@@ -41,7 +40,7 @@ error_responses!(
 );
 
 #[OpenApi(prefix_path = "/v1/admin/auth", tag = "crate::openapi_tags::Tag::AdminAuth")]
-impl AdminAuthApi {
+impl StaffAuthApi {
     /// Sign in as owner or staff
     ///
     /// `invalid_credentials` (401) for a wrong e-mail or password; too many failures for one
@@ -52,7 +51,7 @@ impl AdminAuthApi {
         tenant: Data<&Tenant>,
         body: Json<LoginRequest>,
     ) -> Result<Json<TokenPair>, LoginErrors> {
-        let (_, pair) = session::password_login(
+        let (_, pair) = super::password_login(
             &self.state,
             &tenant,
             TokenKind::Staff,
@@ -72,9 +71,7 @@ impl AdminAuthApi {
         tenant: Data<&Tenant>,
         body: Json<RefreshRequest>,
     ) -> Result<Json<TokenPair>, ShopReadErrors> {
-        Ok(Json(
-            session::refresh(&self.state, &tenant, TokenKind::Staff, &body.refresh_token).await?,
-        ))
+        Ok(Json(super::refresh(&self.state, &tenant, TokenKind::Staff, &body.refresh_token).await?))
     }
 
     /// Sign out
@@ -87,7 +84,7 @@ impl AdminAuthApi {
         tenant: Data<&Tenant>,
         body: Json<RefreshRequest>,
     ) -> Result<LoggedOut, ShopReadErrors> {
-        session::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
+        super::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
         Ok(LoggedOut::NoContent)
     }
 }

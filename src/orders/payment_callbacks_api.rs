@@ -1,4 +1,6 @@
-//! `POST /v1/store/payments/{provider}/webhook`: a payment provider reports a result.
+//! `POST /v1/store/payments/{provider}/webhook`: a payment provider reports a result, which
+//! moves the order (paid, or cancelled and restocked). It lives with the orders it changes;
+//! `payments` holds the providers and knows no order state.
 
 use poem::Request;
 use poem::web::Data;
@@ -7,16 +9,16 @@ use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{Object, OpenApi};
 use serde_json::json;
 
-use super::{CallbackError, CallbackEvent, provider, shop_secret};
-use crate::app::AppState;
 use crate::error::{AppError, AppResult, current_request_id};
 use crate::error_responses;
 use crate::orders::{self, Action, Actor, OrderKey, OrderStatus};
+use crate::payments::{CallbackError, CallbackEvent, provider, shop_secret};
 use crate::platform::audit;
 use crate::signature::unix_now;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 
-pub struct PaymentsApi {
+pub struct PaymentCallbacksApi {
     pub state: AppState,
 }
 
@@ -30,7 +32,7 @@ pub struct CallbackAck {
 error_responses!(CallbackErrors { 400 BadRequest, 403 Forbidden, 404 NotFound });
 
 #[OpenApi(prefix_path = "/v1/store/payments", tag = "crate::openapi_tags::Tag::Payments")]
-impl PaymentsApi {
+impl PaymentCallbacksApi {
     /// Receive a payment provider's callback
     ///
     /// Signed by the provider (`test_card`: header `Test-Card-Signature: t=<unix>,v1=<hex
@@ -50,7 +52,7 @@ impl PaymentsApi {
     }
 }
 
-impl PaymentsApi {
+impl PaymentCallbacksApi {
     async fn receive(
         &self,
         req: &Request,

@@ -1,4 +1,5 @@
-//! The login, refresh and logout flows, shared by shop staff and customers.
+//! Sessions: the login, refresh and logout flows of shop staff ([`StaffAuthApi`]) and customers
+//! ([`CustomerAuthApi`]), on the mechanisms of `auth`.
 //!
 //! Rule: a login failure says only `invalid_credentials`, whatever was wrong, and counts
 //! against the identity's rate limit.
@@ -6,11 +7,17 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::password;
-use super::rate_limit::LoginLimiter;
-use super::tokens::{self, TokenKind, TokenPair};
-use crate::app::AppState;
+mod customer_api;
+mod staff_api;
+
+pub use customer_api::CustomerAuthApi;
+pub use staff_api::StaffAuthApi;
+
+use crate::auth::password;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::tokens::{self, TokenKind, TokenPair};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 
 fn kind_label(kind: TokenKind) -> &'static str {

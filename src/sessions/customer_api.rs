@@ -5,21 +5,20 @@ use poem_openapi::OpenApi;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 
-use super::admin_api::{LoggedOut, LoginErrors, LoginRequest, RefreshRequest};
-use super::principal::CustomerAuth;
-use super::session;
-use super::tokens::{TokenKind, TokenPair};
-use crate::app::AppState;
+use super::staff_api::{LoggedOut, LoginErrors, LoginRequest, RefreshRequest};
+use crate::auth::principal::CustomerAuth;
+use crate::auth::tokens::{TokenKind, TokenPair};
 use crate::cart;
 use crate::error::ShopReadErrors;
+use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 
-pub struct StoreAuthApi {
+pub struct CustomerAuthApi {
     pub state: AppState,
 }
 
 #[OpenApi(prefix_path = "/v1/store/auth", tag = "crate::openapi_tags::Tag::Customers")]
-impl StoreAuthApi {
+impl CustomerAuthApi {
     /// Sign in as a customer
     ///
     /// With the `X-Cart-Token` of a guest cart, that cart's items move into the customer's cart.
@@ -30,7 +29,7 @@ impl StoreAuthApi {
         #[oai(name = "X-Cart-Token")] cart_token: Header<Option<String>>,
         body: Json<LoginRequest>,
     ) -> Result<Json<TokenPair>, LoginErrors> {
-        let (customer, pair) = session::password_login(
+        let (customer, pair) = super::password_login(
             &self.state,
             &tenant,
             TokenKind::Customer,
@@ -54,8 +53,7 @@ impl StoreAuthApi {
         body: Json<RefreshRequest>,
     ) -> Result<Json<TokenPair>, ShopReadErrors> {
         Ok(Json(
-            session::refresh(&self.state, &tenant, TokenKind::Customer, &body.refresh_token)
-                .await?,
+            super::refresh(&self.state, &tenant, TokenKind::Customer, &body.refresh_token).await?,
         ))
     }
 
@@ -67,7 +65,7 @@ impl StoreAuthApi {
         tenant: Data<&Tenant>,
         body: Json<RefreshRequest>,
     ) -> Result<LoggedOut, ShopReadErrors> {
-        session::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
+        super::logout(&self.state, &tenant, auth.0.id, &body.refresh_token).await?;
         Ok(LoggedOut::NoContent)
     }
 }

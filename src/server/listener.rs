@@ -1,0 +1,63 @@
+//! The change listener: one PostgreSQL `LISTEN` connection per instance, routing each channel
+//! to the part that reacts to it: shop and domain changes drop the tenant cache, policy
+//! changes drop a shop's enforcer, outbox notifications wake the worker.
+//!
+//! Rule: it is connected before the server accepts requests ([`connect`]), so nothing is
+//! missed; a lost connection drops both caches (notifications may have been missed; the outbox
+//! worker's sweep and schedule recover its side).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use uuid::Uuid;
+
+use crate::auth::rbac::{POLICIES_CHANNEL, Rbac};
+use crate::events::OUTBOX_CHANNEL;
+use crate::events::worker::OutboxWaker;
+use crate::tenancy::ShopId;
+use crate::tenancy::registry::{TENANTS_CHANNEL, TenantRegistry};
+
+/// Subscribes to change notifications; the listener is then driven by [`run`].
+pub async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen_all([TENANTS_CHANNEL, POLICIES_CHANNEL, OUTBOX_CHANNEL]).await?;
+    Ok(listener)
+}
+
+/// Runs for the life of the server.
+pub async fn run(
+    mut listener: PgListener,
+    tenants: TenantRegistry,
+    rbac: Rbac,
+    outbox: OutboxWaker,
+) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match notification.channel() {
+                TENANTS_CHANNEL => tenants.invalidate_all(),
+                POLICIES_CHANNEL => match notification.payload().parse::<Uuid>() {
+                    Ok(id) => rbac.invalidate(ShopId(id)).await,
+                    Err(_) => rbac.invalidate_all(),
+                },
+                OUTBOX_CHANNEL => {
+                    if let Ok(id) = notification.payload().parse::<Uuid>() {
+                        outbox.wake(ShopId(id));
+                    }
+                }
+                _ => {}
+            },
+            Ok(None) => {
+                tracing::warn!("change listener reconnected; dropping tenant and policy caches");
+                tenants.invalidate_all();
+                rbac.invalidate_all();
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "change listener failed; retrying");
+                tenants.invalidate_all();
+                rbac.invalidate_all();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}

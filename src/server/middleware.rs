@@ -1,0 +1,105 @@
+//! Middleware around every route: the request id and tracing span, the one JSON error shape
+//! for errors that escape handlers, and request body limits.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::error::{AppError, REQUEST_ID, into_json_response};
+use crate::media;
+
+/// Largest request body accepted (JSON APIs; uploads go straight to object storage).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest body of the two routes that carry a file: the multipart image upload
+/// (`POST /v1/admin/products/{id}/media`) and a PUT to a local-store signed URL
+/// (`PUT /v1/objects/…`). They must fit the largest plan's upload limit (`platform.plans
+/// .max_upload_bytes`, capped at [`media::MAX_FILE_BYTES`]) plus the multipart envelope; the
+/// handlers then hold each shop to its own plan's limit (413 `file_too_large`) or to the signed
+/// length. Every other route keeps the 1 MiB limit.
+pub const MAX_UPLOAD_BODY_BYTES: usize = media::MAX_FILE_BYTES as usize + 1024 * 1024;
+
+fn body_limit(req: &Request) -> usize {
+    let path = req.uri().path();
+    let upload = match *req.method() {
+        poem::http::Method::POST => {
+            path.starts_with("/v1/admin/products/") && path.ends_with("/media")
+        }
+        poem::http::Method::PUT => path.starts_with("/v1/objects/"),
+        _ => false,
+    };
+    if upload { MAX_UPLOAD_BODY_BYTES } else { MAX_BODY_BYTES }
+}
+
+/// Refuses a declared body over the route's limit ([`body_limit`]) with 413, and cuts off an
+/// undeclared (chunked) one at that size, so that no request can make the server buffer
+/// without bound.
+fn limit_body(req: &mut Request) -> Result<(), AppError> {
+    let max_bytes = body_limit(req);
+    let declared = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max_bytes) {
+        return Err(AppError::PayloadTooLarge { max_bytes });
+    }
+    if declared.is_none() {
+        let mut seen = 0usize;
+        let stream = req.take_body().into_bytes_stream().map(move |chunk| {
+            let chunk = chunk?;
+            seen += chunk.len();
+            if seen > max_bytes {
+                return Err(std::io::Error::other("request body too large"));
+            }
+            Ok(chunk)
+        });
+        req.set_body(poem::Body::from_bytes_stream(stream));
+    }
+    Ok(())
+}
+
+/// Gives each request an id (or keeps a sane incoming `X-Request-Id`), a tracing span, and
+/// turns every escaped error into the JSON error shape carrying that id.
+pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    let request_id = req
+        .header("x-request-id")
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+        shop = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = REQUEST_ID
+        .scope(
+            request_id.clone(),
+            async move {
+                if let Err(err) = limit_body(&mut req) {
+                    return poem::error::ResponseError::as_response(&err);
+                }
+                match next.call(req).await {
+                    Ok(response) => response.into_response(),
+                    Err(err) => into_json_response(err),
+                }
+            }
+            .instrument(span.clone()),
+        )
+        .await;
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "handled"
+        );
+    });
+    Ok(response)
+}

@@ -1,0 +1,172 @@
+//! The composition root: builds the [`Application`] (state, middleware, listener, outbox worker
+//! and its consumers) that `serve` runs and that tests start.
+//!
+//! Request path: request id + error shape ([`middleware`]) → tenant resolver (shop routes only)
+//! → security scheme checker (token bound to the shop) → handler (RBAC check, `TenantTx`).
+//!
+//! Rule: tests start the server through [`Application::build`], exactly as `serve` does; and
+//! only this module (with `main`/`commands`) wires domains to infrastructure: outbox
+//! subscriptions and consumers are registered here, nowhere else.
+
+pub mod listener;
+pub mod middleware;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::Cors;
+use poem::web::Json;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
+
+use crate::config::ServerConfig;
+use crate::error::AppError;
+use crate::events::worker::OutboxWorker;
+use crate::events::{self, Consumers, Subscription};
+use crate::routes::openapi_service;
+use crate::search::{SearchIndexer, SearchIndexing};
+use crate::state::{AppState, connect};
+use crate::tenancy::resolver::TenantResolver;
+use crate::{cart, idempotency, media, payments, storage, webhooks};
+
+pub use middleware::MAX_UPLOAD_BODY_BYTES;
+
+/// Which events each consumer receives. Installed once per process, before anything emits
+/// ([`events::register_subscriptions`]); CLI commands that write shop data call it too.
+pub fn register_subscriptions() {
+    let subscriptions: Vec<Arc<dyn Subscription>> = vec![
+        Arc::new(SearchIndexing),
+        Arc::new(media::ObjectDeletion),
+        Arc::new(payments::test_card::GatewayRequests),
+        Arc::new(webhooks::WebhookEvents),
+    ];
+    events::register_subscriptions(subscriptions);
+}
+
+/// The consumers (and hourly housekeeping) of this instance's outbox worker.
+fn consumers(state: &AppState, self_url: String) -> anyhow::Result<Consumers> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the payment gateway's HTTP client")?;
+    Ok(Consumers::new()
+        .with(SearchIndexer::new(state.pool.clone(), state.search.clone()))
+        .with(media::ObjectDeleter { store: state.store.clone() })
+        .with(payments::test_card::Gateway { http, self_url, pool: state.pool.clone() })
+        .with(webhooks::Sender::new(&state.config.webhooks, state.pool.clone())?)
+        .with_housekeeping(cart::ExpiredCarts)
+        .with_housekeeping(idempotency::ExpiredKeys))
+}
+
+/// The whole HTTP endpoint, middleware included.
+pub fn endpoint(state: AppState) -> impl Endpoint {
+    let api = openapi_service(&state);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let mut route = Route::new();
+    if let Some(local) = state.store.as_local() {
+        route = route.nest("/v1/objects", storage::local_routes(local));
+    }
+    route
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .with(TenantResolver {
+            registry: state.tenants.clone(),
+            base_domain: state.config.base_domain.clone(),
+        })
+        .with(Cors::new())
+        .data(state.tokens.clone())
+        .data(state)
+        .around(middleware::request_context)
+}
+
+#[handler]
+fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[handler]
+async fn readyz(req: &Request) -> Response {
+    let Some(state) = req.data::<AppState>() else {
+        return poem::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match sqlx::query("select 1").execute(&state.pool).await {
+        Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            poem::error::ResponseError::as_response(&AppError::from(err))
+        }
+    }
+}
+
+/// How this process reaches its own HTTP server (the built-in payment gateway calls back).
+fn self_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// A server bound to its port, ready to run. Tests bind port 0 and read the port back.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    state: AppState,
+    listener: sqlx::postgres::PgListener,
+}
+
+impl Application {
+    pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        config.validate()?;
+        register_subscriptions();
+        let pool = connect(&config.database).await?;
+        let listener =
+            listener::connect(&pool).await.context("subscribing to shop change notifications")?;
+        let acceptor = TcpListener::bind(config.listen_addr.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {}", config.listen_addr))?;
+        let state = AppState::new(pool, config)?;
+        state
+            .store
+            .check()
+            .await
+            .with_context(|| format!("checking object storage ({})", state.store.kind()))?;
+        Ok(Self { acceptor, state, listener })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process ends, with the outbox worker alongside.
+    pub async fn run(self) -> std::io::Result<()> {
+        let consumers =
+            consumers(&self.state, self_url(self.local_addr())).map_err(std::io::Error::other)?;
+        let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(consumers));
+        let waker = worker.waker();
+        tokio::spawn(worker.run());
+        tokio::spawn(listener::run(
+            self.listener,
+            self.state.tenants.clone(),
+            self.state.rbac.clone(),
+            waker,
+        ));
+        Server::new_with_acceptor(self.acceptor).run(endpoint(self.state)).await
+    }
+}

@@ -1,0 +1,93 @@
+//! `AppState`: the handles that request handlers share (pool, tenant registry, RBAC, token
+//! keys, search engine, object store, configuration). Built once by the server.
+//!
+//! Rule: this module sits below every domain: it holds handles of infrastructure and imports no
+//! domain's API. A part that needs one handle takes that handle, not the whole state (the
+//! security checkers read the token keys from the request, the outbox consumers get their own).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rbac::Rbac;
+use crate::auth::tokens::TokenKeys;
+use crate::config::{DatabaseConfig, ServerConfig};
+use crate::search::meili::MeiliEngine;
+use crate::search::{SearchEngine, engine_from_config};
+use crate::storage::{self, LocalUrls, ObjectStore};
+use crate::tenancy::registry::TenantRegistry;
+
+/// Everything handlers share. Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<ServerConfig>,
+    pub tenants: TenantRegistry,
+    pub rbac: Rbac,
+    pub tokens: Arc<TokenKeys>,
+    pub login_limiter: LoginLimiter,
+    /// The search engine (MeiliSearch or PostgreSQL full-text search).
+    pub search: Arc<dyn SearchEngine>,
+    /// The same engine when it is MeiliSearch: tenant tokens need its keys.
+    pub meili: Option<Arc<MeiliEngine>>,
+    /// Object storage (S3 or a local directory): product images.
+    pub store: Arc<dyn ObjectStore>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: ServerConfig) -> anyhow::Result<Self> {
+        let (search, meili) =
+            engine_from_config(&config.search, pool.clone()).context("configuring search")?;
+        // The local store's signed URLs are served by this application on the platform host.
+        let store = storage::from_config(
+            &config.storage,
+            LocalUrls {
+                secret: config.jwt_secret.as_bytes().to_vec(),
+                base_url: config.url_of_host(&config.base_domain),
+            },
+        );
+        Ok(Self {
+            search,
+            meili,
+            store,
+            tenants: TenantRegistry::new(pool.clone(), config.tenant_cache_capacity),
+            rbac: Rbac::new(pool.clone(), config.tenant_cache_capacity),
+            tokens: Arc::new(TokenKeys::new(
+                config.jwt_secret.as_bytes(),
+                config.access_token_ttl_secs,
+                config.refresh_token_ttl_days,
+            )),
+            login_limiter: LoginLimiter::new(
+                config.login_max_failures,
+                Duration::from_secs(config.login_window_secs),
+            ),
+            config: Arc::new(config),
+            pool,
+        })
+    }
+
+    /// The public URL of a shop's storefront host.
+    pub fn shop_url(&self, slug: &str) -> String {
+        self.config.url_of_host(&format!("{slug}.{}", self.config.base_domain))
+    }
+}
+
+/// Opens the one pool shared by every shop.
+///
+/// No ping before each checkout (sqlx's default): it would add a round trip to every request.
+/// A connection broken by a server restart fails one query and is then discarded; the lifetime
+/// limit recycles the rest.
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .max_lifetime(Duration::from_secs(config.database_max_lifetime_secs))
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&config.database_url)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")
+}

@@ -14,7 +14,7 @@
 //! Housekeeping: once an hour, shop by shop, processed rows past their retention are deleted
 //! and every registered [`Housekeeping`] task runs.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,14 +71,21 @@ impl OutboxWorker {
 
     /// Runs for the life of the server.
     pub async fn run(mut self) {
-        let queued = Arc::new(Mutex::new(HashSet::new()));
+        let queued = Arc::new(Mutex::new(HashMap::<ShopId, bool>::new()));
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_SHOPS));
         tokio::spawn(sweep_loop(self.pool.clone(), self.waker.clone()));
         tokio::spawn(schedule_loop(self.pool.clone(), self.waker.clone()));
         tokio::spawn(cleanup_loop(self.pool.clone(), self.consumers.clone()));
         while let Some(shop) = self.receiver.recv().await {
-            if !queued.lock().await.insert(shop) {
-                continue; // already being processed; its loop picks the new rows up
+            {
+                // A shop being processed is only marked: its task makes one more pass before it
+                // stops, so rows committed during a pass are never left waiting for the sweep.
+                let mut queued = queued.lock().await;
+                if let Some(woken_again) = queued.get_mut(&shop) {
+                    *woken_again = true;
+                    continue;
+                }
+                queued.insert(shop, false);
             }
             let (pool, consumers, queued) =
                 (self.pool.clone(), self.consumers.clone(), queued.clone());
@@ -88,14 +95,20 @@ impl OutboxWorker {
                 loop {
                     match process_shop(&pool, &consumers, shop).await {
                         Ok(true) => continue, // a full batch: there may be more
-                        Ok(false) => break,
+                        Ok(false) => {}
                         Err(err) => {
                             tracing::error!(shop = %shop, error = %err, "outbox processing failed");
+                        }
+                    }
+                    let mut queued = queued.lock().await;
+                    match queued.get_mut(&shop) {
+                        Some(woken_again) if *woken_again => *woken_again = false,
+                        _ => {
+                            queued.remove(&shop);
                             break;
                         }
                     }
                 }
-                queued.lock().await.remove(&shop);
             });
         }
     }

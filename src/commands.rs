@@ -19,10 +19,18 @@ use crate::state::{self, AppState};
 use crate::storage::{self, LocalUrls};
 use crate::tenancy::{ShopId, ShopStatus, Slug, migrate};
 
-/// Turns an API error into a CLI error with its code and message.
+/// Turns an error of the shared domain code into a CLI error: its code and message for what a
+/// user can fix, the real cause for database and internal errors (an operator reads this, not a
+/// client, so there is nothing to hide and \"internal server error\" would say nothing).
 pub fn cli_error(err: AppError) -> anyhow::Error {
-    let body = err.body();
-    anyhow!("{}: {}", body.error.code, body.error.message)
+    match err {
+        AppError::Database(err) => anyhow::Error::new(err).context("database error"),
+        AppError::Internal(err) => err,
+        other => {
+            let body = other.body();
+            anyhow!("{}: {}", body.error.code, body.error.message)
+        }
+    }
 }
 
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
@@ -310,4 +318,21 @@ pub fn openapi_document() -> anyhow::Result<String> {
         login_window_secs: 300,
     };
     Ok(routes::openapi_json(&AppState::new(pool, config)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_errors_show_codes_for_user_errors_and_causes_for_database_errors() {
+        let user = cli_error(AppError::conflict("slug_taken", "this shop address is taken"));
+        assert_eq!(user.to_string(), "slug_taken: this shop address is taken");
+        let database = cli_error(AppError::Database(sqlx::Error::Protocol(
+            "relation \"platform.shops\" does not exist".into(),
+        )));
+        let printed = format!("{database:#}");
+        assert!(printed.contains("platform.shops"), "{printed}");
+        assert!(!printed.contains("internal server error"), "{printed}");
+    }
 }

@@ -12,7 +12,7 @@ use clap::Args;
 pub struct DatabaseConfig {
     /// PostgreSQL URL of the application's login role (not a superuser: see README). TLS with
     /// `?sslmode=require` (or `verify-full` and `sslrootcert=…`); system CA roots are trusted.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
 
     /// Maximum connections in the one pool shared by all shops.

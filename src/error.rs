@@ -5,12 +5,22 @@
 //! something that converts into it) and the operation's error enum, made by
 //! [`error_responses!`], turns it into the declared status. Internal errors are logged with
 //! their cause and answered with a generic 500 body: database messages never reach a client.
+//!
+//! Which layer does what:
+//! - data code (SQL functions taking a `TenantTx`) returns `AppError`, turning the constraint
+//!   violations a client can cause into their meaning at the query with [`OnConstraint`]
+//!   (`.on_constraint("roles_pkey", |_| AppError::conflict(…))`); anything else stays
+//!   `AppError::Database`;
+//! - the API edge maps `AppError` to the status codes each operation declares
+//!   ([`error_responses!`]), and is the only place that knows HTTP;
+//! - the CLI (`commands::cli_error`) prints codes and messages, and for database and internal
+//!   errors the real cause.
 
 use poem::http::StatusCode;
 use poem_openapi::Object;
 
 tokio::task_local! {
-    /// The id of the request being handled, set by the request-id middleware in `app.rs`.
+    /// The id of the request being handled, set by the request-id middleware (`server::middleware`).
     pub static REQUEST_ID: String;
 }
 
@@ -155,6 +165,34 @@ impl AppError {
 
 /// Maps a unique-violation on `constraint` to a 409 with `code`; any other error passes through.
 /// The one place where database constraint names turn into API error codes.
+/// Maps the violation of one named constraint to the error a client should see, at the query
+/// (in the style of realworld-axum-sqlx): `query.await.on_constraint("roles_pkey", |_| …)?`.
+/// Chainable; any other error passes through as `AppError::Database`.
+pub trait OnConstraint<T> {
+    fn on_constraint(
+        self,
+        constraint: &str,
+        map: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> AppError,
+    ) -> Result<T, AppError>;
+}
+
+impl<T, E: Into<AppError>> OnConstraint<T> for Result<T, E> {
+    fn on_constraint(
+        self,
+        constraint: &str,
+        map: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> AppError,
+    ) -> Result<T, AppError> {
+        self.map_err(|err| match err.into() {
+            AppError::Database(sqlx::Error::Database(db))
+                if db.constraint() == Some(constraint) =>
+            {
+                map(db)
+            }
+            other => other,
+        })
+    }
+}
+
 pub fn on_unique_violation(
     err: sqlx::Error,
     constraint: &str,

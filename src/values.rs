@@ -201,6 +201,50 @@ pub fn secret_token_hash(token: &str) -> Vec<u8> {
     sha2::Sha256::digest(token.trim().as_bytes()).to_vec()
 }
 
+/// Stores an enum with `as_str(self) -> &'static str` and `parse(&str) -> Option<Self>` as
+/// PostgreSQL `text`: bound by its name, and read back strictly, so a value no variant has is a
+/// decode error, never a silent default.
+macro_rules! text_enum {
+    ($ty:ty) => {
+        impl sqlx::Type<sqlx::Postgres> for $ty {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+
+        impl sqlx::Decode<'_, sqlx::Postgres> for $ty {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'_>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let name = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                <$ty>::parse(name).ok_or_else(|| {
+                    format!("unknown {} {name:?} in the database", stringify!($ty)).into()
+                })
+            }
+        }
+
+        impl sqlx::postgres::PgHasArrayType for $ty {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+    };
+}
+pub(crate) use text_enum;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,47 +291,3 @@ mod tests {
         assert!(page_limit(Some(101)).is_err());
     }
 }
-
-/// Stores an enum with `as_str(self) -> &'static str` and `parse(&str) -> Option<Self>` as
-/// PostgreSQL `text`: bound by its name, and read back strictly, so a value no variant has is a
-/// decode error, never a silent default.
-macro_rules! text_enum {
-    ($ty:ty) => {
-        impl sqlx::Type<sqlx::Postgres> for $ty {
-            fn type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
-            }
-
-            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
-            }
-        }
-
-        impl sqlx::Encode<'_, sqlx::Postgres> for $ty {
-            fn encode_by_ref(
-                &self,
-                buf: &mut sqlx::postgres::PgArgumentBuffer,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
-            }
-        }
-
-        impl sqlx::Decode<'_, sqlx::Postgres> for $ty {
-            fn decode(
-                value: sqlx::postgres::PgValueRef<'_>,
-            ) -> Result<Self, sqlx::error::BoxDynError> {
-                let name = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
-                <$ty>::parse(name).ok_or_else(|| {
-                    format!("unknown {} {name:?} in the database", stringify!($ty)).into()
-                })
-            }
-        }
-
-        impl sqlx::postgres::PgHasArrayType for $ty {
-            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
-            }
-        }
-    };
-}
-pub(crate) use text_enum;

@@ -139,3 +139,21 @@ fn openapi_prints_the_document_without_a_database() {
     let spec: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert!(spec["paths"]["/v1/signup"]["post"].is_object());
 }
+
+#[test]
+fn help_never_prints_the_database_password_or_other_secrets() {
+    for args in [&["serve", "--help"][..], &["migrate", "--help"][..]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_shopfleet"))
+            .args(args)
+            .env("DATABASE_URL", "postgres://app:db-password-123@db.internal/shopfleet")
+            .env("JWT_SECRET", "jwt-secret-value-jwt-secret-value-123")
+            .env("MEILI_API_KEY", "meili-key-value")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("DATABASE_URL"), "the help names the variable: {help}");
+        for secret in ["db-password-123", "jwt-secret-value", "meili-key-value"] {
+            assert!(!help.contains(secret), "{args:?} --help printed {secret}");
+        }
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shopfleet::tenancy::{ShopId, ShopStatus, Tenant, TenantTx};
+use shopfleet::tenancy::TenantTx;
 use uuid::Uuid;
 
 struct TestCustomer {
@@ -84,26 +84,6 @@ fn ids(list: &Value) -> Vec<&str> {
     list.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect()
 }
 
-async fn tenant_of(app: &TestApp, slug: &str) -> Tenant {
-    let (id, schema_name, role_name, currency): (Uuid, String, String, String) = sqlx::query_as(
-        "select id, schema_name, role_name, currency from platform.shops where slug = $1",
-    )
-    .bind(slug)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    Tenant {
-        id: ShopId(id),
-        slug: slug.into(),
-        name: slug.into(),
-        currency,
-        plan: "free".into(),
-        status: ShopStatus::Active,
-        schema_name,
-        role_name,
-    }
-}
-
 /// Writes an order row straight into the shop's schema (nothing in the API creates orders yet).
 async fn insert_order(
     app: &TestApp,
@@ -114,7 +94,7 @@ async fn insert_order(
     paid: i64,
     refunded: i64,
 ) {
-    let tenant = tenant_of(app, &shop.slug).await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
     let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
     sqlx::query(
         "insert into orders (id, token_hash, customer_id, email, status, currency, subtotal, discount_total, \

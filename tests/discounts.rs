@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shopfleet::tenancy::{ShopId, ShopStatus, Tenant, TenantTx};
+use shopfleet::tenancy::TenantTx;
 use uuid::Uuid;
 
 async fn discount(app: &TestApp, shop: &TestShop, body: Value) -> Value {
@@ -16,26 +16,6 @@ async fn discount(app: &TestApp, shop: &TestShop, body: Value) -> Value {
 
 fn codes(page: &Value) -> Vec<&str> {
     page["items"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect()
-}
-
-async fn tenant_of(app: &TestApp, slug: &str) -> Tenant {
-    let (id, schema_name, role_name, currency): (Uuid, String, String, String) = sqlx::query_as(
-        "select id, schema_name, role_name, currency from platform.shops where slug = $1",
-    )
-    .bind(slug)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    Tenant {
-        id: ShopId(id),
-        slug: slug.into(),
-        name: slug.into(),
-        currency,
-        plan: "free".into(),
-        status: ShopStatus::Active,
-        schema_name,
-        role_name,
-    }
 }
 
 async fn category(app: &TestApp, shop: &TestShop, name: &str) -> String {
@@ -237,7 +217,7 @@ async fn the_usage_limit_cannot_drop_below_the_uses_so_far_and_a_used_code_can_b
     let path = format!("/v1/admin/discounts/{id}");
 
     // Three orders used it (as checkout will record them).
-    let tenant = tenant_of(&app, &shop.slug).await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
     let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
     let mut orders = Vec::new();
     for i in 0..3 {

@@ -5,29 +5,8 @@ mod common;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shopfleet::tenancy::{ShopId, ShopStatus, Tenant, TenantTx};
+use shopfleet::tenancy::TenantTx;
 use sqlx::postgres::PgPoolOptions;
-
-async fn tenant_of(app: &TestApp, slug: &str) -> Tenant {
-    let (id, schema_name, role_name, currency): (uuid::Uuid, String, String, String) =
-        sqlx::query_as(
-            "select id, schema_name, role_name, currency from platform.shops where slug = $1",
-        )
-        .bind(slug)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    Tenant {
-        id: ShopId(id),
-        slug: slug.into(),
-        name: slug.into(),
-        currency,
-        plan: "free".into(),
-        status: ShopStatus::Active,
-        schema_name,
-        role_name,
-    }
-}
 
 #[tokio::test]
 async fn a_token_of_one_shop_is_refused_on_another_shops_host() {
@@ -103,7 +82,8 @@ async fn inside_a_shops_transaction_another_shops_tables_are_a_permission_error(
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("iso-a").await, app.signup("iso-b").await);
     app.product(&b, "B's product", 500).await;
-    let (tenant_a, tenant_b) = (tenant_of(&app, &a.slug).await, tenant_of(&app, &b.slug).await);
+    let (tenant_a, tenant_b) =
+        (tenant_of(&app.pool, &a.slug).await, tenant_of(&app.pool, &b.slug).await);
 
     let mut tx = TenantTx::begin(&app.pool, &tenant_a).await.unwrap();
     let own: i64 =
@@ -137,7 +117,7 @@ async fn inside_a_shops_transaction_another_shops_tables_are_a_permission_error(
 async fn a_pooled_connection_leaves_a_shop_transaction_with_default_settings() {
     let app = TestApp::spawn().await;
     let shop = app.signup("iso-pool").await;
-    let tenant = tenant_of(&app, &shop.slug).await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
     // One connection, so every transaction below reuses it.
     let pool = PgPoolOptions::new().max_connections(1).connect(&database_url()).await.unwrap();
     let defaults: (String, String, String) = sqlx::query_as(
@@ -331,7 +311,7 @@ async fn a_custom_domain_serves_its_shop_until_removed_and_cannot_be_claimed_twi
 async fn a_shop_transaction_that_cannot_start_leaves_its_pooled_connection_clean() {
     let app = TestApp::spawn().await;
     let shop = app.signup("iso-role").await;
-    let mut tenant = tenant_of(&app, &shop.slug).await;
+    let mut tenant = tenant_of(&app.pool, &shop.slug).await;
     // One connection, so the failure and the next query share it.
     let pool = PgPoolOptions::new().max_connections(1).connect(&database_url()).await.unwrap();
     tenant.role_name = "shop_role_that_was_dropped".into();
@@ -347,7 +327,7 @@ async fn a_shop_transaction_that_cannot_start_leaves_its_pooled_connection_clean
     let search_path: String =
         sqlx::query_scalar("select current_setting('search_path')").fetch_one(&pool).await.unwrap();
     assert!(!search_path.contains("shop_"), "{search_path}");
-    let tenant = tenant_of(&app, &shop.slug).await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
     let mut tx = TenantTx::begin(&pool, &tenant).await.unwrap();
     let products: i64 =
         sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await.unwrap();

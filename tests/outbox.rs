@@ -13,13 +13,7 @@ use shopfleet::events::worker::process_shop;
 use shopfleet::events::{Consumers, RetryPolicy};
 use shopfleet::search::meili::{MeiliConfig, MeiliEngine};
 use shopfleet::search::{SearchEngine, SearchIndexer};
-use shopfleet::tenancy::registry::load_tenants;
-use shopfleet::tenancy::{ShopId, Tenant, TenantTx};
-
-async fn tenant(app: &TestApp, shop: &TestShop) -> Tenant {
-    let id = ShopId(shop.id.parse().unwrap());
-    load_tenants(&app.pool, &["active"], Some(id), None).await.unwrap().pop().unwrap()
-}
+use shopfleet::tenancy::{Tenant, TenantTx};
 
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
@@ -48,7 +42,7 @@ async fn outbox(app: &TestApp, tenant: &Tenant) -> Vec<Row> {
 async fn an_event_commits_with_its_change_and_the_worker_delivers_it() {
     let app = TestApp::spawn().await;
     let shop = app.signup("outbox").await;
-    let tenant = tenant(&app, &shop).await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
     app.product(&shop, "Evented", 500).await;
 
     // A change that fails (duplicate SKU) leaves no event behind.
@@ -81,7 +75,7 @@ async fn an_event_commits_with_its_change_and_the_worker_delivers_it() {
 async fn a_failing_consumer_is_retried_with_backoff_then_dead_lettered() {
     let app = TestApp::spawn().await;
     let shop = app.signup("outbox-dead").await;
-    let tenant = tenant(&app, &shop).await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
     // A search consumer whose MeiliSearch never answers: every indexing attempt fails.
     let down: Arc<dyn SearchEngine> = Arc::new(
         MeiliEngine::new(MeiliConfig {

@@ -3,36 +3,14 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// Polls `check` until it returns `Ok` or `deadline` passes (then fails showing the last
-/// `Err`): MeiliSearch indexes through the outbox, within seconds; PostgreSQL at commit, so it
-/// passes on the first try.
-async fn eventually<F, Fut>(deadline: Duration, mut check: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Value, Value>>,
-{
-    let started = Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(last) => assert!(
-                started.elapsed() < deadline,
-                "condition not met within {deadline:?}; last seen: {last}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn ok_if(condition: bool, value: Value) -> Result<Value, Value> {
-    if condition { Ok(value) } else { Err(value) }
+fn ok_if(condition: bool, value: Value) -> Option<Value> {
+    condition.then_some(value)
 }
 
 async fn search(app: &TestApp, shop: &TestShop, query: &str) -> (StatusCode, Value) {
@@ -139,7 +117,7 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
     .await;
 
     // Everything active is there (and nothing else).
-    let all = eventually(deadline, || async {
+    let all = eventually("the search index to catch up", deadline, || async {
         let (status, body) = search(app, &shop, "per_page=50").await;
         ok_if(status == StatusCode::OK && body["total"] == 4, body)
     })
@@ -233,7 +211,7 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["synonyms"], json!({ "tee": ["t-shirt"] }));
-    eventually(deadline, || async {
+    eventually("the search index to catch up", deadline, || async {
         let (_, body) = search(app, &shop, "q=tee").await;
         ok_if(names(&body).contains(&"Classic T-Shirt".to_owned()), body)
     })
@@ -251,7 +229,7 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
         Some(json!({ "name": "Hemp Shirt" })),
     )
     .await;
-    eventually(deadline, || async {
+    eventually("the search index to catch up", deadline, || async {
         let (_, body) = search(app, &shop, "q=hemp").await;
         ok_if(names(&body) == ["Hemp Shirt"], body)
     })
@@ -263,7 +241,7 @@ async fn behaviour_suite(app: &TestApp, deadline: Duration) {
         Some(json!({ "status": "archived" })),
     )
     .await;
-    eventually(deadline, || async {
+    eventually("the search index to catch up", deadline, || async {
         let (_, body) = search(app, &shop, "q=hemp").await;
         ok_if(body["total"] == 0, body)
     })
@@ -308,8 +286,7 @@ async fn when_meilisearch_is_down_search_answers_503_and_writes_still_succeed() 
     let mut config = server_config();
     // Its own database: its outbox worker (with a dead MeiliSearch) must not take other tests'
     // events, nor theirs this test's.
-    config.database.database_url = std::env::var("TEST_SEARCH_DOWN_DATABASE_URL")
-        .expect("TEST_SEARCH_DOWN_DATABASE_URL is not set: run the tests through scripts/test.sh");
+    config.database.database_url = database_url_for("search_down");
     // Nothing listens there: every MeiliSearch call fails at once.
     config.search.meili_urls = vec!["http://127.0.0.1:9".into()];
     config.search.meili_timeout_ms = 500;

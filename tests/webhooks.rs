@@ -2,17 +2,16 @@
 //! letters, a worker restart, shop isolation, the admin API and the SSRF guard.
 //!
 //! Servers configured differently use databases of their own (every server's worker delivers
-//! every shop's events of its database): `TEST_DATABASE_URL` for the default test config,
-//! `TEST_WEBHOOK_RETRY_DATABASE_URL` (1 s backoff), `TEST_WEBHOOK_RESTART_DATABASE_URL` (one
-//! test, whose servers start and stop) and `TEST_WEBHOOK_STRICT_DATABASE_URL` (private
-//! networks refused).
+//! every shop's events of its database), made by the harness: the default one for the default
+//! test config, `webhook_retry` (1 s backoff), `webhook_restart` (one test, whose servers start
+//! and stop) and `webhook_strict` (private networks refused).
 
 mod common;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use poem::listener::{Acceptor, Listener};
@@ -20,8 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shopfleet::config::ServerConfig;
 use shopfleet::server::Application;
-use shopfleet::tenancy::registry::load_tenants;
-use shopfleet::tenancy::{ShopId, Tenant, TenantTx, migrate};
+use shopfleet::tenancy::{TenantTx, migrate};
 
 // ---------------------------------------------------------------------------------------------
 // The receiver: records every request, answers scripted statuses per path (200 by default).
@@ -112,34 +110,13 @@ impl Receiver {
     }
 }
 
-/// Polls `check` until it returns `Some`, or panics after `within`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(started.elapsed() < within, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn database(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run the tests through scripts/test.sh"))
-}
-
 /// The default test config on another database, delivering with a short backoff.
-fn config_on(var: &str, base_secs: u64, max_attempts: u32) -> ServerConfig {
+fn config_on(database: &str, base_secs: u64, max_attempts: u32) -> ServerConfig {
     let mut config = server_config();
-    config.database.database_url = database(var);
+    config.database.database_url = database_url_for(database);
     config.webhooks.retry_base_secs = base_secs;
     config.webhooks.max_attempts = max_attempts;
     config.webhooks.timeout_secs = 2;
@@ -171,11 +148,6 @@ async fn deliveries(app: &TestApp, shop: &TestShop, endpoint: &str) -> Vec<Value
         .await;
     assert_eq!(status, StatusCode::OK, "deliveries: {body}");
     body["items"].as_array().unwrap().clone()
-}
-
-async fn tenant(pool: &sqlx::PgPool, shop: &TestShop) -> Tenant {
-    let id = ShopId(shop.id.parse().unwrap());
-    load_tenants(pool, &["active"], Some(id), None).await.unwrap().pop().unwrap()
 }
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -414,7 +386,7 @@ async fn a_rotated_secret_signs_alongside_the_old_one_for_a_day() {
 
 #[tokio::test]
 async fn a_failing_receiver_is_retried_with_backoff_then_dead_lettered() {
-    let app = TestApp::spawn_with(config_on("TEST_WEBHOOK_RETRY_DATABASE_URL", 1, 4)).await;
+    let app = TestApp::spawn_with(config_on("webhook_retry", 1, 4)).await;
     let receiver = Receiver::start().await;
     receiver.script("/flaky", &[500, 500]);
     receiver.fix("/down", 500);
@@ -526,7 +498,8 @@ impl StoppableServer {
 #[tokio::test]
 async fn a_worker_restart_loses_no_event() {
     // 5 s backoff: long enough to stop the first server between two attempts.
-    let config = config_on("TEST_WEBHOOK_RESTART_DATABASE_URL", 5, 8);
+    let config = config_on("webhook_restart", 5, 8);
+    ensure_database(&config.database.database_url).await;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(3)
         .connect(&config.database.database_url)
@@ -565,7 +538,7 @@ async fn a_worker_restart_loses_no_event() {
     first.stop();
 
     // With no server running, more events commit (their NOTIFY reaches no one).
-    let tenant = tenant(&pool, &shop).await;
+    let tenant = tenant_of(&pool, &shop.slug).await;
     let mut committed = Vec::new();
     for _ in 0..3 {
         let mut tx = TenantTx::begin(&pool, &tenant).await.unwrap();
@@ -876,7 +849,7 @@ async fn another_shops_endpoint_is_not_found_and_roles_without_the_permission_ar
 #[tokio::test]
 async fn private_network_urls_are_refused_at_create_update_and_delivery_unless_allowed() {
     let mut config = server_config();
-    config.database.database_url = database("TEST_WEBHOOK_STRICT_DATABASE_URL");
+    config.database.database_url = database_url_for("webhook_strict");
     config.webhooks.allow_private_networks = false;
     let app = TestApp::spawn_with(config).await;
     let receiver = Receiver::start().await;
@@ -921,7 +894,7 @@ async fn private_network_urls_are_refused_at_create_update_and_delivery_unless_a
 
     // An endpoint that passed the check but now points at a private address (as after a DNS
     // change) is refused at delivery: the attempt fails and the receiver hears nothing.
-    let tenant = tenant(&app.pool, &shop).await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
     let endpoint_id = uuid::Uuid::now_v7();
     let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
     sqlx::query(

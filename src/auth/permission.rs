@@ -4,28 +4,49 @@
 
 /// A permission, stored in casbin rules as object `products` and action `write`, and shown in
 /// the API as `products:write`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, poem_openapi::Enum)]
 pub enum Permission {
+    #[oai(rename = "products:read")]
     ProductsRead,
+    #[oai(rename = "products:write")]
     ProductsWrite,
+    #[oai(rename = "categories:read")]
     CategoriesRead,
+    #[oai(rename = "categories:write")]
     CategoriesWrite,
+    #[oai(rename = "staff:read")]
     StaffRead,
+    #[oai(rename = "staff:write")]
     StaffWrite,
+    #[oai(rename = "roles:read")]
     RolesRead,
+    #[oai(rename = "roles:write")]
     RolesWrite,
+    #[oai(rename = "shop:read")]
     ShopRead,
+    #[oai(rename = "shop:write")]
     ShopWrite,
+    #[oai(rename = "domains:read")]
     DomainsRead,
+    #[oai(rename = "domains:write")]
     DomainsWrite,
+    #[oai(rename = "customers:read")]
     CustomersRead,
+    #[oai(rename = "orders:read")]
     OrdersRead,
+    #[oai(rename = "orders:write")]
     OrdersWrite,
+    #[oai(rename = "discounts:read")]
     DiscountsRead,
+    #[oai(rename = "discounts:write")]
     DiscountsWrite,
+    #[oai(rename = "shipping:read")]
     ShippingRead,
+    #[oai(rename = "shipping:write")]
     ShippingWrite,
+    #[oai(rename = "webhooks:read")]
     WebhooksRead,
+    #[oai(rename = "webhooks:write")]
     WebhooksWrite,
 }
 

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::categories;
 use super::validation::{CleanVariant, dedup_categories, validate_options, validate_variants};
+pub use super::validation::{NewVariant, ProductOption};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events;
 use crate::search::document::refresh_search_vector;
@@ -43,22 +44,19 @@ impl ProductStatus {
         }
     }
 
-    fn parse(value: &str) -> Self {
+    /// The status named `value`; `None` for a name no status has (read strictly from the
+    /// database: see [`crate::values::text_enum`]).
+    pub fn parse(value: &str) -> Option<Self> {
         match value {
-            "active" => Self::Active,
-            "archived" => Self::Archived,
-            _ => Self::Draft,
+            "draft" => Some(Self::Draft),
+            "active" => Some(Self::Active),
+            "archived" => Some(Self::Archived),
+            _ => None,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
-pub struct ProductOption {
-    /// e.g. `Size`.
-    pub name: String,
-    /// e.g. `["S", "M", "L"]`, in display order.
-    pub values: Vec<String>,
-}
+crate::values::text_enum!(ProductStatus);
 
 #[derive(Debug, Clone, Object)]
 pub struct Variant {
@@ -96,23 +94,6 @@ pub struct Product {
     pub currency: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// A variant as written by the admin API; `id` names an existing variant to update.
-#[derive(Debug, Clone, Object)]
-pub struct NewVariant {
-    /// Present to update an existing variant of this product; absent to add one.
-    pub id: Option<Uuid>,
-    pub sku: Option<String>,
-    /// Generated from the option values when absent.
-    pub title: Option<String>,
-    /// Minor units, e.g. 1999 for 19.99 USD.
-    pub price: i64,
-    pub compare_at_price: Option<i64>,
-    #[oai(default)]
-    pub stock: i32,
-    #[oai(default)]
-    pub option_values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -404,7 +385,7 @@ struct ProductRow {
     name: String,
     slug: String,
     description: String,
-    status: String,
+    status: ProductStatus,
     options: sqlx::types::Json<Vec<ProductOption>>,
     price_min: i64,
     price_max: i64,
@@ -466,7 +447,7 @@ pub async fn load_product(
         name: row.name,
         slug: row.slug,
         description: row.description,
-        status: ProductStatus::parse(&row.status),
+        status: row.status,
         options: row.options.0,
         variants: variants
             .into_iter()

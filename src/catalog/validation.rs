@@ -1,13 +1,39 @@
-//! Validation of product input: options, variants and category lists, before anything is
-//! written. Pure functions, unit-tested.
+//! Product input, and its validation: options, variants and category lists, checked before
+//! anything is written. Pure functions, unit-tested.
 
 use std::collections::HashSet;
 
+use poem_openapi::Object;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::products::{NewVariant, ProductOption};
 use crate::error::{AppError, AppResult};
 use crate::values::parse_name;
+
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
+pub struct ProductOption {
+    /// e.g. `Size`.
+    pub name: String,
+    /// e.g. `["S", "M", "L"]`, in display order.
+    pub values: Vec<String>,
+}
+
+/// A variant as written by the admin API; `id` names an existing variant to update.
+#[derive(Debug, Clone, Object)]
+pub struct NewVariant {
+    /// Present to update an existing variant of this product; absent to add one.
+    pub id: Option<Uuid>,
+    pub sku: Option<String>,
+    /// Generated from the option values when absent.
+    pub title: Option<String>,
+    /// Minor units, e.g. 1999 for 19.99 USD.
+    pub price: i64,
+    pub compare_at_price: Option<i64>,
+    #[oai(default)]
+    pub stock: i32,
+    #[oai(default)]
+    pub option_values: Vec<String>,
+}
 
 const MAX_OPTIONS: usize = 3;
 const MAX_VARIANTS: usize = 100;

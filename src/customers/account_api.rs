@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::principal::CustomerAuth;
 use crate::auth::tokens::{TokenKind, TokenPair, issue_pair};
-use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::error::{AppError, AppResult, OnConstraint};
 use crate::error_responses;
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
@@ -115,7 +115,7 @@ impl CustomerAccountApi {
         .bind(last_name)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|err| on_unique_violation(err, "customers_email_key", "email_taken", "an account with this e-mail exists"))?;
+        .on_constraint("customers_email_key", |_| AppError::conflict("email_taken", "an account with this e-mail exists"))?;
         let tokens = issue_pair(
             &mut tx,
             &self.state.tokens,

@@ -48,6 +48,26 @@ pub enum Outcome {
     Deferred(Duration),
 }
 
+/// What a consumer's batch came to: one outcome per row, in row order, and what the consumer
+/// wants written together with them (in the worker's outcome transaction), if anything.
+pub struct Handled {
+    pub outcomes: Vec<Outcome>,
+    pub record: Option<Box<dyn BatchRecord>>,
+}
+
+impl From<Vec<Outcome>> for Handled {
+    fn from(outcomes: Vec<Outcome>) -> Self {
+        Self { outcomes, record: None }
+    }
+}
+
+/// Written in the same transaction as a batch's outcomes (the webhook consumer's attempt log),
+/// so nobody sees an attempt without its row's new state.
+#[async_trait]
+pub trait BatchRecord: Send {
+    async fn write(self: Box<Self>, conn: &mut PgConnection) -> AppResult<()>;
+}
+
 /// Handles the outbox rows of one consumer name. Implementations are idempotent: a row can be
 /// delivered more than once.
 #[async_trait]
@@ -67,7 +87,7 @@ pub trait Consumer: Send + Sync {
     /// A batch of one shop's claimed rows, in id order, with no transaction open. Returns one
     /// outcome per row, in the same order. By default, each row in turn through
     /// [`Consumer::handle`], so order is kept.
-    async fn handle_batch(&self, tenant: &Tenant, rows: &[&OutboxRow]) -> Vec<Outcome> {
+    async fn handle_batch(&self, tenant: &Tenant, rows: &[&OutboxRow]) -> Handled {
         let mut outcomes = Vec::with_capacity(rows.len());
         for row in rows {
             outcomes.push(match self.handle(tenant, row).await {
@@ -75,7 +95,7 @@ pub trait Consumer: Send + Sync {
                 Err(err) => Outcome::Failed(format!("{err:#}")),
             });
         }
-        outcomes
+        outcomes.into()
     }
 }
 

@@ -34,7 +34,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use consumer::{Consumer, Consumers, Housekeeping, Outcome, RetryPolicy};
+pub use consumer::{BatchRecord, Consumer, Consumers, Handled, Housekeeping, Outcome, RetryPolicy};
 pub use kind::EventKind;
 
 use crate::error::{AppError, AppResult};

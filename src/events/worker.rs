@@ -22,7 +22,7 @@ use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
-use super::{Consumers, OutboxRow, Outcome};
+use super::{BatchRecord, Consumers, Handled, OutboxRow, Outcome, RetryPolicy};
 use crate::error::{AppError, AppResult};
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
@@ -118,7 +118,8 @@ async fn load_tenant(pool: &PgPool, shop: ShopId) -> Result<Option<Tenant>, sqlx
     Ok(load_tenants(pool, &["active", "suspended", "deleted"], Some(shop), None).await?.pop())
 }
 
-/// Processes one batch of a shop's due rows. Returns whether the batch was full.
+/// Processes one batch of a shop's due rows: claim, hand to the consumers, record the outcomes,
+/// schedule the next retry. Returns whether the batch was full.
 pub async fn process_shop(
     pool: &PgPool,
     consumers: &Consumers,
@@ -127,8 +128,33 @@ pub async fn process_shop(
     let Some(tenant) = load_tenant(pool, shop).await? else {
         return Ok(false); // purged meanwhile
     };
+    let rows = claim(pool, &tenant).await?;
+    if rows.is_empty() {
+        // Nothing due; rows waiting for a retry are already in the schedule.
+        return Ok(false);
+    }
+    let (outcomes, records) = handle(consumers, &tenant, &rows).await;
 
     let mut tx = TenantTx::begin(pool, &tenant).await?;
+    for (row, outcome) in &outcomes {
+        let policy = consumers.get(&row.consumer).map(|c| c.retry_policy()).unwrap_or_default();
+        record(&mut tx, &tenant, row, outcome, policy).await?;
+    }
+    for extra in records {
+        extra.write(&mut tx).await?;
+    }
+    let next: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select min(greatest(available_at, coalesce(locked_until, available_at))) from outbox where processed_at is null and dead_at is null")
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    schedule(pool, shop, next).await?;
+    Ok(rows.len() as i64 == BATCH)
+}
+
+/// Claims up to [`BATCH`] due rows under a lease (a short transaction), in id (commit) order.
+async fn claim(pool: &PgPool, tenant: &Tenant) -> anyhow::Result<Vec<OutboxRow>> {
+    let mut tx = TenantTx::begin(pool, tenant).await?;
     let mut rows: Vec<OutboxRow> = sqlx::query_as(
         "update outbox set locked_until = now() + make_interval(secs => $1), attempts = attempts + 1 \
          where id in (select id from outbox where processed_at is null and dead_at is null \
@@ -141,96 +167,109 @@ pub async fn process_shop(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    if rows.is_empty() {
-        // Nothing due; rows waiting for a retry are already in the schedule.
-        return Ok(false);
-    }
     // `UPDATE … RETURNING` gives no order: put the batch back in id (commit) order.
     rows.sort_by_key(|row| row.id);
+    Ok(rows)
+}
 
-    // Consumers run side by side with no transaction open, each on its rows in id order (one
-    // row is finished before the next starts, so order is kept per consumer).
+/// Runs the consumers side by side with no transaction open, each on its rows in id order (one
+/// row is finished before the next starts, so order is kept per consumer). Returns each row's
+/// outcome and what the consumers want written with them.
+async fn handle<'a>(
+    consumers: &Consumers,
+    tenant: &Tenant,
+    rows: &'a [OutboxRow],
+) -> (Vec<(&'a OutboxRow, Outcome)>, Vec<Box<dyn BatchRecord>>) {
     let mut groups: Vec<(&str, Vec<&OutboxRow>)> = Vec::new();
-    for row in &rows {
+    for row in rows {
         match groups.iter_mut().find(|(name, _)| *name == row.consumer) {
             Some((_, group)) => group.push(row),
             None => groups.push((row.consumer.as_str(), vec![row])),
         }
     }
-    let handled = futures::future::join_all(groups.iter().map(|(name, group)| {
-        let tenant = &tenant;
-        async move {
-            match consumers.get(name) {
-                Some(consumer) => consumer.handle_batch(tenant, group).await,
-                None => vec![Outcome::Failed(format!("unknown consumer {name}")); group.len()],
-            }
+    let handled = futures::future::join_all(groups.iter().map(|(name, group)| async move {
+        match consumers.get(name) {
+            Some(consumer) => consumer.handle_batch(tenant, group).await,
+            None => Handled::from(vec![
+                Outcome::Failed(format!("unknown consumer {name}"));
+                group.len()
+            ]),
         }
     }))
     .await;
-    let outcomes: Vec<(&OutboxRow, Outcome)> = groups
-        .iter()
-        .zip(handled)
-        .flat_map(|((_, group), outcomes)| {
-            let missing = group.len().saturating_sub(outcomes.len());
-            let outcomes = outcomes
-                .into_iter()
-                .chain(std::iter::repeat_n(Outcome::Failed("no outcome".into()), missing));
-            group.iter().copied().zip(outcomes)
-        })
-        .collect();
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut records = Vec::new();
+    for ((_, group), handled) in groups.iter().zip(handled) {
+        let missing = group.len().saturating_sub(handled.outcomes.len());
+        let padded = handled
+            .outcomes
+            .into_iter()
+            .chain(std::iter::repeat_n(Outcome::Failed("no outcome".into()), missing));
+        outcomes.extend(group.iter().copied().zip(padded));
+        records.extend(handled.record);
+    }
+    (outcomes, records)
+}
 
-    let mut tx = TenantTx::begin(pool, &tenant).await?;
-    for (row, outcome) in &outcomes {
-        let policy = consumers.get(&row.consumer).map(|c| c.retry_policy()).unwrap_or_default();
-        match outcome {
-            Outcome::Done => {
-                sqlx::query("update outbox set processed_at = now(), locked_until = null, last_error = null where id = $1")
-                    .bind(row.id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Outcome::Failed(error) | Outcome::Dead(error)
-                if row.attempts >= policy.max_attempts || matches!(outcome, Outcome::Dead(_)) =>
-            {
-                tracing::warn!(shop = %tenant.slug, consumer = %row.consumer, kind = %row.kind, error = %error, "outbox row dead-lettered");
-                sqlx::query("update outbox set dead_at = now(), locked_until = null, last_error = $2 where id = $1")
-                    .bind(row.id)
-                    .bind(error)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Outcome::Failed(error) | Outcome::Dead(error) => {
-                let delay = policy.delay_after(row.attempts);
-                tracing::info!(shop = %tenant.slug, consumer = %row.consumer, attempt = row.attempts, retry_in_s = delay.as_secs(), error = %error, "outbox delivery failed");
-                sqlx::query(
-                    "update outbox set available_at = now() + make_interval(secs => $2), locked_until = null, \
-                     last_error = $3 where id = $1",
-                )
+/// Records one row's outcome: done, a retry after the consumer's backoff, a dead letter, or a
+/// deferral that does not count as an attempt.
+async fn record(
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    row: &OutboxRow,
+    outcome: &Outcome,
+    policy: RetryPolicy,
+) -> anyhow::Result<()> {
+    match outcome {
+        Outcome::Done => {
+            sqlx::query("update outbox set processed_at = now(), locked_until = null, last_error = null where id = $1")
                 .bind(row.id)
-                .bind(delay.as_secs_f64())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Outcome::Failed(error) | Outcome::Dead(error)
+            if row.attempts >= policy.max_attempts || matches!(outcome, Outcome::Dead(_)) =>
+        {
+            tracing::warn!(shop = %tenant.slug, consumer = %row.consumer, kind = %row.kind, error = %error, "outbox row dead-lettered");
+            sqlx::query("update outbox set dead_at = now(), locked_until = null, last_error = $2 where id = $1")
+                .bind(row.id)
                 .bind(error)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
-            }
-            Outcome::Deferred(delay) => {
-                sqlx::query(
-                    "update outbox set attempts = greatest(attempts - 1, 0), available_at = now() + make_interval(secs => $2), \
-                     locked_until = null where id = $1",
-                )
-                .bind(row.id)
-                .bind(delay.as_secs_f64())
-                .execute(&mut *tx)
-                .await?;
-            }
+        }
+        Outcome::Failed(error) | Outcome::Dead(error) => {
+            let delay = policy.delay_after(row.attempts);
+            tracing::info!(shop = %tenant.slug, consumer = %row.consumer, attempt = row.attempts, retry_in_s = delay.as_secs(), error = %error, "outbox delivery failed");
+            sqlx::query(
+                "update outbox set available_at = now() + make_interval(secs => $2), locked_until = null, \
+                 last_error = $3 where id = $1",
+            )
+            .bind(row.id)
+            .bind(delay.as_secs_f64())
+            .bind(error)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Outcome::Deferred(delay) => {
+            sqlx::query(
+                "update outbox set attempts = greatest(attempts - 1, 0), available_at = now() + make_interval(secs => $2), \
+                 locked_until = null where id = $1",
+            )
+            .bind(row.id)
+            .bind(delay.as_secs_f64())
+            .execute(&mut **tx)
+            .await?;
         }
     }
-    let next: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select min(greatest(available_at, coalesce(locked_until, available_at))) from outbox where processed_at is null and dead_at is null")
-            .fetch_one(&mut *tx)
-            .await?;
-    tx.commit().await?;
+    Ok(())
+}
 
-    // Remember when this shop next has work, so the once-a-second check finds it.
+/// Remembers when this shop next has work, so the once-a-second check finds it.
+async fn schedule(
+    pool: &PgPool,
+    shop: ShopId,
+    next: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<()> {
     match next {
         Some(at) => {
             sqlx::query(
@@ -249,7 +288,7 @@ pub async fn process_shop(
                 .await?;
         }
     }
-    Ok(rows.len() as i64 == BATCH)
+    Ok(())
 }
 
 /// Once a second: queue the shops whose retries are due.

@@ -20,6 +20,7 @@ use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::events::EventKind;
 use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::payments::PaymentStatus;
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, page_limit, parse_name};
@@ -46,8 +47,7 @@ pub struct OrderHistoryEntry {
 pub struct PaymentRecord {
     pub id: Uuid,
     pub provider: String,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: PaymentStatus,
     pub amount: i64,
     pub card_last4: Option<String>,
     pub failure_reason: Option<String>,

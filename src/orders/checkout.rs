@@ -32,7 +32,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::EventKind;
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::inventory::{StockMove, emit_low_stock, low_stock};
-use crate::payments::{NewPayment, PaymentInput, provider_for_checkout};
+use crate::payments::{NewPayment, PaymentInput, PaymentStatus, provider_for_checkout};
 use crate::pricing;
 use crate::shipping;
 use crate::tenancy::{Tenant, TenantTx};
@@ -55,7 +55,7 @@ pub struct PaymentSummary {
     pub id: Uuid,
     pub provider: String,
     /// `pending` until the provider (or staff, for `manual`) confirms it.
-    pub status: String,
+    pub status: PaymentStatus,
     /// What the buyer should do, if anything.
     pub instructions: Option<String>,
 }
@@ -312,7 +312,8 @@ pub async fn checkout(
         currency: tenant.currency.clone(),
         card_last4: accepted.card_last4,
     };
-    let payment_status = if paid_in_full { "succeeded" } else { "pending" };
+    let payment_status =
+        if paid_in_full { PaymentStatus::Succeeded } else { PaymentStatus::Pending };
     sqlx::query("insert into payments (id, order_id, provider, status, amount, card_last4) values ($1, $2, $3, $4, $5, $6)")
         .bind(payment.id)
         .bind(order_id)
@@ -354,7 +355,7 @@ pub async fn checkout(
         payment: PaymentSummary {
             id: payment.id,
             provider: provider.name().to_owned(),
-            status: payment_status.to_owned(),
+            status: payment_status,
             instructions,
         },
     };

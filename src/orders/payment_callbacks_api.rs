@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::error::{AppError, AppResult, current_request_id};
 use crate::error_responses;
 use crate::orders::{self, Action, Actor, OrderKey, OrderStatus};
-use crate::payments::{CallbackError, CallbackEvent, provider, shop_secret};
+use crate::payments::{CallbackError, CallbackEvent, PaymentStatus, provider, shop_secret};
 use crate::platform::audit;
 use crate::signature::unix_now;
 use crate::state::AppState;
@@ -128,12 +128,12 @@ async fn apply(
     })?;
     // The order first, then its payment: the order as staff change it (no deadlock).
     let order = orders::find_row(tx, OrderKey::Id(order_id), true).await?;
-    let (status, amount): (String, i64) =
+    let (status, amount): (PaymentStatus, i64) =
         sqlx::query_as("select status, amount from payments where id = $1 for update")
             .bind(event.payment_id)
             .fetch_one(&mut **tx)
             .await?;
-    if status != "pending" {
+    if status != PaymentStatus::Pending {
         return Ok("ignored");
     }
     match event.kind.as_str() {

@@ -31,6 +31,38 @@ use crate::error::{AppError, AppResult};
 use crate::signature::SignatureError;
 use crate::tenancy::ShopId;
 
+/// Where a payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum, Serialize, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    /// Waiting for the provider (or, for `manual`, for staff to mark the order paid).
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "pending" => Some(Self::Pending),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+crate::values::text_enum!(PaymentStatus);
+
 /// How the buyer pays, as sent to checkout.
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 pub struct PaymentInput {

@@ -3,7 +3,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::{AppResult, on_unique_violation};
+use crate::error::{AppError, AppResult, OnConstraint};
 
 pub async fn create(pool: &PgPool, email: &str, password_hash: &str) -> AppResult<Uuid> {
     let id = Uuid::now_v7();
@@ -13,13 +13,8 @@ pub async fn create(pool: &PgPool, email: &str, password_hash: &str) -> AppResul
         .bind(password_hash)
         .execute(pool)
         .await
-        .map_err(|err| {
-            on_unique_violation(
-                err,
-                "admins_email_key",
-                "email_taken",
-                "a platform admin with this e-mail exists",
-            )
+        .on_constraint("admins_email_key", |_| {
+            AppError::conflict("email_taken", "a platform admin with this e-mail exists")
         })?;
     Ok(id)
 }

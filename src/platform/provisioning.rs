@@ -13,7 +13,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::auth::rbac;
-use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::error::{AppError, AppResult, OnConstraint};
 use crate::events;
 use crate::tenancy::db::{enter_shop, leave_shop};
 use crate::tenancy::migrate::{TenantMigration, apply_migrations};
@@ -81,7 +81,7 @@ pub async fn provision(
     .bind(version)
     .execute(&mut *tx)
     .await
-    .map_err(|err| on_unique_violation(err, "shops_slug_key", "slug_taken", "this shop address is taken"))?;
+    .on_constraint("shops_slug_key", |_| AppError::conflict("slug_taken", "this shop address is taken"))?;
 
     create_role_and_schema(&mut tx, &tenant).await?;
     enter_shop(&mut tx, &tenant.schema_name, &tenant.role_name, id).await?;

@@ -254,6 +254,15 @@ pub fn bucket_of(price: i64, min: i64, max: i64, buckets: i64) -> i64 {
     (price - min) / width.max(1) + 1
 }
 
+/// The shop's synonyms, as stored in its schema (the source of truth for both engines).
+pub async fn load_synonyms(conn: &mut sqlx::PgConnection) -> crate::error::AppResult<Synonyms> {
+    let rows: Vec<(String, Vec<String>)> =
+        sqlx::query_as("select term, synonyms from search_synonyms order by term")
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{bucket_of, price_buckets};
@@ -268,13 +277,4 @@ mod tests {
         assert_eq!(price_buckets(700, 700, 5, &[(1, 3)])[0].max, 701);
         assert_eq!([100, 199, 200, 599].map(|p| bucket_of(p, 100, 599, 5)), [1, 1, 2, 5]);
     }
-}
-
-/// The shop's synonyms, as stored in its schema (the source of truth for both engines).
-pub async fn load_synonyms(conn: &mut sqlx::PgConnection) -> crate::error::AppResult<Synonyms> {
-    let rows: Vec<(String, Vec<String>)> =
-        sqlx::query_as("select term, synonyms from search_synonyms order by term")
-            .fetch_all(conn)
-            .await?;
-    Ok(rows.into_iter().collect())
 }

@@ -5,7 +5,7 @@ use poem_openapi::Object;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::error::{AppError, AppResult, OnConstraint};
 use crate::tenancy::ShopId;
 
 /// Domains one shop may attach.
@@ -76,7 +76,7 @@ pub async fn add(pool: &PgPool, shop: ShopId, hostname: &str) -> AppResult<Domai
     .bind(hostname)
     .fetch_one(&mut *tx)
     .await
-    .map_err(|err| on_unique_violation(err, "domains_hostname_key", "domain_taken", "this domain is already in use"))?;
+    .on_constraint("domains_hostname_key", |_| AppError::conflict("domain_taken", "this domain is already in use"))?;
     tx.commit().await?;
     Ok(domain)
 }

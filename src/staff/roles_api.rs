@@ -12,7 +12,7 @@ use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::auth::rbac;
 use crate::error::{
-    AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation,
+    AppError, AppResult, OnConstraint, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors,
 };
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
@@ -101,9 +101,9 @@ impl RolesApi {
         &self,
         auth: StaffAuth,
         tenant: Data<&Tenant>,
-    ) -> Result<Json<Vec<String>>, ShopReadErrors> {
+    ) -> Result<Json<Vec<Permission>>, ShopReadErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::RolesRead).await?;
-        Ok(Json(Permission::ALL.iter().map(|p| p.name()).collect()))
+        Ok(Json(Permission::ALL.to_vec()))
     }
 
     /// Create a custom role
@@ -194,13 +194,8 @@ impl RolesApi {
             .bind(&description)
             .execute(&mut *tx)
             .await
-            .map_err(|err| {
-                on_unique_violation(
-                    err,
-                    "roles_pkey",
-                    "role_exists",
-                    "a role with this name exists",
-                )
+            .on_constraint("roles_pkey", |_| {
+                AppError::conflict("role_exists", "a role with this name exists")
             })?;
         let domain = tenant.id.to_string();
         for permission in &permissions {

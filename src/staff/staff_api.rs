@@ -13,7 +13,7 @@ use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::auth::{password, rbac, tokens};
 use crate::error::{
-    AppError, AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors, on_unique_violation,
+    AppError, AppResult, OnConstraint, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors,
 };
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
@@ -191,13 +191,8 @@ impl StaffApi {
             .bind(hash)
             .execute(&mut *tx)
             .await
-            .map_err(|err| {
-                on_unique_violation(
-                    err,
-                    "staff_email_key",
-                    "email_taken",
-                    "a staff member with this e-mail exists",
-                )
+            .on_constraint("staff_email_key", |_| {
+                AppError::conflict("email_taken", "a staff member with this e-mail exists")
             })?;
         rbac::assign_role(&mut tx, tenant.id, id, &role).await?;
         rbac::notify_policy_change(&mut tx, tenant.id).await?;

@@ -10,12 +10,13 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use reqwest::Url;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::net::{self, GuardedResolver};
 use crate::config::WebhookConfig;
-use crate::events::{Consumer, OutboxRow, Outcome, RetryPolicy};
+use crate::error::AppResult;
+use crate::events::{BatchRecord, Consumer, Handled, OutboxRow, Outcome, RetryPolicy};
 use crate::signature;
 use crate::tenancy::{Tenant, TenantTx};
 
@@ -73,23 +74,51 @@ impl Consumer for Sender {
         self.policy
     }
 
-    /// Sends the batch (see [`deliver_batch`]) and records its attempts.
-    async fn handle_batch(&self, tenant: &Tenant, rows: &[&OutboxRow]) -> Vec<Outcome> {
+    /// Sends the batch (see [`deliver_batch`]); its attempts are recorded with the outcomes.
+    async fn handle_batch(&self, tenant: &Tenant, rows: &[&OutboxRow]) -> Handled {
         let delivered = match deliver_batch(self, &self.pool, tenant, rows).await {
             Ok(delivered) => delivered,
-            Err(err) => return vec![Outcome::Failed(format!("{err:#}")); rows.len()],
+            Err(err) => return vec![Outcome::Failed(format!("{err:#}")); rows.len()].into(),
         };
         let attempts: Vec<Attempt> = delivered.iter().filter_map(|d| d.attempt.clone()).collect();
-        if let Err(err) = record_attempts(&self.pool, tenant, &attempts).await {
-            tracing::warn!(shop = %tenant.slug, error = %err, "webhook attempts not recorded");
-        }
         let mut by_row: HashMap<Uuid, Outcome> =
             delivered.into_iter().map(|d| (d.row.id, d.outcome)).collect();
-        rows.iter()
+        let outcomes = rows
+            .iter()
             .map(|row| {
                 by_row.remove(&row.id).unwrap_or_else(|| Outcome::Failed("not attempted".into()))
             })
-            .collect()
+            .collect();
+        Handled { outcomes, record: Some(Box::new(Attempts(attempts))) }
+    }
+}
+
+/// The attempts of a batch, stored with the outcomes of their rows.
+struct Attempts(Vec<Attempt>);
+
+#[async_trait]
+impl BatchRecord for Attempts {
+    async fn write(self: Box<Self>, conn: &mut PgConnection) -> AppResult<()> {
+        let attempts = self.0;
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = attempts.iter().map(|_| Uuid::now_v7()).collect();
+        sqlx::query(
+            "insert into webhook_attempts (id, outbox_id, endpoint_id, attempt, started_at, duration_ms, status_code, error) \
+             select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[], $8::text[])",
+        )
+        .bind(&ids)
+        .bind(attempts.iter().map(|a| a.outbox_id).collect::<Vec<_>>())
+        .bind(attempts.iter().map(|a| a.endpoint_id).collect::<Vec<_>>())
+        .bind(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>())
+        .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
+        .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
+        .bind(attempts.iter().map(|a| a.status_code).collect::<Vec<_>>())
+        .bind(attempts.iter().map(|a| a.error.clone()).collect::<Vec<_>>())
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }
 
@@ -293,33 +322,4 @@ impl Sender {
         }
         message
     }
-}
-
-/// Stores attempts (they happened, whatever the worker then records of their rows).
-async fn record_attempts(
-    pool: &PgPool,
-    tenant: &Tenant,
-    attempts: &[Attempt],
-) -> anyhow::Result<()> {
-    if attempts.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = attempts.iter().map(|_| Uuid::now_v7()).collect();
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    sqlx::query(
-        "insert into webhook_attempts (id, outbox_id, endpoint_id, attempt, started_at, duration_ms, status_code, error) \
-         select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[], $8::text[])",
-    )
-    .bind(&ids)
-    .bind(attempts.iter().map(|a| a.outbox_id).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.endpoint_id).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.started_at).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.status_code).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.error.clone()).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

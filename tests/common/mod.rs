@@ -1,18 +1,21 @@
 //! Test harness: starts the real application on port 0 against the real PostgreSQL started by
 //! `scripts/test.sh` (`TEST_DATABASE_URL`), exactly as `serve` does. Each test makes its own
-//! shops with random slugs, so tests run in parallel on one database.
+//! shops with random slugs, so tests run in parallel on one database; servers configured
+//! differently get a database of their own from the harness ([`database_url_for`]).
 #![allow(dead_code)]
 
 pub mod commerce;
 pub mod objects;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig, WebhookConfig};
 use shopfleet::server::Application;
-use shopfleet::tenancy::migrate;
+use shopfleet::tenancy::registry::load_tenants;
+use shopfleet::tenancy::{Tenant, migrate};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
@@ -23,6 +26,54 @@ pub fn database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
         .expect("TEST_DATABASE_URL is not set: run the tests through scripts/test.sh")
+}
+
+/// The URL of a database of its own, `shopfleet_test_<name>`, for servers configured
+/// differently from the default: every server runs an outbox worker, and any worker may deliver
+/// any shop's events of its database (LISTEN is database-wide). [`TestApp::spawn_with`] creates
+/// it on first use ([`ensure_database`]).
+pub fn database_url_for(name: &str) -> String {
+    let mut url = url::Url::parse(&database_url()).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("shopfleet_test_{name}"));
+    url.to_string()
+}
+
+/// Creates the database of `url`, owned by its user, unless it exists. Uses the test cluster's
+/// superuser (`TEST_ADMIN_DATABASE_URL`, set by scripts/test.sh), one creator at a time.
+pub async fn ensure_database(url: &str) {
+    use sqlx::{Connection, Executor, PgConnection};
+    let url = url::Url::parse(url).expect("a database URL");
+    let (name, owner) = (url.path().trim_start_matches('/').to_owned(), url.username().to_owned());
+    let admin = std::env::var("TEST_ADMIN_DATABASE_URL")
+        .expect("TEST_ADMIN_DATABASE_URL is not set: run the tests through scripts/test.sh");
+    let mut conn = PgConnection::connect(&admin).await.expect("connect as the superuser");
+    // Tests run in parallel processes: take turns creating databases.
+    conn.execute("select pg_advisory_lock(hashtext('shopfleet test databases'))")
+        .await
+        .expect("lock");
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .expect("look up the database");
+    if !exists {
+        let quote = |ident: &str| format!("\"{}\"", ident.replace('"', "\"\""));
+        conn.execute(format!("create database {} owner {}", quote(&name), quote(&owner)).as_str())
+            .await
+            .expect("create the test database");
+        // The application role is NOINHERIT, so it does not get pg_database_owner's rights on
+        // `public`, where sqlx keeps its migrations table: give it the schema.
+        let mut inside = url::Url::parse(&admin).expect("TEST_ADMIN_DATABASE_URL is a URL");
+        inside.set_path(&name);
+        let mut db = PgConnection::connect(inside.as_str()).await.expect("connect to it");
+        db.execute(format!("alter schema public owner to {}", quote(&owner)).as_str())
+            .await
+            .expect("give the schema to the application role");
+    }
+    conn.execute("select pg_advisory_unlock(hashtext('shopfleet test databases'))")
+        .await
+        .expect("unlock");
 }
 
 pub fn server_config() -> ServerConfig {
@@ -94,6 +145,7 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         // The database of `config` (tests of the S3 store use their own, see `objects`).
+        ensure_database(&config.database.database_url).await;
         let pool = PgPoolOptions::new()
             .max_connections(5)
             .connect(&config.database.database_url)
@@ -303,4 +355,30 @@ impl TestApp {
         }
         read(request.send().await.expect("request")).await
     }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, and returns the value; panics naming
+/// `what` after `within` (for work done after commit: the outbox worker, another instance).
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < within, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The live shop `slug`, as the request pipeline resolves it.
+pub async fn tenant_of(pool: &PgPool, slug: &str) -> Tenant {
+    load_tenants(pool, &["active", "suspended"], None, Some(slug))
+        .await
+        .expect("load the shop")
+        .pop()
+        .unwrap_or_else(|| panic!("no live shop {slug}"))
 }

@@ -4,7 +4,7 @@
 //! One database is one deployment, with one store: every server on a database runs an outbox
 //! worker, and any of them may delete the objects of any shop there. So the servers on the
 //! main test database all use the local store's shared directory (`server_config`), and the
-//! servers with the S3 store use a database of their own (`TEST_S3_DATABASE_URL`) and one
+//! servers with the S3 store use a database of their own (`shopfleet_test_s3`) and one
 //! shared bucket. The store suite (no server, no outbox) makes a bucket per test.
 
 use std::sync::Arc;
@@ -30,9 +30,9 @@ pub fn s3_endpoint() -> String {
     )
 }
 
+/// The S3 store's own database: one database is one deployment, with one store.
 pub fn s3_database_url() -> String {
-    std::env::var("TEST_S3_DATABASE_URL")
-        .expect("TEST_S3_DATABASE_URL is not set: run the tests through scripts/test.sh (the S3 store's own database)")
+    super::database_url_for("s3")
 }
 
 fn s3_storage(bucket: &str) -> StorageConfig {
@@ -131,23 +131,5 @@ impl MediaApp {
         let app = TestApp::spawn_with(config).await;
         let http = object_client(&app);
         Self { app, store, http, kind }
-    }
-}
-
-/// Runs `check` until it returns true or `secs` pass (for work the outbox worker does).
-pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

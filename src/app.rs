@@ -7,12 +7,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::StreamExt;
+use poem::http::{HeaderValue, header};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::Cors;
 use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
 use poem_openapi::OpenApiService;
@@ -21,16 +22,21 @@ use sqlx::postgres::PgPoolOptions;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::auth::password::HashGate;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::rbac::Rbac;
+use crate::auth::session::SessionCheck;
 use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseConfig, ServerConfig};
+use crate::cors::CorsPolicy;
 use crate::error::{AppError, REQUEST_ID, into_json_response};
 use crate::events::consumers::ConsumerContext;
 use crate::events::worker::{OutboxWorker, RetryPolicy};
+use crate::payments::api::RejectionLog;
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{LocalUrls, ObjectStore};
+use crate::tenancy::db::TxLimits;
 use crate::tenancy::registry::{self, TenantRegistry};
 use crate::tenancy::resolver::TenantResolver;
 use crate::{
@@ -47,6 +53,12 @@ pub struct AppState {
     pub rbac: Rbac,
     pub tokens: Arc<TokenKeys>,
     pub login_limiter: LoginLimiter,
+    /// The bound on concurrent password hashing (logins, registrations, signups).
+    pub passwords: HashGate,
+    /// Whether the session of an access token was revoked (logout).
+    pub sessions: SessionCheck,
+    /// Limits the audit rows of badly signed payment call-backs.
+    pub rejected_callbacks: RejectionLog,
     /// The search engine (MeiliSearch or PostgreSQL full-text search).
     pub search: Arc<dyn SearchEngine>,
     /// The same engine when it is MeiliSearch: tenant tokens need its keys.
@@ -86,6 +98,9 @@ impl AppState {
                 config.login_max_failures,
                 Duration::from_secs(config.login_window_secs),
             ),
+            passwords: HashGate::new(config.password_hash_concurrency, config.password_hash_queue),
+            sessions: SessionCheck::default(),
+            rejected_callbacks: RejectionLog::default(),
             config: Arc::new(config),
             pool,
         })
@@ -102,7 +117,10 @@ impl AppState {
 /// No ping before each checkout (sqlx's default): it would add a round trip to every request.
 /// A connection broken by a server restart fails one query and is then discarded; the lifetime
 /// limit recycles the rest.
+///
+/// Also installs the time limits of shop transactions ([`TxLimits`]) for this process.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    TxLimits::from_config(config).install();
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .max_lifetime(Duration::from_secs(config.database_max_lifetime_secs))
@@ -184,7 +202,11 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
             registry: state.tenants.clone(),
             base_domain: state.config.base_domain.clone(),
         })
-        .with(Cors::new())
+        .with(CorsPolicy {
+            registry: state.tenants.clone(),
+            base_domain: state.config.base_domain.clone(),
+            allowed_origins: state.config.cors_allowed_origins.clone(),
+        })
         .data(state)
         .around(request_context)
 }
@@ -212,21 +234,39 @@ fn body_limit(req: &Request) -> usize {
     if upload { MAX_UPLOAD_BODY_BYTES } else { MAX_BODY_BYTES }
 }
 
+/// A declared body over the limit, up to this size, is read and thrown away before the 413, so
+/// that the client's keep-alive connection stays usable; a larger one gets `Connection: close`.
+const MAX_DISCARDED_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// Refuses a declared body over the route's limit ([`body_limit`]) with 413, and cuts off an
 /// undeclared (chunked) one at that size, so that no request can make the server buffer
 /// without bound.
-fn limit_body(req: &mut Request) -> Result<(), AppError> {
+///
+/// An unread request body leaves the connection unusable, so every refusal here either reads
+/// the body away (declared, at most [`MAX_DISCARDED_BODY_BYTES`]) or answers with
+/// `Connection: close`: the client then opens a new connection instead of sending its next
+/// request into a closed one. `cut_off` is set when a chunked body is cut off (see
+/// `request_context`).
+async fn limit_body(req: &mut Request, cut_off: &Arc<AtomicBool>) -> Result<(), Response> {
     let max_bytes = body_limit(req);
     let declared = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > max_bytes) {
-        return Err(AppError::PayloadTooLarge { max_bytes });
+    if let Some(len) = declared.filter(|len| *len > max_bytes) {
+        let mut response =
+            poem::error::ResponseError::as_response(&AppError::PayloadTooLarge { max_bytes });
+        let discarded = len <= MAX_DISCARDED_BODY_BYTES && discard(req.take_body()).await;
+        if !discarded {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return Err(response);
     }
     if declared.is_none() {
         let mut seen = 0usize;
+        let cut_off = cut_off.clone();
         let stream = req.take_body().into_bytes_stream().map(move |chunk| {
             let chunk = chunk?;
             seen += chunk.len();
             if seen > max_bytes {
+                cut_off.store(true, Ordering::Relaxed);
                 return Err(std::io::Error::other("request body too large"));
             }
             Ok(chunk)
@@ -234,6 +274,17 @@ fn limit_body(req: &mut Request) -> Result<(), AppError> {
         req.set_body(poem::Body::from_bytes_stream(stream));
     }
     Ok(())
+}
+
+/// Reads a body to its end without keeping it; `false` if the connection failed meanwhile.
+async fn discard(body: poem::Body) -> bool {
+    let mut stream = body.into_bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        if chunk.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Gives each request an id (or keeps a sane incoming `X-Request-Id`), a tracing span, and
@@ -254,12 +305,14 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
         shop = tracing::field::Empty,
     );
     let started = Instant::now();
+    let cut_off = Arc::new(AtomicBool::new(false));
+    let body_cut_off = cut_off.clone();
     let mut response = REQUEST_ID
         .scope(
             request_id.clone(),
             async move {
-                if let Err(err) = limit_body(&mut req) {
-                    return poem::error::ResponseError::as_response(&err);
+                if let Err(refused) = limit_body(&mut req, &body_cut_off).await {
+                    return refused;
                 }
                 match next.call(req).await {
                     Ok(response) => response.into_response(),
@@ -269,6 +322,11 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
             .instrument(span.clone()),
         )
         .await;
+    if cut_off.load(Ordering::Relaxed) {
+        // The rest of the chunked body was never read: this connection cannot carry another
+        // request.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Ok(value) = request_id.parse() {
         response.headers_mut().insert("x-request-id", value);
     }

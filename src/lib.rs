@@ -7,6 +7,7 @@ pub mod cart;
 pub mod catalog;
 pub mod commands;
 pub mod config;
+pub mod cors;
 pub mod customers;
 pub mod demo;
 pub mod discounts;

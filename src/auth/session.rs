@@ -1,17 +1,71 @@
 //! The login, refresh and logout flows, shared by shop staff and customers.
 //!
+//! Access tokens after logout: access tokens stay short-lived JWTs (`ACCESS_TOKEN_TTL_SECS`,
+//! 15 min by default), and each carries its session id (the refresh-token family, `sid`). The
+//! token checkers ask [`SessionCheck`] whether that session was revoked — by logout, by reuse of
+//! a spent refresh token, or with all of the account's sessions on the removal of a staff
+//! member — and refuse the token with 401 `invalid_token` if so. The answer is cached per
+//! instance for [`SESSION_CHECK_TTL`]: a logout takes effect at once on the instance that
+//! handled it, and within that time on the others; one small query per session and interval
+//! rather than one per request. Tokens without `sid` (issued by an earlier version) are
+//! accepted until they expire.
+//!
 //! Rule: a login failure says only `invalid_credentials`, whatever was wrong, and counts
 //! against the identity's rate limit.
 
+use std::time::Duration;
+
+use moka::future::Cache;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::password;
 use super::rate_limit::LoginLimiter;
 use super::tokens::{self, TokenKind, TokenPair};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{ShopId, Tenant, TenantTx};
+
+/// How long an instance trusts its last answer about a session it did not end itself.
+pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
+
+/// Whether the session of an access token was revoked (see the module documentation).
+#[derive(Clone)]
+pub struct SessionCheck {
+    revoked: Cache<(ShopId, Uuid), bool>,
+}
+
+impl Default for SessionCheck {
+    fn default() -> Self {
+        Self {
+            revoked: Cache::builder().max_capacity(100_000).time_to_live(SESSION_CHECK_TTL).build(),
+        }
+    }
+}
+
+impl SessionCheck {
+    pub async fn is_revoked(
+        &self,
+        state: &AppState,
+        tenant: &Tenant,
+        session: Uuid,
+    ) -> AppResult<bool> {
+        let (pool, tenant_owned) = (state.pool.clone(), tenant.clone());
+        self.revoked
+            .try_get_with((tenant.id, session), async move {
+                let mut tx = TenantTx::begin(&pool, &tenant_owned).await?;
+                let revoked = tokens::is_revoked(&mut tx, session).await?;
+                tx.commit().await?;
+                Ok::<_, AppError>(revoked)
+            })
+            .await
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("checking a session: {err}")))
+    }
+
+    /// Records a session this instance has just revoked.
+    pub async fn revoked(&self, shop: ShopId, session: Uuid) {
+        self.revoked.insert((shop, session), true).await;
+    }
+}
 
 fn kind_label(kind: TokenKind) -> &'static str {
     match kind {
@@ -52,6 +106,10 @@ pub fn invalid_credentials() -> AppError {
 
 /// Checks e-mail and password of a shop account and signs it in.
 /// Returns the account's id with its new token pair.
+///
+/// The attempt counts against the identity's limit before the password is verified, and no
+/// transaction is open while it is: the hash may wait in the queue of
+/// [`crate::auth::password::HashGate`].
 pub async fn password_login(
     state: &AppState,
     tenant: &Tenant,
@@ -60,24 +118,42 @@ pub async fn password_login(
     password: &str,
 ) -> AppResult<(Uuid, TokenPair)> {
     let limit_key = LoginLimiter::key(&tenant.id.to_string(), kind_label(kind), email);
-    state.login_limiter.check(&limit_key)?;
-
-    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-    let account = find_account(&mut tx, kind, email).await?;
-    let (id, hash) = match account {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
+    state.login_limiter.begin(&limit_key)?;
+    let verified = match verify_password(state, tenant, kind, email, password).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            // Not verified (database error, or too busy to hash): not a failure of the user's.
+            state.login_limiter.refund(&limit_key);
+            return Err(err);
+        }
     };
-    let valid = password::verify(password.to_owned(), hash).await?;
-    let Some(id) = id.filter(|_| valid) else {
-        tx.rollback().await?;
-        state.login_limiter.record_failure(&limit_key);
+    let Some(id) = verified else {
         return Err(invalid_credentials());
     };
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     let pair = tokens::issue_pair(&mut tx, &state.tokens, kind, id, tenant.id, None).await?;
     tx.commit().await?;
     state.login_limiter.record_success(&limit_key);
     Ok((id, pair))
+}
+
+/// The account's id if `password` is its password.
+async fn verify_password(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: TokenKind,
+    email: &str,
+    password: &str,
+) -> AppResult<Option<Uuid>> {
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let account = find_account(&mut tx, kind, email).await?;
+    tx.commit().await?;
+    let (id, hash) = match account {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let valid = state.passwords.verify(password.to_owned(), hash).await?;
+    Ok(id.filter(|_| valid))
 }
 
 /// Spends a refresh token and issues the next pair of its family.
@@ -109,7 +185,8 @@ pub async fn refresh(
     Ok(pair)
 }
 
-/// Revokes the family of `refresh_token` if it belongs to `subject`.
+/// Revokes the family of `refresh_token` if it belongs to `subject`: the session ends, its
+/// access tokens with it.
 pub async fn logout(
     state: &AppState,
     tenant: &Tenant,
@@ -117,7 +194,10 @@ pub async fn logout(
     refresh_token: &str,
 ) -> AppResult<()> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-    tokens::revoke_by_token(&mut tx, subject, refresh_token).await?;
+    let session = tokens::revoke_by_token(&mut tx, subject, refresh_token).await?;
     tx.commit().await?;
+    if let Some(session) = session {
+        state.sessions.revoked(tenant.id, session).await;
+    }
     Ok(())
 }

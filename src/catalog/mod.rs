@@ -12,6 +12,7 @@ mod products_api;
 mod storefront_api;
 mod validation;
 
+pub use categories::MAX_DEPTH as MAX_CATEGORY_DEPTH;
 pub use categories_api::CategoriesAdminApi;
 pub use products::{
     NewProduct, NewVariant, ProductOption, ProductStatus, create_product, stock_moved,

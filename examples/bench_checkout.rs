@@ -23,6 +23,9 @@ fn config() -> anyhow::Result<ServerConfig> {
         database_url: std::env::var("DATABASE_URL").context("DATABASE_URL")?,
         database_max_connections: 40,
         database_max_lifetime_secs: 900,
+        shop_statement_timeout_ms: 10_000,
+        shop_lock_timeout_ms: 5_000,
+        shop_idle_in_transaction_timeout_ms: 30_000,
     };
     Ok(ServerConfig {
         database,
@@ -37,6 +40,9 @@ fn config() -> anyhow::Result<ServerConfig> {
         tenant_cache_capacity: 10_000,
         login_max_failures: 10,
         login_window_secs: 300,
+        password_hash_concurrency: 0,
+        password_hash_queue: 64,
+        cors_allowed_origins: Vec::new(),
         webhooks: Default::default(),
     })
 }

@@ -177,6 +177,9 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         database_url: std::env::var("DATABASE_URL").context("DATABASE_URL")?,
         database_max_connections: 20,
         database_max_lifetime_secs: 900,
+        shop_statement_timeout_ms: 10_000,
+        shop_lock_timeout_ms: 5_000,
+        shop_idle_in_transaction_timeout_ms: 30_000,
     };
     let pool = state::connect(&database).await?;
     migrate::migrate_platform(&pool).await?;
@@ -194,6 +197,9 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         tenant_cache_capacity: 10_000,
         login_max_failures: 10,
         login_window_secs: 300,
+        password_hash_concurrency: 0,
+        password_hash_queue: 64,
+        cors_allowed_origins: Vec::new(),
     };
     let store: Arc<dyn ObjectStore> = storage::from_config(&storage_config, LocalUrls::unused());
     let application = Application::build(config).await?;

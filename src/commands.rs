@@ -303,6 +303,9 @@ pub fn openapi_document() -> anyhow::Result<String> {
             database_url: String::new(),
             database_max_connections: 1,
             database_max_lifetime_secs: 60,
+            shop_statement_timeout_ms: 0,
+            shop_lock_timeout_ms: 0,
+            shop_idle_in_transaction_timeout_ms: 0,
         },
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.localhost".into(),
@@ -316,6 +319,9 @@ pub fn openapi_document() -> anyhow::Result<String> {
         tenant_cache_capacity: 1,
         login_max_failures: 10,
         login_window_secs: 300,
+        password_hash_concurrency: 1,
+        password_hash_queue: 0,
+        cors_allowed_origins: Vec::new(),
     };
     Ok(routes::openapi_json(&AppState::new(pool, config)?))
 }

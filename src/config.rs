@@ -23,6 +23,20 @@ pub struct DatabaseConfig {
     /// every shop schema it touches, so connections are recycled.
     #[arg(long, env = "DATABASE_MAX_LIFETIME_SECS", default_value_t = 900)]
     pub database_max_lifetime_secs: u64,
+
+    /// Milliseconds one statement of a shop transaction may run (`statement_timeout`, set
+    /// transaction-locally by `TenantTx`); 0 turns the limit off.
+    #[arg(long, env = "SHOP_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub shop_statement_timeout_ms: u64,
+
+    /// Milliseconds a shop transaction's statement may wait for a lock (`lock_timeout`).
+    #[arg(long, env = "SHOP_LOCK_TIMEOUT_MS", default_value_t = 5_000)]
+    pub shop_lock_timeout_ms: u64,
+
+    /// Milliseconds a shop transaction may sit idle between statements before PostgreSQL ends
+    /// its session (`idle_in_transaction_session_timeout`).
+    #[arg(long, env = "SHOP_IDLE_IN_TRANSACTION_TIMEOUT_MS", default_value_t = 30_000)]
+    pub shop_idle_in_transaction_timeout_ms: u64,
 }
 
 impl fmt::Debug for DatabaseConfig {
@@ -31,6 +45,9 @@ impl fmt::Debug for DatabaseConfig {
             .field("database_url", &redact_url(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
             .field("database_max_lifetime_secs", &self.database_max_lifetime_secs)
+            .field("shop_statement_timeout_ms", &self.shop_statement_timeout_ms)
+            .field("shop_lock_timeout_ms", &self.shop_lock_timeout_ms)
+            .field("shop_idle_in_transaction_timeout_ms", &self.shop_idle_in_transaction_timeout_ms)
             .finish()
     }
 }
@@ -243,6 +260,20 @@ pub struct ServerConfig {
     /// Length of the login rate-limit window, in seconds.
     #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 300)]
     pub login_window_secs: u64,
+
+    /// Password hashes (argon2id, 19 MiB each) computed at once; 0 means one per CPU core.
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", default_value_t = 0)]
+    pub password_hash_concurrency: usize,
+
+    /// Password hashes allowed to wait for a free slot; beyond that, logins, registrations and
+    /// signups answer 503 `server_busy` with `Retry-After`.
+    #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 64)]
+    pub password_hash_queue: usize,
+
+    /// Origins allowed to call the API from a browser besides each shop's own hosts, e.g. a
+    /// headless storefront: comma-separated, exact (`https://store.example.com`).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -259,6 +290,9 @@ impl fmt::Debug for ServerConfig {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_days", &self.refresh_token_ttl_days)
             .field("tenant_cache_capacity", &self.tenant_cache_capacity)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("password_hash_queue", &self.password_hash_queue)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
             .finish_non_exhaustive()
     }
 }
@@ -286,6 +320,19 @@ impl ServerConfig {
         self.webhooks.validate()?;
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
             bail!("token lifetimes must be positive");
+        }
+        for origin in &self.cors_allowed_origins {
+            let parsed = url::Url::parse(origin).ok();
+            let exact = parsed.as_ref().is_some_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some()
+                    && url.origin().ascii_serialization() == origin.as_str()
+            });
+            if !exact {
+                bail!(
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin such as https://store.example.com"
+                );
+            }
         }
         Ok(())
     }

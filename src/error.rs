@@ -59,6 +59,9 @@ pub enum AppError {
     /// A service the request needs (the search engine, say) does not answer.
     #[error("{message}")]
     ServiceUnavailable { code: &'static str, message: String },
+    /// A bounded resource (password hashing) is saturated: 503 `server_busy` with `Retry-After`.
+    #[error("server busy")]
+    Busy { retry_after_secs: u64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -109,7 +112,8 @@ impl AppError {
             Self::PayloadTooLarge { .. } | Self::FileTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable { .. } | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(err) if is_timeout(err) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -142,6 +146,19 @@ impl AppError {
                 format!("files are limited to {max_bytes} bytes on this shop's plan"),
                 None,
             ),
+            Self::Busy { retry_after_secs } => (
+                "server_busy",
+                format!("the server is busy; retry after {retry_after_secs} s"),
+                None,
+            ),
+            Self::Database(err) if is_timeout(err) => {
+                tracing::warn!(error = %err, "shop transaction hit its time limit");
+                (
+                    "database_timeout",
+                    "the database did not answer in time; retry later".to_owned(),
+                    None,
+                )
+            }
             Self::Database(err) => {
                 tracing::error!(error = %err, "database error");
                 ("internal_error", "internal server error".to_owned(), None)
@@ -157,10 +174,21 @@ impl AppError {
     /// Seconds a client should wait, for the `Retry-After` header of a 429.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            Self::Database(err) if is_timeout(err) => Some(1),
             _ => None,
         }
     }
+}
+
+/// A statement cancelled by `statement_timeout` (57014) or a lock not granted within
+/// `lock_timeout` (55P03): the limits of shop transactions (`tenancy::db::TxLimits`).
+fn is_timeout(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "57014" || code == "55P03")
 }
 
 /// Maps a unique-violation on `constraint` to a 409 with `code`; any other error passes through.

@@ -42,7 +42,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         cart::CartApi { state: state.clone() },
         orders::OrdersStoreApi { state: state.clone() },
         orders::OrdersAdminApi { state: state.clone() },
-        orders::PaymentCallbacksApi { state: state.clone() },
+        orders::PaymentCallbacksApi { state: state.clone(), rejections: Default::default() },
         webhooks::WebhooksAdminApi { state: state.clone() },
     );
     let customers_and_settings = (

@@ -88,7 +88,7 @@ impl SignupApi {
         let owner_name = req.owner_name.trim().chars().take(100).collect::<String>();
 
         let hash_started = Instant::now();
-        let password_hash = password::hash(req.owner_password).await?;
+        let password_hash = self.state.passwords.hash(req.owner_password).await?;
         let hash_time = hash_started.elapsed();
 
         let new_shop = NewShop {

@@ -12,13 +12,16 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use crate::auth::password::HashGate;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::rbac::Rbac;
+use crate::auth::revocation::SessionCheck;
 use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseConfig, ServerConfig};
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{self, LocalUrls, ObjectStore};
+use crate::tenancy::db::TxLimits;
 use crate::tenancy::registry::TenantRegistry;
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
@@ -30,6 +33,10 @@ pub struct AppState {
     pub rbac: Rbac,
     pub tokens: Arc<TokenKeys>,
     pub login_limiter: LoginLimiter,
+    /// The bound on concurrent password hashing (logins, registrations, signups).
+    pub passwords: HashGate,
+    /// Whether the session of an access token was revoked (logout).
+    pub sessions: SessionCheck,
     /// The search engine (MeiliSearch or PostgreSQL full-text search).
     pub search: Arc<dyn SearchEngine>,
     /// The same engine when it is MeiliSearch: tenant tokens need its keys.
@@ -65,6 +72,8 @@ impl AppState {
                 config.login_max_failures,
                 Duration::from_secs(config.login_window_secs),
             ),
+            passwords: HashGate::new(config.password_hash_concurrency, config.password_hash_queue),
+            sessions: SessionCheck::new(pool.clone()),
             config: Arc::new(config),
             pool,
         })
@@ -81,7 +90,10 @@ impl AppState {
 /// No ping before each checkout (sqlx's default): it would add a round trip to every request.
 /// A connection broken by a server restart fails one query and is then discarded; the lifetime
 /// limit recycles the rest.
+///
+/// Also installs the time limits of shop transactions ([`TxLimits`]) for this process.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    TxLimits::from_config(config).install();
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .max_lifetime(Duration::from_secs(config.database_max_lifetime_secs))

@@ -201,6 +201,9 @@ pub fn secret_token_hash(token: &str) -> Vec<u8> {
     sha2::Sha256::digest(token.trim().as_bytes()).to_vec()
 }
 
+/// Most levels of a shop's category tree (top-level categories are level 1).
+pub const MAX_CATEGORY_DEPTH: i32 = 20;
+
 /// Stores an enum with `as_str(self) -> &'static str` and `parse(&str) -> Option<Self>` as
 /// PostgreSQL `text`: bound by its name, and read back strictly, so a value no variant has is a
 /// decode error, never a silent default.

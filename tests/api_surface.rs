@@ -87,3 +87,84 @@ async fn an_oversized_body_is_refused_whole() {
     let (status, body) = read(response).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
 }
+
+/// Reads one HTTP/1.1 response with a `Content-Length` body: (status line, lowercased headers).
+async fn read_raw_response<R: tokio::io::AsyncBufRead + Unpin>(
+    stream: &mut R,
+) -> (String, Vec<(String, String)>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut status = String::new();
+    stream.read_line(&mut status).await.unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_ascii_lowercase()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .map_or(0, |(_, value)| value.parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    (status.trim_end().to_owned(), headers)
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_still_works_after_a_body_over_the_limit() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (reader, mut writer) = stream.into_split();
+    let body = vec![b'x'; 1024 * 1024 + 100];
+    let head = format!(
+        "POST /v1/signup HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // The body is written while the answer is read: the server may answer before reading it.
+    let send = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        writer.write_all(&body).await?;
+        writer.flush().await?;
+        Ok::<_, std::io::Error>(writer)
+    });
+    let mut reader = tokio::io::BufReader::new(reader);
+    let (status, _) = read_raw_response(&mut reader).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    let mut writer = send.await.unwrap().expect("the whole body could be sent");
+    writer
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("the connection is still open");
+    let (status, _) = read_raw_response(&mut reader).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "the next request on the connection: {status}");
+}
+
+#[tokio::test]
+async fn a_body_too_large_to_read_away_is_refused_with_connection_close() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (reader, mut writer) = stream.into_split();
+    // Only the head: a client announcing 1 GiB must be told the connection ends here.
+    writer
+        .write_all(
+            b"POST /v1/signup HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+              Content-Length: 1073741824\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut reader = tokio::io::BufReader::new(reader);
+    let (status, headers) = read_raw_response(&mut reader).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert!(
+        headers.iter().any(|(name, value)| name == "connection" && value == "close"),
+        "{headers:?}"
+    );
+}

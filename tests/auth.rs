@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shopfleet::config::ServerConfig;
 
 async fn post(
     app: &TestApp,
@@ -269,4 +270,118 @@ async fn a_garbage_or_missing_token_is_401() {
     let (status, body) =
         read(app.shop(Method::GET, &shop.slug, "/v1/admin/products").send().await.unwrap()).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+}
+
+#[tokio::test]
+async fn forty_wrong_passwords_at_once_for_one_account_get_only_the_limit_verified() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("burst").await;
+    let attempts = (0..40).map(|_| {
+        post(
+            &app,
+            &shop.slug,
+            "/v1/admin/auth/login",
+            json!({ "email": shop.owner_email, "password": "wrong-password-1" }),
+        )
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let verified = answers.iter().filter(|(status, _)| *status == StatusCode::UNAUTHORIZED).count();
+    let limited =
+        answers.iter().filter(|(status, _)| *status == StatusCode::TOO_MANY_REQUESTS).count();
+    // `login_max_failures` is 5 in the test configuration.
+    assert_eq!((verified, limited), (5, 35), "{answers:?}");
+}
+
+#[tokio::test]
+async fn an_access_token_stops_working_when_its_session_logs_out() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("session").await;
+    // A second session of the same owner, which must survive the first one's logout.
+    let (status, other) = post(
+        &app,
+        &shop.slug,
+        "/v1/admin/auth/login",
+        json!({ "email": shop.owner_email, "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    let other = other["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = app.owner(&shop, Method::GET, "/v1/admin/shop", None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let response = app
+        .shop(Method::POST, &shop.slug, "/v1/admin/auth/logout")
+        .bearer_auth(&shop.token)
+        .json(&json!({ "refresh_token": shop.refresh_token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, body) = app.owner(&shop, Method::GET, "/v1/admin/shop", None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+    let (status, _) = app.as_token(&other, &shop.slug, Method::GET, "/v1/admin/shop", None).await;
+    assert_eq!(status, StatusCode::OK, "another session of the same account is unaffected");
+
+    // The same for a customer.
+    let (status, registered) = post(
+        &app,
+        &shop.slug,
+        "/v1/store/customers",
+        json!({ "email": "leaving@example.com", "password": PASSWORD, "first_name": "Lea" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    let token = registered["tokens"]["access_token"].as_str().unwrap();
+    let refresh = registered["tokens"]["refresh_token"].as_str().unwrap();
+    let (status, _) = app.as_token(token, &shop.slug, Method::GET, "/v1/store/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = app
+        .shop(Method::POST, &shop.slug, "/v1/store/auth/logout")
+        .bearer_auth(token)
+        .json(&json!({ "refresh_token": refresh }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, body) = app.as_token(token, &shop.slug, Method::GET, "/v1/store/me", None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+}
+
+#[tokio::test]
+async fn logins_beyond_the_password_hashing_queue_get_503_server_busy_with_retry_after() {
+    let app = TestApp::spawn_with(ServerConfig {
+        password_hash_concurrency: 1,
+        password_hash_queue: 0,
+        ..server_config()
+    })
+    .await;
+    let shop = app.signup("busy").await;
+    // The one hashing slot is taken, and there is no room to wait.
+    let held = app.state.passwords.enter().await.expect("a free slot");
+    let login = || {
+        app.shop(Method::POST, &shop.slug, "/v1/admin/auth/login")
+            .json(&json!({ "email": shop.owner_email, "password": PASSWORD }))
+            .send()
+    };
+    for _ in 0..3 {
+        let response = login().await.unwrap();
+        let retry_after =
+            response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let (status, body) = read(response).await;
+        assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "server_busy");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+    }
+    let (status, body) = post(
+        &app,
+        &shop.slug,
+        "/v1/store/customers",
+        json!({ "email": "busy@example.com", "password": PASSWORD, "first_name": "Bo" }),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "server_busy");
+
+    // Refused attempts were never verified, so they did not count as failures (limit 5).
+    drop(held);
+    let (status, body) = read(login().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -361,3 +361,95 @@ async fn admin_product_list_searches_and_pages() {
     let (_, none) = app.owner(&shop, Method::GET, "/v1/admin/products?q=%25", None).await;
     assert_eq!(none["items"], json!([]), "LIKE wildcards in q are literal");
 }
+
+#[tokio::test]
+async fn two_categories_moved_under_each_other_at_once_never_form_a_cycle() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("cycle").await;
+    let mut pairs = Vec::new();
+    for i in 0..12 {
+        let x = category(&app, &shop, &format!("X{i}"), None).await;
+        let y = category(&app, &shop, &format!("Y{i}"), None).await;
+        pairs.push((x, y));
+    }
+    let patch = |id: String, parent: String| {
+        let app = &app;
+        let shop = &shop;
+        async move {
+            app.owner(
+                shop,
+                Method::PATCH,
+                &format!("/v1/admin/categories/{id}"),
+                Some(json!({ "parent_id": parent })),
+            )
+            .await
+        }
+    };
+    // X under Y and Y under X, both at once, for every pair.
+    let moves =
+        pairs.iter().flat_map(|(x, y)| [patch(x.clone(), y.clone()), patch(y.clone(), x.clone())]);
+    let results = futures::future::join_all(moves).await;
+    for (pair, answers) in pairs.iter().zip(results.chunks(2)) {
+        let ok = answers.iter().filter(|(status, _)| *status == StatusCode::OK).count();
+        assert_eq!(ok, 1, "exactly one of the crossed moves of {pair:?} wins: {answers:?}");
+        let (status, err) = answers.iter().find(|(status, _)| *status != StatusCode::OK).unwrap();
+        assert_error(*status, err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(err["error"]["field"], "parent_id", "{err}");
+    }
+    // The tree still answers, with every category in it.
+    let (status, tree) = store(&app, &shop, "/v1/store/categories").await;
+    assert_eq!(status, StatusCode::OK, "{tree}");
+    assert_eq!(tree.as_array().unwrap().len(), 24);
+    let (status, _) = store(&app, &shop, "/v1/store/products?category=x0").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_category_tree_deeper_than_twenty_levels_is_refused() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("deep").await;
+    let mut parent: Option<String> = None;
+    let mut chain = Vec::new();
+    for level in 0..20 {
+        let id = category(&app, &shop, &format!("Level {level}"), parent.as_deref()).await;
+        chain.push(id.clone());
+        parent = Some(id);
+    }
+    let (status, err) = app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/categories",
+            Some(json!({ "name": "Level 20", "parent_id": parent })),
+        )
+        .await;
+    assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(err["error"]["field"], "parent_id", "{err}");
+
+    // Moving a two-level subtree under level 18 would make 21 levels too.
+    let top = category(&app, &shop, "Top", None).await;
+    category(&app, &shop, "Below top", Some(&top)).await;
+    let (status, err) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/categories/{top}"),
+            Some(json!({ "parent_id": chain[18] })),
+        )
+        .await;
+    assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    // Under level 17 it fits exactly.
+    let (status, moved) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/categories/{top}"),
+            Some(json!({ "parent_id": chain[17] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let (status, tree) = store(&app, &shop, "/v1/store/categories").await;
+    assert_eq!(status, StatusCode::OK);
+    let deepest = tree.as_array().unwrap().iter().filter_map(|c| c["depth"].as_u64()).max();
+    assert_eq!(deepest, Some(19));
+}

@@ -163,3 +163,18 @@ async fn another_shops_variant_cannot_be_adjusted_and_customers_are_refused() {
     .await;
     assert_eq!((status, &body["stock_after"]), (StatusCode::CREATED, &json!(5)), "{body}");
 }
+
+#[tokio::test]
+async fn the_smallest_and_largest_integers_as_delta_are_a_clean_422() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("stock-min").await;
+    let (product, variant) = app.variant(&shop, "Jug", 900, 3).await;
+    for (key, delta) in [("min", i64::from(i32::MIN)), ("max", i64::from(i32::MAX))] {
+        let (status, body) =
+            adjust(&app, &shop, &variant, key, json!({ "delta": delta, "reason": "correction" }))
+                .await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["error"]["field"], "delta", "{body}");
+    }
+    assert_eq!(app.stock_of(&shop, &product).await, 3);
+}

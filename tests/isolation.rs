@@ -5,7 +5,10 @@ mod common;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shopfleet::config::ServerConfig;
 use shopfleet::tenancy::TenantTx;
+use shopfleet::tenancy::registry::{LookupKey, TenantRegistry};
+use shopfleet::tenancy::resolver::resolve;
 use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test]
@@ -333,4 +336,143 @@ async fn a_shop_transaction_that_cannot_start_leaves_its_pooled_connection_clean
         sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await.unwrap();
     assert_eq!(products, 0);
     tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn shop_transactions_carry_statement_lock_and_idle_timeouts_that_end_with_them() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("iso-timeout").await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
+    // One connection, so the transaction and the query after it share it.
+    let pool = PgPoolOptions::new().max_connections(1).connect(&database_url()).await.unwrap();
+    let settings = "select current_setting('statement_timeout'), current_setting('lock_timeout'), \
+                    current_setting('idle_in_transaction_session_timeout')";
+    let mut tx = TenantTx::begin(&pool, &tenant).await.unwrap();
+    let inside: (String, String, String) =
+        sqlx::query_as(settings).fetch_one(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    // The values of `server_config` in tests/common.
+    assert_eq!(inside, ("10s".into(), "5s".into(), "30s".into()));
+    let after: (String, String, String) = sqlx::query_as(settings).fetch_one(&pool).await.unwrap();
+    assert_eq!(
+        after,
+        ("0".into(), "0".into(), "0".into()),
+        "the timeouts outlived the transaction"
+    );
+}
+
+async fn allowed_origin(app: &TestApp, slug: &str, origin: &str) -> Option<String> {
+    let response = app
+        .shop(Method::GET, slug, "/v1/store/products")
+        .header("Origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "CORS never refuses the request itself");
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|value| value.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_shops_own_hosts_as_origins() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (app.signup("cors-a").await, app.signup("cors-b").await);
+    let own = format!("https://{}.{BASE_DOMAIN}", a.slug);
+    assert_eq!(allowed_origin(&app, &a.slug, &own).await, Some(own.clone()));
+    for origin in [
+        "https://evil.example".to_owned(),
+        format!("https://{}.{BASE_DOMAIN}", b.slug),
+        format!("https://{BASE_DOMAIN}"),
+        "null".to_owned(),
+    ] {
+        assert_eq!(allowed_origin(&app, &a.slug, &origin).await, None, "{origin}");
+    }
+
+    let preflight = |origin: String| {
+        app.shop(Method::OPTIONS, &a.slug, "/v1/store/carts")
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+    };
+    let response = preflight(own.clone()).await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(response.headers()["access-control-allow-origin"].to_str().unwrap(), own);
+    let response = preflight("https://evil.example".into()).await.unwrap();
+    assert!(response.headers().get("access-control-allow-origin").is_none());
+    let (status, body) = read(response).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "origin_not_allowed");
+}
+
+#[tokio::test]
+async fn made_up_hosts_cost_no_lookup_and_never_evict_a_known_shop_from_the_cache() {
+    let app = TestApp::spawn().await;
+    let shops = [app.signup("iso-cache-a").await, app.signup("iso-cache-b").await];
+    // Slugs and hosts that cannot name a shop: the same 404 as an unknown shop.
+    let long_label = format!("{}.example.com", "a".repeat(64));
+    for slug in ["Bad_Slug!", "a", "x--y", &"a".repeat(41)] {
+        let (status, body) =
+            read(app.shop(Method::GET, slug, "/v1/store/products").send().await.unwrap()).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "shop_not_found");
+    }
+    for host in [long_label.as_str(), "under_score.example.com"] {
+        let (status, body) =
+            read(app.host(Method::GET, host, "/v1/store/products").send().await.unwrap()).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "shop_not_found");
+    }
+
+    // The mechanism, on a registry of its own: the server's is emptied by every shop change of
+    // the parallel tests (NOTIFY), which would make its contents racy to assert on.
+    let registry = TenantRegistry::new(app.pool.clone(), 5);
+    for slug in ["Bad_Slug!", "a", "x--y"] {
+        assert!(resolve(&registry, BASE_DOMAIN, "127.0.0.1", Some(slug)).await.is_err());
+    }
+    assert!(resolve(&registry, BASE_DOMAIN, &long_label, None).await.is_err());
+    assert_eq!(registry.cached_counts().await, (0, 0), "a malformed host or slug was looked up");
+
+    for shop in &shops {
+        let tenant = resolve(&registry, BASE_DOMAIN, "127.0.0.1", Some(&shop.slug)).await;
+        assert_eq!(tenant.unwrap().slug, shop.slug);
+    }
+    // Far more well-formed unknown hosts than the cache holds.
+    for i in 0..50 {
+        let host = format!("nobody-{i}-{}.{BASE_DOMAIN}", shops[0].slug);
+        assert!(resolve(&registry, BASE_DOMAIN, &host, None).await.is_err());
+    }
+    let (found, misses) = registry.cached_counts().await;
+    assert!(misses <= 5, "misses are bounded: {misses}");
+    assert_eq!(found, 2);
+    for shop in &shops {
+        assert!(
+            registry.is_cached(&LookupKey::Slug(shop.slug.clone())),
+            "{} was evicted by unknown hosts",
+            shop.slug
+        );
+    }
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_on_every_route() {
+    let app = TestApp::spawn_with(ServerConfig {
+        cors_allowed_origins: vec!["https://headless.example.com".into()],
+        ..server_config()
+    })
+    .await;
+    let shop = app.signup("cors-cfg").await;
+    assert_eq!(
+        allowed_origin(&app, &shop.slug, "https://headless.example.com").await.as_deref(),
+        Some("https://headless.example.com")
+    );
+    assert_eq!(allowed_origin(&app, &shop.slug, "https://headless.example.com:8443").await, None);
+    let response = app
+        .platform(Method::GET, "/healthz")
+        .header("Origin", "https://headless.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"].to_str().unwrap(),
+        "https://headless.example.com"
+    );
 }

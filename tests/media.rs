@@ -639,3 +639,38 @@ async fn purging_a_shop_deletes_everything_under_its_prefix() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["usage"]["storage_bytes"], png().len());
 }
+
+/// The local store serves its signed URLs itself, so it can stop; S3's presigned URLs are
+/// S3's (see README, "Object storage").
+#[tokio::test]
+async fn signed_image_urls_of_a_suspended_or_deleted_shop_stop_serving() {
+    let m = MediaApp::spawn(StoreKind::Local).await;
+    let shop = m.app.signup("media-off").await;
+    let other = m.app.signup("media-on").await;
+    let mut urls = Vec::new();
+    for s in [&shop, &other] {
+        let id = m.app.product(s, "Lamp", 5000).await["id"].as_str().unwrap().to_owned();
+        let (status, item) = upload(&m, s, &s.token, &id, "lamp.png", png(), "").await;
+        assert_eq!(status, StatusCode::CREATED, "{item}");
+        urls.push(item["url"].as_str().unwrap().to_owned());
+    }
+    let (url, other_url) = (&urls[0], &urls[1]);
+    assert_eq!(fetch(&m, url).await, (StatusCode::OK, png()));
+
+    let admin = m.app.platform_admin_token().await;
+    let path = format!("/v1/platform/shops/{}", shop.id);
+    let (status, _) = m.app.as_admin(&admin, Method::POST, &format!("{path}/suspend"), None).await;
+    assert!(status.is_success(), "{status}");
+    let (status, body) = read(m.http.get(url).send().await.unwrap()).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "shop_suspended");
+    assert_eq!(fetch(&m, other_url).await, (StatusCode::OK, png()), "other shops are unaffected");
+
+    let (status, _) = m.app.as_admin(&admin, Method::POST, &format!("{path}/resume"), None).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(fetch(&m, url).await, (StatusCode::OK, png()));
+
+    let (status, _) = m.app.as_admin(&admin, Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = read(m.http.get(url).send().await.unwrap()).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "shop_not_found");
+}

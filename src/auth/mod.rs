@@ -8,4 +8,5 @@ pub mod permission;
 pub mod principal;
 pub mod rate_limit;
 pub mod rbac;
+pub mod revocation;
 pub mod tokens;

@@ -4,8 +4,17 @@
 //! Rule: hashing is CPU-bound for tens of milliseconds, so it runs on the blocking pool, never
 //! on the async workers; unknown accounts are verified against a dummy hash so that a login's
 //! timing does not tell whether the account exists.
+//!
+//! Requests hash through a [`HashGate`]: at most one hash per core at once (each holds 19 MiB
+//! and a blocking thread), a bounded queue behind them, and 503 `server_busy` with
+//! `Retry-After` beyond that. Unbounded, a burst of logins with random e-mails grew the
+//! process by a gigabyte and a hundred threads. The free functions [`hash`] and [`verify`] are
+//! for the CLI, which hashes one password at a time.
 
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -28,32 +37,115 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_default()
 });
 
+fn hash_now(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|err| anyhow::anyhow!("hashing a password: {err}"))
+}
+
+fn verify_now(password: &str, stored: Option<String>) -> bool {
+    let exists = stored.is_some();
+    let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+    let matches = PasswordHash::new(&stored)
+        .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false);
+    exists && matches
+}
+
 pub async fn hash(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|err| anyhow::anyhow!("hashing a password: {err}"))
-    })
-    .await
-    .context("password hashing task")?
-    .map_err(AppError::Internal)
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .context("password hashing task")?
+        .map_err(AppError::Internal)
 }
 
 /// Checks `password` against `stored`, or against a dummy hash when there is no account.
 pub async fn verify(password: String, stored: Option<String>) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || {
-        let exists = stored.is_some();
-        let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-        let matches = PasswordHash::new(&stored)
-            .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
-        exists && matches
-    })
-    .await
-    .context("password verification task")
-    .map_err(AppError::Internal)
+    tokio::task::spawn_blocking(move || verify_now(&password, stored))
+        .await
+        .context("password verification task")
+        .map_err(AppError::Internal)
+}
+
+/// The bound on concurrent password hashing of requests (see the module documentation).
+#[derive(Clone)]
+pub struct HashGate {
+    permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+}
+
+/// Leaves the queue when dropped, also when the waiting request is cancelled.
+struct Queued(Arc<AtomicUsize>);
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl HashGate {
+    /// `concurrency` hashes at once (0: one per core), `queue` waiting behind them.
+    pub fn new(concurrency: usize, queue: usize) -> Self {
+        let concurrency = if concurrency == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            concurrency
+        };
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: queue,
+        }
+    }
+
+    /// A slot to hash in: at once if one is free, after waiting in the queue if there is room
+    /// in it, else 503 `server_busy`. The slot is held until the permit is dropped.
+    pub async fn enter(&self) -> AppResult<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let joined = self.waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+            (waiting < self.max_waiting).then_some(waiting + 1)
+        });
+        if joined.is_err() {
+            return Err(AppError::Busy { retry_after_secs: 1 });
+        }
+        let _queued = Queued(self.waiting.clone());
+        self.permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("password hashing gate: {err}")))
+    }
+
+    /// [`hash`], within the bound.
+    pub async fn hash(&self, password: String) -> AppResult<String> {
+        let permit = self.enter().await?;
+        // The permit moves into the blocking task: a cancelled request does not free the slot
+        // before its hash is done.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_now(&password)
+        })
+        .await
+        .context("password hashing task")?
+        .map_err(AppError::Internal)
+    }
+
+    /// [`verify`], within the bound.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<bool> {
+        let permit = self.enter().await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            verify_now(&password, stored)
+        })
+        .await
+        .context("password verification task")
+        .map_err(AppError::Internal)
+    }
 }
 
 /// The rule for new passwords: 10 to 128 characters, not one repeated character, not the
@@ -92,6 +184,16 @@ mod tests {
         assert!(verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
         assert!(!verify("wrong horse battery".into(), Some(stored)).await.unwrap());
         assert!(!verify("correct horse battery".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_gate_refuses_with_server_busy_and_reopens() {
+        let gate = HashGate::new(1, 0);
+        let held = gate.enter().await.unwrap();
+        let err = gate.verify("whatever-password".into(), None).await.unwrap_err();
+        assert!(matches!(err, AppError::Busy { retry_after_secs: 1 }), "{err:?}");
+        drop(held);
+        assert!(!gate.verify("whatever-password".into(), None).await.unwrap());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Verified principals: who is calling, proven by a token, bound to the resolved shop.
 //!
 //! Each is a poem-openapi `SecurityScheme` whose checker verifies the bearer token and then
-//! requires the token's shop to equal the shop the request was resolved to (else 401). A
-//! customer token on an admin route is 403: the caller is known, just not allowed there.
+//! requires the token's shop to equal the shop the request was resolved to (else 401), and its
+//! session not to be revoked (logout; [`super::revocation::SessionCheck`], else 401). A customer token on
+//! an admin route is 403: the caller is known, just not allowed there.
 //!
 //! Rule: handlers learn "who" only from these types, and "which shop" only from `Tenant`.
 
@@ -13,6 +14,7 @@ use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 use uuid::Uuid;
 
+use super::revocation::SessionCheck;
 use super::tokens::{Claims, TokenKeys, TokenKind};
 use crate::error::AppError;
 use crate::tenancy::{ShopId, Tenant};
@@ -104,6 +106,21 @@ fn verify_for_shop(req: &Request, token: &str, kinds: &[TokenKind]) -> Result<Cl
     Ok(claims)
 }
 
+/// 401 if the token's session was revoked (logout).
+async fn check_session(req: &Request, claims: &Claims) -> Result<(), AppError> {
+    let Some(session) = claims.sid else {
+        return Ok(()); // issued before sessions were checked; expires soon
+    };
+    let (_, tenant) = context(req)?;
+    let sessions = req
+        .data::<SessionCheck>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no session check in the request")))?;
+    if sessions.is_revoked(tenant, session).await? {
+        return Err(invalid_token());
+    }
+    Ok(())
+}
+
 async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
     let claims = verify_for_shop(req, &bearer.token, &[TokenKind::Staff, TokenKind::Customer])?;
     if claims.kind != TokenKind::Staff {
@@ -113,11 +130,13 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<Staff> {
         )
         .into());
     }
+    check_session(req, &claims).await?;
     Ok(Staff { id: claims.sub, shop: ShopId(claims.sub_shop()) })
 }
 
 async fn check_customer(req: &Request, bearer: Bearer) -> poem::Result<Customer> {
     let claims = verify_for_shop(req, &bearer.token, &[TokenKind::Customer])?;
+    check_session(req, &claims).await?;
     Ok(Customer { id: claims.sub, shop: ShopId(claims.sub_shop()) })
 }
 

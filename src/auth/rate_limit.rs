@@ -1,5 +1,9 @@
 //! In-process limiter of failed logins per shop and identity (fixed window).
 //!
+//! An attempt is counted atomically *before* its password is verified ([`LoginLimiter::begin`]),
+//! so a burst of concurrent attempts gets at most the limit verified: checking first and
+//! counting after the (slow) verification let every attempt of a burst through.
+//!
 //! Rule: only failures count, and a success clears the identity's count, so a user who types
 //! the right password is never locked out by their own earlier typos.
 
@@ -34,22 +38,31 @@ impl LoginLimiter {
         format!("{scope}:{kind}:{}", identity.trim().to_lowercase())
     }
 
-    /// 429 if the identity has used up its failures in the current window.
-    pub fn check(&self, key: &str) -> Result<(), AppError> {
-        if let Some(window) = self.failures.get(key)
-            && window.count.load(Ordering::Relaxed) >= self.max_failures
-        {
+    /// Counts an attempt of the identity, or 429 if it has used up its failures in the current
+    /// window. Call before verifying the password; the attempt stays counted as a failure
+    /// unless [`Self::record_success`] or [`Self::refund`] follows.
+    pub fn begin(&self, key: &str) -> Result<(), AppError> {
+        let window = self.failures.get_with(key.to_owned(), || {
+            Arc::new(Window { started: Instant::now(), count: AtomicU32::new(0) })
+        });
+        let counted = window.count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+            (count < self.max_failures).then_some(count + 1)
+        });
+        if counted.is_err() {
             let remaining = self.window.saturating_sub(window.started.elapsed());
             return Err(AppError::RateLimited { retry_after_secs: remaining.as_secs().max(1) });
         }
         Ok(())
     }
 
-    pub fn record_failure(&self, key: &str) {
-        let window = self.failures.get_with(key.to_owned(), || {
-            Arc::new(Window { started: Instant::now(), count: AtomicU32::new(0) })
-        });
-        window.count.fetch_add(1, Ordering::Relaxed);
+    /// Gives back an attempt counted by [`Self::begin`] whose password was never verified (the
+    /// server was too busy to hash it).
+    pub fn refund(&self, key: &str) {
+        if let Some(window) = self.failures.get(key) {
+            let _ = window
+                .count
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| count.checked_sub(1));
+        }
     }
 
     pub fn record_success(&self, key: &str) {
@@ -66,14 +79,17 @@ mod tests {
         let limiter = LoginLimiter::new(3, Duration::from_secs(60));
         let key = LoginLimiter::key("shop", "staff", "A@B.co");
         for _ in 0..3 {
-            assert!(limiter.check(&key).is_ok());
-            limiter.record_failure(&key);
+            assert!(limiter.begin(&key).is_ok());
         }
-        let err = limiter.check(&key).unwrap_err();
+        let err = limiter.begin(&key).unwrap_err();
         assert!(err.retry_after().is_some_and(|s| (1..=60).contains(&s)));
         // other identities are unaffected
-        assert!(limiter.check(&LoginLimiter::key("shop", "staff", "c@d.co")).is_ok());
+        assert!(limiter.begin(&LoginLimiter::key("shop", "staff", "c@d.co")).is_ok());
+        // an attempt given back can be made again
+        limiter.refund(&key);
+        assert!(limiter.begin(&key).is_ok());
+        assert!(limiter.begin(&key).is_err());
         limiter.record_success(&key);
-        assert!(limiter.check(&key).is_ok());
+        assert!(limiter.begin(&key).is_ok());
     }
 }

@@ -6,6 +6,11 @@
 //! token spends it and issues the next one of the same family; presenting a spent token again
 //! means it was stolen or replayed, so the whole family is revoked.
 //!
+//! A shop's access token also names its session (`sid`: the refresh-token family). Logout
+//! revokes the family, and the token checkers refuse an access token of a revoked family
+//! (`revocation::SessionCheck`), so logging out ends the session's access tokens too, not only
+//! its refresh token.
+//!
 //! Rule: the algorithm is pinned on both sides; a token's shop must equal the resolved shop.
 
 use base64::Engine;
@@ -59,6 +64,10 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shop: Option<Uuid>,
     pub kind: TokenKind,
+    /// The session (refresh-token family) of a shop token; absent on platform admin tokens and
+    /// on tokens issued before sessions were checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
     pub iat: i64,
     pub exp: i64,
 }
@@ -86,6 +95,7 @@ impl TokenKeys {
         kind: TokenKind,
         subject: Uuid,
         shop: Option<ShopId>,
+        session: Option<Uuid>,
     ) -> AppResult<String> {
         let now = Utc::now();
         let claims = Claims {
@@ -94,6 +104,7 @@ impl TokenKeys {
             sub: subject,
             shop: shop.map(|s| s.0),
             kind,
+            sid: session,
             iat: now.timestamp(),
             exp: (now + self.access_ttl).timestamp(),
         };
@@ -148,12 +159,13 @@ pub async fn issue_pair(
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let refresh_token = URL_SAFE_NO_PAD.encode(raw);
     let expires_at: DateTime<Utc> = Utc::now() + keys.refresh_ttl;
+    let family = family.unwrap_or_else(Uuid::now_v7);
     sqlx::query(
         "insert into refresh_tokens (id, family_id, subject_kind, subject_id, token_hash, expires_at) \
          values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(Uuid::now_v7())
-    .bind(family.unwrap_or_else(Uuid::now_v7))
+    .bind(family)
     .bind(kind.subject_kind())
     .bind(subject)
     .bind(hash_refresh(&refresh_token))
@@ -161,7 +173,7 @@ pub async fn issue_pair(
     .execute(&mut *conn)
     .await?;
     Ok(TokenPair {
-        access_token: keys.issue_access(kind, subject, Some(shop))?,
+        access_token: keys.issue_access(kind, subject, Some(shop), Some(family))?,
         token_type: "Bearer".to_owned(),
         expires_in: keys.access_ttl.num_seconds(),
         refresh_token,
@@ -224,17 +236,35 @@ pub async fn revoke_family(conn: &mut PgConnection, family: Uuid) -> AppResult<(
     Ok(())
 }
 
-/// Logout: revokes the family of the given refresh token, if it belongs to `subject`.
-pub async fn revoke_by_token(conn: &mut PgConnection, subject: Uuid, token: &str) -> AppResult<()> {
-    sqlx::query(
-        "update refresh_tokens set revoked_at = now() where revoked_at is null and family_id = \
-         (select family_id from refresh_tokens where token_hash = $1 and subject_id = $2)",
+/// Logout: revokes the family of the given refresh token, if it belongs to `subject`, and
+/// returns that family (the session id of its access tokens).
+pub async fn revoke_by_token(
+    conn: &mut PgConnection,
+    subject: Uuid,
+    token: &str,
+) -> AppResult<Option<Uuid>> {
+    let family: Option<Uuid> = sqlx::query_scalar(
+        "select family_id from refresh_tokens where token_hash = $1 and subject_id = $2",
     )
     .bind(hash_refresh(token))
     .bind(subject)
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(())
+    if let Some(family) = family {
+        revoke_family(conn, family).await?;
+    }
+    Ok(family)
+}
+
+/// Whether the session (refresh-token family) `family` was revoked: by logout, by the reuse of a
+/// spent refresh token, or with all of its subject's ([`revoke_subject`]).
+pub async fn is_revoked(conn: &mut PgConnection, family: Uuid) -> AppResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from refresh_tokens where family_id = $1 and revoked_at is not null)",
+    )
+    .bind(family)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Revokes every refresh token of a subject (staff removed, password changed).
@@ -260,7 +290,8 @@ mod tests {
     fn a_token_verifies_only_for_its_own_kind() {
         let keys = keys();
         let shop = ShopId(Uuid::now_v7());
-        let token = keys.issue_access(TokenKind::Customer, Uuid::now_v7(), Some(shop)).unwrap();
+        let token =
+            keys.issue_access(TokenKind::Customer, Uuid::now_v7(), Some(shop), None).unwrap();
         let claims = keys.verify(&token, &[TokenKind::Customer]).unwrap();
         assert_eq!(claims.shop, Some(shop.0));
         assert!(keys.verify(&token, &[TokenKind::Staff]).is_none());
@@ -270,13 +301,13 @@ mod tests {
     #[test]
     fn tokens_signed_otherwise_are_refused() {
         let other = TokenKeys::new(b"another-secret-another-secret-xx", 900, 30);
-        let token = other.issue_access(TokenKind::Staff, Uuid::now_v7(), None).unwrap();
+        let token = other.issue_access(TokenKind::Staff, Uuid::now_v7(), None, None).unwrap();
         assert!(keys().verify(&token, &[TokenKind::Staff]).is_none());
 
         // alg=none with the same claims
         let claims = keys()
             .verify(
-                &keys().issue_access(TokenKind::Staff, Uuid::now_v7(), None).unwrap(),
+                &keys().issue_access(TokenKind::Staff, Uuid::now_v7(), None, None).unwrap(),
                 &[TokenKind::Staff],
             )
             .unwrap();
@@ -289,7 +320,7 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let keys = TokenKeys { access_ttl: Duration::seconds(-60), ..keys() };
-        let token = keys.issue_access(TokenKind::Staff, Uuid::now_v7(), None).unwrap();
+        let token = keys.issue_access(TokenKind::Staff, Uuid::now_v7(), None, None).unwrap();
         assert!(keys.verify(&token, &[TokenKind::Staff]).is_none());
     }
 }

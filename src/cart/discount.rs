@@ -147,12 +147,14 @@ pub async fn evaluate(
     let discountable: HashSet<Uuid> = match row.category_id {
         None => products.into_iter().collect(),
         Some(category) => sqlx::query_scalar::<_, Uuid>(
-            "with recursive tree as (select id from categories where id = $1 \
-                 union all select c.id from categories c join tree t on c.parent_id = t.id) \
+            "with recursive tree (id, depth) as (select id, 1 from categories where id = $1 \
+                 union all select c.id, t.depth + 1 from categories c join tree t on c.parent_id = t.id \
+                     where t.depth < $3) \
              select distinct product_id from product_categories where category_id in (select id from tree) and product_id = any($2)",
         )
         .bind(category)
         .bind(&products)
+        .bind(crate::values::MAX_CATEGORY_DEPTH)
         .fetch_all(&mut *conn)
         .await?
         .into_iter()

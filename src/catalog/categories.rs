@@ -1,4 +1,9 @@
 //! Categories: types and SQL.
+//!
+//! The tree is at most [`MAX_DEPTH`] levels deep, and every recursive query over it stops at that
+//! depth, so not even a cycle (which the checks below and tenant migration 0010's trigger
+//! refuse) could make one run away. Changes of a parent are serialised per shop by
+//! [`lock_tree`]: the cycle and depth checks and the change itself are one atomic step.
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
@@ -26,6 +31,8 @@ pub struct Category {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+pub use crate::values::MAX_CATEGORY_DEPTH as MAX_DEPTH;
 
 const SELECT_CATEGORY: &str = "select c.id, c.parent_id, c.name, c.slug, c.description, c.position, \
      (select count(*) from product_categories pc where pc.category_id = c.id) as product_count, \
@@ -67,10 +74,12 @@ pub struct CategoryFields {
 }
 
 pub async fn insert(conn: &mut PgConnection, fields: &CategoryFields) -> AppResult<Uuid> {
+    let id = Uuid::now_v7();
     if let Some(parent) = fields.parent_id {
         ensure_exists(conn, parent, "parent_id").await?;
+        lock_tree(conn).await?;
+        check_placement(conn, id, parent).await?;
     }
-    let id = Uuid::now_v7();
     sqlx::query("insert into categories (id, parent_id, name, slug, description, position) values ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(fields.parent_id)
@@ -80,18 +89,84 @@ pub async fn insert(conn: &mut PgConnection, fields: &CategoryFields) -> AppResu
         .bind(fields.position)
         .execute(conn)
         .await
-        .map_err(slug_taken)?;
+        .map_err(placement_or_slug_error)?;
     Ok(id)
+}
+
+/// Takes this shop's category-tree lock until the transaction ends: the lock tenant migration
+/// 0010's trigger takes too. Moves and inserts under a parent then run one after the other, so
+/// each one's checks see every move committed before it.
+async fn lock_tree(conn: &mut PgConnection) -> AppResult<()> {
+    sqlx::query(
+        "select pg_advisory_xact_lock(hashtext('shopfleet.category_tree'), hashtext(current_schema()))",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// 422 on `parent_id` unless `id` may sit under `parent`: `parent` is neither `id` nor one of
+/// its descendants, and the tree stays within [`MAX_DEPTH`] levels. Call under [`lock_tree`].
+async fn check_placement(conn: &mut PgConnection, id: Uuid, parent: Uuid) -> AppResult<()> {
+    // Up from the new parent: its depth (0 for a top-level category), and whether `id` is
+    // among its ancestors.
+    let (parent_depth, cycle): (Option<i32>, Option<bool>) = sqlx::query_as(
+        "with recursive up (id, parent_id, depth) as ( \
+             select id, parent_id, 0 from categories where id = $1 \
+             union all select c.id, c.parent_id, u.depth + 1 from categories c \
+                 join up u on c.id = u.parent_id where u.depth <= $3) \
+         select max(depth), bool_or(id = $2) from up",
+    )
+    .bind(parent)
+    .bind(id)
+    .bind(MAX_DEPTH)
+    .fetch_one(&mut *conn)
+    .await?;
+    if cycle.unwrap_or(false) {
+        return Err(AppError::validation("parent_id", "a category cannot be moved under itself"));
+    }
+    // Down from `id`: how many levels it carries below itself (0 for a new or leaf category).
+    let height: Option<i32> = sqlx::query_scalar(
+        "with recursive down (id, depth) as ( \
+             select id, 0 from categories where id = $1 \
+             union all select c.id, d.depth + 1 from categories c \
+                 join down d on c.parent_id = d.id where d.depth <= $2) \
+         select max(depth) from down",
+    )
+    .bind(id)
+    .bind(MAX_DEPTH)
+    .fetch_one(&mut *conn)
+    .await?;
+    let deepest = parent_depth.unwrap_or(0) + 1 + height.unwrap_or(0);
+    if deepest >= MAX_DEPTH {
+        return Err(AppError::validation(
+            "parent_id",
+            format!("the category tree is limited to {MAX_DEPTH} levels"),
+        ));
+    }
+    Ok(())
+}
+
+/// A cycle refused by tenant migration 0010's trigger is the same 422 as the checks above.
+fn placement_or_slug_error(err: sqlx::Error) -> AppError {
+    if let sqlx::Error::Database(db) = &err
+        && db.constraint() == Some("categories_no_cycle")
+    {
+        return AppError::validation("parent_id", "a category cannot be moved under itself");
+    }
+    slug_taken(err)
 }
 
 /// Products in a category or any of its subcategories.
 async fn products_under(conn: &mut PgConnection, id: Uuid) -> AppResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
-        "with recursive subtree as (select id from categories where id = $1 \
-         union all select c.id from categories c join subtree s on c.parent_id = s.id) \
+        "with recursive subtree (id, depth) as (select id, 1 from categories where id = $1 \
+         union all select c.id, s.depth + 1 from categories c join subtree s on c.parent_id = s.id \
+             where s.depth < $2) \
          select distinct product_id from product_categories where category_id in (select id from subtree)",
     )
     .bind(id)
+    .bind(MAX_DEPTH)
     .fetch_all(conn)
     .await?)
 }
@@ -118,22 +193,8 @@ pub async fn update(
 ) -> AppResult<()> {
     if let Some(parent) = fields.parent_id {
         ensure_exists(conn, parent, "parent_id").await?;
-        // The new parent must not be the category itself or one of its descendants.
-        let cycle: bool = sqlx::query_scalar(
-            "with recursive subtree as (select id from categories where id = $1 \
-             union all select c.id from categories c join subtree s on c.parent_id = s.id) \
-             select exists (select 1 from subtree where id = $2)",
-        )
-        .bind(id)
-        .bind(parent)
-        .fetch_one(&mut *conn)
-        .await?;
-        if cycle {
-            return Err(AppError::validation(
-                "parent_id",
-                "a category cannot be moved under itself",
-            ));
-        }
+        lock_tree(conn).await?;
+        check_placement(conn, id, parent).await?;
     }
     sqlx::query(
         "update categories set parent_id = $2, name = $3, slug = $4, description = $5, position = $6, \
@@ -147,7 +208,7 @@ pub async fn update(
     .bind(fields.position)
     .execute(&mut *conn)
     .await
-    .map_err(slug_taken)?;
+    .map_err(placement_or_slug_error)?;
     let affected = products_under(conn, id).await?;
     refresh_products(conn, shop, &affected).await
 }

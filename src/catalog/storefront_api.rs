@@ -256,9 +256,10 @@ impl StorefrontApi {
             }
         };
         let sql = format!(
-            "with recursive scope as ( \
-                 select id from categories where slug = $1 \
-                 union all select c.id from categories c join scope s on c.parent_id = s.id) \
+            "with recursive scope (id, depth) as ( \
+                 select id, 1 from categories where slug = $1 \
+                 union all select c.id, s.depth + 1 from categories c join scope s on c.parent_id = s.id \
+                     where s.depth < {max_depth}) \
              select p.id, p.name, p.slug, p.price_min, p.price_max, p.total_stock > 0 as in_stock, lower(p.name) as sort_name, \
                  p.compare_at_max as compare_at_price \
              from products p \
@@ -268,7 +269,8 @@ impl StorefrontApi {
                and ($2::bigint is null or p.price_min >= $2) \
                and ($3::bigint is null or p.price_min <= $3) \
                and {keyset} \
-             order by {order} limit $7"
+             order by {order} limit $7",
+            max_depth = categories::MAX_DEPTH,
         );
 
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;

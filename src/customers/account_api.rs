@@ -101,7 +101,7 @@ impl CustomerAccountApi {
             .map_err(|msg| AppError::validation("password", msg))?;
         let first_name: String = req.first_name.trim().chars().take(100).collect();
         let last_name: String = req.last_name.trim().chars().take(100).collect();
-        let hash = password::hash(req.password).await?;
+        let hash = self.state.passwords.hash(req.password).await?;
 
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let customer: CustomerProfile = sqlx::query_as(

@@ -153,7 +153,8 @@ impl StockAdjustmentsApi {
         key: Option<&str>,
         req: &NewStockAdjustment,
     ) -> AppResult<StockAdjustment> {
-        if req.delta == 0 || req.delta.abs() > MAX_DELTA {
+        // `unsigned_abs`: `abs` of i32::MIN overflows.
+        if req.delta == 0 || req.delta.unsigned_abs() > MAX_DELTA.unsigned_abs() {
             return Err(AppError::validation(
                 "delta",
                 format!("must be non-zero and at most {MAX_DELTA} either way"),

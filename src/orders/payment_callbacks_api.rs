@@ -1,6 +1,14 @@
 //! `POST /v1/store/payments/{provider}/webhook`: a payment provider reports a result, which
 //! moves the order (paid, or cancelled and restocked). It lives with the orders it changes;
 //! `payments` holds the providers and knows no order state.
+//!
+//! Anyone can send a badly signed call-back, so rejections are not audited one row each (an
+//! unauthenticated write amplifier): [`RejectionLog`] lets through one platform audit row per
+//! shop and provider every [`REJECTION_AUDIT_INTERVAL`] per instance, and that row counts the
+//! rejections left out since the previous one (`rejections_not_logged`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use poem::Request;
 use poem::web::Data;
@@ -16,10 +24,56 @@ use crate::payments::{CallbackError, CallbackEvent, PaymentStatus, provider, sho
 use crate::platform::audit;
 use crate::signature::unix_now;
 use crate::state::AppState;
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{ShopId, Tenant, TenantTx};
 
 pub struct PaymentCallbacksApi {
     pub state: AppState,
+    /// Which rejected call-backs get an audit row; one per server.
+    pub rejections: RejectionLog,
+}
+
+/// At most one audit row of rejected call-backs per shop and provider this often.
+pub const REJECTION_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Which rejected call-backs get an audit row (see the module documentation).
+#[derive(Clone)]
+pub struct RejectionLog {
+    windows: moka::sync::Cache<(ShopId, String), Arc<Mutex<RejectionWindow>>>,
+}
+
+#[derive(Default)]
+struct RejectionWindow {
+    /// When the last audit row was written.
+    logged_at: Option<Instant>,
+    /// Rejections since then without a row of their own.
+    not_logged: u64,
+}
+
+impl Default for RejectionLog {
+    fn default() -> Self {
+        let windows = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_idle(REJECTION_AUDIT_INTERVAL * 60)
+            .build();
+        Self { windows }
+    }
+}
+
+impl RejectionLog {
+    /// Counts a rejection. `Some(n)`: write an audit row now, standing also for `n` earlier
+    /// rejections that got none; `None`: counted for the next row.
+    fn admit(&self, shop: ShopId, provider: &str) -> Option<u64> {
+        let window = self.windows.get_with((shop, provider.to_owned()), Default::default);
+        let mut window = window.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = window.logged_at.is_none_or(|at| at.elapsed() >= REJECTION_AUDIT_INTERVAL);
+        if due {
+            window.logged_at = Some(Instant::now());
+            Some(std::mem::take(&mut window.not_logged))
+        } else {
+            window.not_logged += 1;
+            None
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -37,8 +91,9 @@ impl PaymentCallbacksApi {
     ///
     /// Signed by the provider (`test_card`: header `Test-Card-Signature: t=<unix>,v1=<hex
     /// HMAC-SHA256 of "t.body">` under the shop's payment secret). A bad or stale signature is
-    /// 400 `invalid_signature` and is written to the platform audit log. Applying an event id
-    /// twice changes nothing.
+    /// 400 `invalid_signature` and is written to the platform audit log (at most one row a
+    /// minute per shop and provider, counting the others). Applying an event id twice changes
+    /// nothing.
     #[oai(path = "/:provider/webhook", method = "post")]
     async fn callback(
         &self,
@@ -91,9 +146,17 @@ impl PaymentCallbacksApi {
         provider: &str,
         err: &CallbackError,
     ) -> AppResult<()> {
+        let Some(not_logged) = self.rejections.admit(tenant.id, provider) else {
+            return Ok(());
+        };
         let actor = audit::Actor { kind: "payment_provider", id: None, label: provider.to_owned() };
         let mut conn = self.state.pool.acquire().await?;
-        let details = json!({ "provider": provider, "reason": err.to_string(), "request_id": current_request_id() });
+        let details = json!({
+            "provider": provider,
+            "reason": err.to_string(),
+            "request_id": current_request_id(),
+            "rejections_not_logged": not_logged,
+        });
         audit::record(&mut conn, &actor, "payment.callback_rejected", Some(tenant.id.0), details)
             .await
     }

@@ -9,7 +9,6 @@ use super::admins;
 use super::audit::{self, Actor, AuditEntry};
 use super::provisioning;
 use super::shops::{self, ShopRecord, ShopUsage};
-use crate::auth::password;
 use crate::auth::principal::PlatformAdminAuth;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::tokens::TokenKind;
@@ -89,16 +88,22 @@ impl PlatformApi {
         body: Json<PlatformLogin>,
     ) -> Result<Json<PlatformToken>, PlatformLoginErrors> {
         let key = LoginLimiter::key("platform", "platform_admin", &body.email);
-        self.state.login_limiter.check(&key)?;
-        let account = admins::find_by_email(&self.state.pool, &body.email).await?;
-        let (id, hash) = account.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
-        let valid = password::verify(body.password.clone(), hash).await?;
-        let Some(id) = id.filter(|_| valid) else {
-            self.state.login_limiter.record_failure(&key);
+        // Counted before verifying (see `LoginLimiter::begin`); given back if never verified.
+        self.state.login_limiter.begin(&key)?;
+        let verified = async {
+            let account = admins::find_by_email(&self.state.pool, &body.email).await?;
+            let (id, hash) = account.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
+            let valid = self.state.passwords.verify(body.password.clone(), hash).await?;
+            Ok::<_, AppError>(id.filter(|_| valid))
+        }
+        .await
+        .inspect_err(|_| self.state.login_limiter.refund(&key))?;
+        let Some(id) = verified else {
             return Err(invalid_credentials().into());
         };
         self.state.login_limiter.record_success(&key);
-        let access_token = self.state.tokens.issue_access(TokenKind::PlatformAdmin, id, None)?;
+        let access_token =
+            self.state.tokens.issue_access(TokenKind::PlatformAdmin, id, None, None)?;
         Ok(Json(PlatformToken {
             access_token,
             token_type: "Bearer".to_owned(),

@@ -76,17 +76,19 @@ pub async fn load_documents(
     ids: &[Uuid],
 ) -> Result<Vec<ProductDocument>, sqlx::Error> {
     let products: Vec<ProductRow> = sqlx::query_as(
-        "with recursive cats as ( \
-             select pc.product_id, c.id, c.parent_id, c.slug, c.name from product_categories pc \
+        "with recursive cats (product_id, id, parent_id, slug, name, depth) as ( \
+             select pc.product_id, c.id, c.parent_id, c.slug, c.name, 1 from product_categories pc \
              join categories c on c.id = pc.category_id where pc.product_id = any($1) \
              union \
-             select cats.product_id, c.id, c.parent_id, c.slug, c.name from cats join categories c on c.id = cats.parent_id) \
+             select cats.product_id, c.id, c.parent_id, c.slug, c.name, cats.depth + 1 from cats \
+             join categories c on c.id = cats.parent_id where cats.depth < $2) \
          select p.id, p.name, p.slug, p.description, p.status, p.options, p.price_min, p.price_max, p.total_stock, p.created_at, \
              coalesce((select array_agg(distinct cats.slug) from cats where cats.product_id = p.id), '{}') as category_slugs, \
              coalesce((select array_agg(distinct cats.name) from cats where cats.product_id = p.id), '{}') as category_names \
          from products p where p.id = any($1) order by p.id",
     )
     .bind(ids)
+    .bind(crate::values::MAX_CATEGORY_DEPTH)
     .fetch_all(&mut *conn)
     .await?;
     let variants: Vec<VariantRow> = sqlx::query_as(

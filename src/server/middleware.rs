@@ -1,9 +1,12 @@
 //! Middleware around every route: the request id and tracing span, the one JSON error shape
 //! for errors that escape handlers, and request body limits.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
+use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -34,21 +37,39 @@ fn body_limit(req: &Request) -> usize {
     if upload { MAX_UPLOAD_BODY_BYTES } else { MAX_BODY_BYTES }
 }
 
+/// A declared body over the limit, up to this size, is read and thrown away before the 413, so
+/// that the client's keep-alive connection stays usable; a larger one gets `Connection: close`.
+const MAX_DISCARDED_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// Refuses a declared body over the route's limit ([`body_limit`]) with 413, and cuts off an
 /// undeclared (chunked) one at that size, so that no request can make the server buffer
 /// without bound.
-fn limit_body(req: &mut Request) -> Result<(), AppError> {
+///
+/// An unread request body leaves the connection unusable, so every refusal here either reads
+/// the body away (declared, at most [`MAX_DISCARDED_BODY_BYTES`]) or answers with
+/// `Connection: close`: the client then opens a new connection instead of sending its next
+/// request into a closed one. `cut_off` is set when a chunked body is cut off (see
+/// `request_context`).
+async fn limit_body(req: &mut Request, cut_off: &Arc<AtomicBool>) -> Result<(), Response> {
     let max_bytes = body_limit(req);
     let declared = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > max_bytes) {
-        return Err(AppError::PayloadTooLarge { max_bytes });
+    if let Some(len) = declared.filter(|len| *len > max_bytes) {
+        let mut response =
+            poem::error::ResponseError::as_response(&AppError::PayloadTooLarge { max_bytes });
+        let discarded = len <= MAX_DISCARDED_BODY_BYTES && discard(req.take_body()).await;
+        if !discarded {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return Err(response);
     }
     if declared.is_none() {
         let mut seen = 0usize;
+        let cut_off = cut_off.clone();
         let stream = req.take_body().into_bytes_stream().map(move |chunk| {
             let chunk = chunk?;
             seen += chunk.len();
             if seen > max_bytes {
+                cut_off.store(true, Ordering::Relaxed);
                 return Err(std::io::Error::other("request body too large"));
             }
             Ok(chunk)
@@ -56,6 +77,17 @@ fn limit_body(req: &mut Request) -> Result<(), AppError> {
         req.set_body(poem::Body::from_bytes_stream(stream));
     }
     Ok(())
+}
+
+/// Reads a body to its end without keeping it; `false` if the connection failed meanwhile.
+async fn discard(body: poem::Body) -> bool {
+    let mut stream = body.into_bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        if chunk.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Gives each request an id (or keeps a sane incoming `X-Request-Id`), a tracing span, and
@@ -76,12 +108,14 @@ pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Re
         shop = tracing::field::Empty,
     );
     let started = Instant::now();
+    let cut_off = Arc::new(AtomicBool::new(false));
+    let body_cut_off = cut_off.clone();
     let mut response = REQUEST_ID
         .scope(
             request_id.clone(),
             async move {
-                if let Err(err) = limit_body(&mut req) {
-                    return poem::error::ResponseError::as_response(&err);
+                if let Err(refused) = limit_body(&mut req, &body_cut_off).await {
+                    return refused;
                 }
                 match next.call(req).await {
                     Ok(response) => response.into_response(),
@@ -91,6 +125,11 @@ pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Re
             .instrument(span.clone()),
         )
         .await;
+    if cut_off.load(Ordering::Relaxed) {
+        // The rest of the chunked body was never read: this connection cannot carry another
+        // request.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Ok(value) = request_id.parse() {
         response.headers_mut().insert("x-request-id", value);
     }

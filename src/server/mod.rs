@@ -8,6 +8,7 @@
 //! only this module (with `main`/`commands`) wires domains to infrastructure: outbox
 //! subscriptions and consumers are registered here, nowhere else.
 
+mod cors;
 pub mod listener;
 pub mod middleware;
 
@@ -17,10 +18,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::Cors;
 use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
 
+use self::cors::CorsPolicy;
 use crate::config::ServerConfig;
 use crate::error::AppError;
 use crate::events::worker::OutboxWorker;
@@ -68,7 +69,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     let docs = api.swagger_ui();
     let mut route = Route::new();
     if let Some(local) = state.store.as_local() {
-        route = route.nest("/v1/objects", storage::local_routes(local));
+        route = route.nest("/v1/objects", storage::local_routes(local, state.tenants.clone()));
     }
     route
         .nest("/", api)
@@ -80,8 +81,13 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
             registry: state.tenants.clone(),
             base_domain: state.config.base_domain.clone(),
         })
-        .with(Cors::new())
+        .with(CorsPolicy {
+            registry: state.tenants.clone(),
+            base_domain: state.config.base_domain.clone(),
+            allowed_origins: state.config.cors_allowed_origins.clone(),
+        })
         .data(state.tokens.clone())
+        .data(state.sessions.clone())
         .data(state)
         .around(middleware::request_context)
 }

@@ -1,6 +1,8 @@
 //! Sessions: the login, refresh and logout flows of shop staff ([`StaffAuthApi`]) and customers
 //! ([`CustomerAuthApi`]), on the mechanisms of `auth`.
 //!
+//! Access tokens end with their session: logout revokes it (`auth::revocation`).
+//!
 //! Rule: a login failure says only `invalid_credentials`, whatever was wrong, and counts
 //! against the identity's rate limit.
 
@@ -13,7 +15,6 @@ mod staff_api;
 pub use customer_api::CustomerAuthApi;
 pub use staff_api::StaffAuthApi;
 
-use crate::auth::password;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::tokens::{self, TokenKind, TokenPair};
 use crate::error::{AppError, AppResult};
@@ -59,6 +60,10 @@ pub fn invalid_credentials() -> AppError {
 
 /// Checks e-mail and password of a shop account and signs it in.
 /// Returns the account's id with its new token pair.
+///
+/// The attempt counts against the identity's limit before the password is verified, and no
+/// transaction is open while it is: the hash may wait in the queue of
+/// [`crate::auth::password::HashGate`].
 pub async fn password_login(
     state: &AppState,
     tenant: &Tenant,
@@ -67,24 +72,42 @@ pub async fn password_login(
     password: &str,
 ) -> AppResult<(Uuid, TokenPair)> {
     let limit_key = LoginLimiter::key(&tenant.id.to_string(), kind_label(kind), email);
-    state.login_limiter.check(&limit_key)?;
-
-    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-    let account = find_account(&mut tx, kind, email).await?;
-    let (id, hash) = match account {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
+    state.login_limiter.begin(&limit_key)?;
+    let verified = match verify_password(state, tenant, kind, email, password).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            // Not verified (database error, or too busy to hash): not a failure of the user's.
+            state.login_limiter.refund(&limit_key);
+            return Err(err);
+        }
     };
-    let valid = password::verify(password.to_owned(), hash).await?;
-    let Some(id) = id.filter(|_| valid) else {
-        tx.rollback().await?;
-        state.login_limiter.record_failure(&limit_key);
+    let Some(id) = verified else {
         return Err(invalid_credentials());
     };
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     let pair = tokens::issue_pair(&mut tx, &state.tokens, kind, id, tenant.id, None).await?;
     tx.commit().await?;
     state.login_limiter.record_success(&limit_key);
     Ok((id, pair))
+}
+
+/// The account's id if `password` is its password.
+async fn verify_password(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: TokenKind,
+    email: &str,
+    password: &str,
+) -> AppResult<Option<Uuid>> {
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let account = find_account(&mut tx, kind, email).await?;
+    tx.commit().await?;
+    let (id, hash) = match account {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let valid = state.passwords.verify(password.to_owned(), hash).await?;
+    Ok(id.filter(|_| valid))
 }
 
 /// Spends a refresh token and issues the next pair of its family.
@@ -116,7 +139,8 @@ pub async fn refresh(
     Ok(pair)
 }
 
-/// Revokes the family of `refresh_token` if it belongs to `subject`.
+/// Revokes the family of `refresh_token` if it belongs to `subject`: the session ends, its
+/// access tokens with it.
 pub async fn logout(
     state: &AppState,
     tenant: &Tenant,
@@ -124,7 +148,10 @@ pub async fn logout(
     refresh_token: &str,
 ) -> AppResult<()> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-    tokens::revoke_by_token(&mut tx, subject, refresh_token).await?;
+    let session = tokens::revoke_by_token(&mut tx, subject, refresh_token).await?;
     tx.commit().await?;
+    if let Some(session) = session {
+        state.sessions.revoked(tenant.id, session).await;
+    }
     Ok(())
 }

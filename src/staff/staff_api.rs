@@ -178,11 +178,12 @@ impl StaffApi {
             .map_err(|msg| AppError::validation("password", msg))?;
         let name: String = req.name.trim().chars().take(100).collect();
         let role = req.role.trim().to_owned();
+        // Before the transaction: the hash may wait in the queue of the hashing gate.
+        let hash = self.state.passwords.hash(req.password).await?;
 
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let permissions = role_exists(&mut tx, &role).await?;
         check_assignable(&self.state, tenant, actor, &role, &permissions).await?;
-        let hash = password::hash(req.password).await?;
         let id = Uuid::now_v7();
         sqlx::query("insert into staff (id, email, name, password_hash) values ($1, $2, $3, $4)")
             .bind(id)

@@ -5,6 +5,10 @@
 //! must carry the signed `Content-Type` and `Content-Length` exactly, as S3 requires of a
 //! presigned PUT. Objects are served with `X-Content-Type-Options: nosniff`.
 //!
+//! A GET also requires the object's shop to be live: a suspended shop's URLs answer 403
+//! `shop_suspended` and a deleted shop's 404 `shop_not_found`, however long their signatures
+//! would still run (the shop lookup is the tenant registry's, cached).
+//!
 //! Rule: nothing here trusts the path before the signature has been checked against it.
 
 use poem::http::{StatusCode, header};
@@ -16,10 +20,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::signing::{Grant, now_unix};
 use super::{LocalStore, ObjectKey};
 use crate::error::AppError;
+use crate::tenancy::ShopStatus;
+use crate::tenancy::registry::{LookupKey, TenantRegistry};
 
-/// The routes, to nest under `/v1/objects`.
-pub fn local_routes(store: LocalStore) -> impl Endpoint {
-    Route::new().at("/*key", get(get_object).put(put_object)).data(store)
+/// The routes, to nest under `/v1/objects`; `shops` tells whether an object's shop is live.
+pub fn local_routes(store: LocalStore, shops: TenantRegistry) -> impl Endpoint {
+    Route::new().at("/*key", get(get_object).put(put_object)).data(store).data(shops)
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,9 +73,15 @@ async fn get_object(
     Path(raw): Path<String>,
     Query(signed): Query<Signed>,
     store: Data<&LocalStore>,
+    shops: Data<&TenantRegistry>,
 ) -> Result<Response, AppError> {
     let key = parse_key(&raw)?;
     verify(&store, &key, &Grant::Get, &signed)?;
+    match shops.lookup(&LookupKey::Id(key.shop())).await? {
+        Some(shop) if shop.status == ShopStatus::Active => {}
+        Some(_) => return Err(AppError::forbidden("shop_suspended", "this shop is suspended")),
+        None => return Err(AppError::not_found("shop_not_found", "no shop at this address")),
+    }
     let Some((file, meta)) = store.open(&key).await? else {
         return Err(AppError::not_found("object_not_found", "no such object"));
     };

@@ -6,15 +6,70 @@
 //! survives COMMIT or ROLLBACK, so a pooled connection never carries one shop into the next
 //! request, and the design works behind PgBouncer in transaction mode.
 //!
+//! The same round trip bounds the transaction: `statement_timeout`, `lock_timeout` and
+//! `idle_in_transaction_session_timeout`, also transaction-local, so that no shop's request can
+//! hold a pooled connection for long ([`TxLimits`], from `SHOP_*_TIMEOUT_MS`; set once per
+//! process by `state::connect`).
+//!
 //! Rule: no session-level `SET` anywhere. Shop-data functions take `&mut PgConnection` from a
 //! `TenantTx`; the application's own login role has no rights on any shop schema, so a query
 //! that bypasses `TenantTx` fails instead of leaking.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::{ShopId, Tenant, quote_ident};
+use crate::config::DatabaseConfig;
+
+/// The time limits of every shop transaction, in milliseconds (0: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLimits {
+    pub statement_timeout_ms: u64,
+    pub lock_timeout_ms: u64,
+    pub idle_in_transaction_timeout_ms: u64,
+}
+
+impl TxLimits {
+    /// The defaults of `DatabaseConfig`, in force until [`TxLimits::install`] is called.
+    pub const DEFAULT: Self = Self {
+        statement_timeout_ms: 10_000,
+        lock_timeout_ms: 5_000,
+        idle_in_transaction_timeout_ms: 30_000,
+    };
+
+    pub fn from_config(config: &DatabaseConfig) -> Self {
+        // PostgreSQL's limit for these settings is i32::MAX ms (about 24 days).
+        let ms = |value: u64| value.min(i32::MAX as u64);
+        Self {
+            statement_timeout_ms: ms(config.shop_statement_timeout_ms),
+            lock_timeout_ms: ms(config.shop_lock_timeout_ms),
+            idle_in_transaction_timeout_ms: ms(config.shop_idle_in_transaction_timeout_ms),
+        }
+    }
+
+    /// Makes these the limits of every `TenantTx` this process begins from now on. Process-wide
+    /// like the pool they apply to: a process talks to one database with one configuration.
+    pub fn install(self) {
+        STATEMENT_TIMEOUT_MS.store(self.statement_timeout_ms, Ordering::Relaxed);
+        LOCK_TIMEOUT_MS.store(self.lock_timeout_ms, Ordering::Relaxed);
+        IDLE_TIMEOUT_MS.store(self.idle_in_transaction_timeout_ms, Ordering::Relaxed);
+    }
+
+    pub fn current() -> Self {
+        Self {
+            statement_timeout_ms: STATEMENT_TIMEOUT_MS.load(Ordering::Relaxed),
+            lock_timeout_ms: LOCK_TIMEOUT_MS.load(Ordering::Relaxed),
+            idle_in_transaction_timeout_ms: IDLE_TIMEOUT_MS.load(Ordering::Relaxed),
+        }
+    }
+}
+
+static STATEMENT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(TxLimits::DEFAULT.statement_timeout_ms);
+static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(TxLimits::DEFAULT.lock_timeout_ms);
+static IDLE_TIMEOUT_MS: AtomicU64 =
+    AtomicU64::new(TxLimits::DEFAULT.idle_in_transaction_timeout_ms);
 
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
@@ -22,8 +77,8 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    /// Begins a transaction in the shop's schema, acting as the shop's role: `BEGIN` and the
-    /// three settings travel in one simple-query round trip.
+    /// Begins a transaction in the shop's schema, acting as the shop's role and bounded by
+    /// [`TxLimits`]: `BEGIN` and the six settings travel in one simple-query round trip.
     pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
         match Self::try_begin(pool, tenant).await {
             Err(err) if is_set_role_denied(&err) => {
@@ -50,12 +105,19 @@ impl TenantTx {
         // transaction is rolled back and the pooled connection stays clean; with `BEGIN` first
         // it would go back to the pool inside an aborted transaction (sqlx does not roll back a
         // failed custom BEGIN), failing every later query on it.
+        // The limits are integers (milliseconds), formatted by us.
+        let limits = TxLimits::current();
         let statement = format!(
             "select set_config('search_path', {}, true), set_config('role', {}, true), \
-             set_config('shopfleet.tenant_id', {}, true); begin",
+             set_config('shopfleet.tenant_id', {}, true), \
+             set_config('statement_timeout', '{}', true), set_config('lock_timeout', '{}', true), \
+             set_config('idle_in_transaction_session_timeout', '{}', true); begin",
             quote_literal(&quote_ident(&tenant.schema_name)),
             quote_literal(&tenant.role_name),
             quote_literal(&tenant.id.to_string()),
+            limits.statement_timeout_ms,
+            limits.lock_timeout_ms,
+            limits.idle_in_transaction_timeout_ms,
         );
         let tx = pool.begin_with(statement).await?;
         Ok(Self { tx, shop_id: tenant.id })

@@ -1,7 +1,10 @@
 //! The in-process registry of shops: resolves a slug or a custom domain to a [`Tenant`]
 //! without a database round trip per request.
 //!
-//! Entries (including "no such shop") live in a bounded cache with a TTL as a safety net.
+//! Shops found live in a bounded cache with a TTL as a safety net; "no such shop" answers live
+//! in a cache of their own, as bounded and shorter-lived, so that requests for made-up hosts
+//! (each one a miss) can only evict other misses, never a real shop. The resolver refuses
+//! hosts and slugs of the wrong shape before they cost a lookup or a slot.
 //! Changes to `platform.shops` and `platform.domains` fire `NOTIFY shopfleet_tenants` from a
 //! trigger, whoever made them (API, CLI, SQL console); every instance listens and drops its
 //! cache. Shop changes are rare next to reads, so dropping everything keeps the rule simple:
@@ -25,17 +28,32 @@ use super::{ShopId, ShopStatus, Tenant};
 pub const TENANTS_CHANNEL: &str = "shopfleet_tenants";
 
 const TTL: Duration = Duration::from_secs(60);
+/// Misses are dropped sooner: a shop created meanwhile is also announced by `NOTIFY`, this is
+/// only the safety net.
+const MISS_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct TenantRegistry {
     pool: PgPool,
-    cache: Cache<LookupKey, Option<Tenant>>,
+    found: Cache<LookupKey, Tenant>,
+    missing: Cache<LookupKey, ()>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LookupKey {
     Slug(String),
     Domain(String),
+    /// By id: the local store's object URLs name their shop by id.
+    Id(ShopId),
+}
+
+/// What a lookup through the cache found, when it found no shop.
+#[derive(Debug, thiserror::Error)]
+enum Miss {
+    #[error("no such shop")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,26 +72,55 @@ const SELECT_TENANT: &str = "select s.id, s.slug, s.name, s.currency, s.plan, s.
      s.schema_name, s.role_name from platform.shops s";
 
 impl TenantRegistry {
+    /// `capacity` shops found, and as many misses in a cache of their own.
     pub fn new(pool: PgPool, capacity: u64) -> Self {
-        let cache = Cache::builder().max_capacity(capacity).time_to_live(TTL).build();
-        Self { pool, cache }
+        let found = Cache::builder().max_capacity(capacity).time_to_live(TTL).build();
+        let missing = Cache::builder().max_capacity(capacity).time_to_live(MISS_TTL).build();
+        Self { pool, found, missing }
     }
 
     /// The live (active or suspended) shop under `key`, or `None`. Deleted shops are unknown.
     pub async fn lookup(&self, key: &LookupKey) -> Result<Option<Tenant>, sqlx::Error> {
+        if self.missing.contains_key(key) {
+            return Ok(None);
+        }
         let pool = self.pool.clone();
         let owned = key.clone();
-        self.cache
-            .try_get_with(key.clone(), async move { fetch(&pool, &owned).await })
-            .await
-            .map_err(|err| match std::sync::Arc::try_unwrap(err) {
-                Ok(err) => err,
+        let result =
+            self.found
+                .try_get_with(key.clone(), async move {
+                    fetch(&pool, &owned).await?.ok_or(Miss::NotFound)
+                })
+                .await;
+        match result {
+            Ok(tenant) => Ok(Some(tenant)),
+            Err(miss) if matches!(*miss, Miss::NotFound) => {
+                self.missing.insert(key.clone(), ()).await;
+                Ok(None)
+            }
+            Err(miss) => Err(match std::sync::Arc::try_unwrap(miss) {
+                Ok(Miss::Database(err)) => err,
+                Ok(miss) => sqlx::Error::Protocol(miss.to_string()),
                 Err(shared) => sqlx::Error::Protocol(shared.to_string()),
-            })
+            }),
+        }
+    }
+
+    /// Whether a shop under `key` is in the cache (for tests and diagnostics).
+    pub fn is_cached(&self, key: &LookupKey) -> bool {
+        self.found.contains_key(key)
+    }
+
+    /// Entries in the caches of shops found and of misses, after pending evictions.
+    pub async fn cached_counts(&self) -> (u64, u64) {
+        self.found.run_pending_tasks().await;
+        self.missing.run_pending_tasks().await;
+        (self.found.entry_count(), self.missing.entry_count())
     }
 
     pub fn invalidate_all(&self) {
-        self.cache.invalidate_all();
+        self.found.invalidate_all();
+        self.missing.invalidate_all();
     }
 }
 
@@ -129,6 +176,14 @@ async fn fetch(pool: &PgPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::E
                  where d.hostname = $1 and s.status in ('active', 'suspended')"
             ))
             .bind(host)
+            .fetch_optional(pool)
+            .await?
+        }
+        LookupKey::Id(id) => {
+            sqlx::query_as(&format!(
+                "{SELECT_TENANT} where s.id = $1 and s.status in ('active', 'suspended')"
+            ))
+            .bind(id)
             .fetch_optional(pool)
             .await?
         }

@@ -6,7 +6,9 @@
 //! - any other host → a custom domain in `platform.domains`.
 //!
 //! A host naming one shop and an `X-Shop` naming another is a 400, never a silent pick. Unknown
-//! and deleted shops are 404, suspended shops 403 `shop_suspended`.
+//! and deleted shops are 404, suspended shops 403 `shop_suspended`. A slug or custom domain
+//! that cannot exist (wrong shape: see [`slug_shaped`], [`hostname_shaped`]) is the same 404
+//! without a lookup, so made-up hosts cost neither a query nor a cache slot.
 //!
 //! Rule: only shop routes (`/v1/admin`, `/v1/store`) are resolved here, and the resolved
 //! [`Tenant`] put in the request is the only source of "which shop" downstream.
@@ -100,8 +102,40 @@ pub async fn resolve(
     }
 }
 
-async fn lookup(registry: &TenantRegistry, key: LookupKey) -> Result<Tenant, AppError> {
+pub(crate) async fn lookup(registry: &TenantRegistry, key: LookupKey) -> Result<Tenant, AppError> {
+    let shaped = match &key {
+        LookupKey::Slug(slug) => slug_shaped(slug),
+        LookupKey::Domain(host) => hostname_shaped(host),
+        LookupKey::Id(_) => true,
+    };
+    if !shaped {
+        return Err(shop_not_found());
+    }
     registry.lookup(&key).await?.ok_or_else(shop_not_found)
+}
+
+/// Whether `slug` has the shape of a shop slug (`Slug::parse`'s rule without the reserved
+/// names): 3 to 40 lowercase letters, digits and single `-`, starting with a letter.
+pub fn slug_shaped(slug: &str) -> bool {
+    (3..=40).contains(&slug.len())
+        && slug.starts_with(|c: char| c.is_ascii_lowercase())
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.ends_with('-')
+        && !slug.contains("--")
+}
+
+/// Whether `host` (lowercased, without port) is a DNS host name with at least two labels, as
+/// every custom domain is: at most 253 characters, labels of 1 to 63 letters, digits and `-`,
+/// neither starting nor ending with `-`.
+pub fn hostname_shaped(host: &str) -> bool {
+    host.len() <= 253
+        && host.contains('.')
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 fn shop_not_found() -> AppError {
@@ -115,7 +149,7 @@ pub struct TenantResolver {
 }
 
 /// Paths that belong to a shop.
-fn is_shop_route(path: &str) -> bool {
+pub(crate) fn is_shop_route(path: &str) -> bool {
     ["/v1/admin", "/v1/store"]
         .iter()
         .any(|prefix| path.strip_prefix(prefix).is_some_and(|r| r.is_empty() || r.starts_with('/')))
@@ -185,6 +219,19 @@ mod tests {
             classify_host("evilshops.example.com", BASE),
             HostShop::CustomDomain("evilshops.example.com".into())
         );
+    }
+
+    #[test]
+    fn only_well_shaped_slugs_and_hosts_are_looked_up() {
+        assert!(slug_shaped("tinashop") && slug_shaped("mi-cocah-2"));
+        for bad in ["ab", "Tina", "1shop", "a--b", "shop-", "a_b", "a.b", &"a".repeat(41)] {
+            assert!(!slug_shaped(bad), "{bad}");
+        }
+        assert!(hostname_shaped("www.tinashop.vn") && hostname_shaped("shop-1.example.com"));
+        let long = format!("{}.com", "a".repeat(64));
+        for bad in ["localhost2", "a..b", "-a.com", "a-.com", "ex ample.com", "x_y.com", &long] {
+            assert!(!hostname_shaped(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig, WebhookConfig};
 use shopfleet::server::Application;
+use shopfleet::state::AppState;
 use shopfleet::tenancy::registry::load_tenants;
 use shopfleet::tenancy::{Tenant, migrate};
 use sqlx::PgPool;
@@ -82,6 +83,9 @@ pub fn server_config() -> ServerConfig {
             database_url: database_url(),
             database_max_connections: 10,
             database_max_lifetime_secs: 300,
+            shop_statement_timeout_ms: 10_000,
+            shop_lock_timeout_ms: 5_000,
+            shop_idle_in_transaction_timeout_ms: 30_000,
         },
         search: Default::default(),
         storage: StorageConfig {
@@ -99,6 +103,9 @@ pub fn server_config() -> ServerConfig {
         tenant_cache_capacity: 1000,
         login_max_failures: 5,
         login_window_secs: 300,
+        password_hash_concurrency: 0,
+        password_hash_queue: 64,
+        cors_allowed_origins: Vec::new(),
     }
 }
 
@@ -118,6 +125,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub pool: PgPool,
+    /// The running server's state (handles to its caches and limits), for tests that must hold
+    /// one of them in a given state.
+    pub state: AppState,
 }
 
 /// A shop made through `POST /v1/signup`.
@@ -154,12 +164,13 @@ impl TestApp {
         migrate::migrate_platform(&pool).await.expect("platform migrations");
         let app = Application::build(config).await.expect("build the application");
         let addr = app.local_addr();
+        let state = app.state().clone();
         tokio::spawn(app.run());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        Self { addr, client, pool }
+        Self { addr, client, pool, state }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -109,8 +109,9 @@ pub struct NewVariant {
     /// Minor units, e.g. 1999 for 19.99 USD.
     pub price: i64,
     pub compare_at_price: Option<i64>,
-    #[oai(default)]
-    pub stock: i32,
+    /// Units in stock, 0–10^9. A new variant without it starts at 0; an existing variant
+    /// (with `id`) without it keeps its stock, so editing a price never touches inventory.
+    pub stock: Option<i32>,
     #[oai(default)]
     pub option_values: Vec<String>,
 }
@@ -321,9 +322,9 @@ async fn write_variants(
         let position = i32::try_from(position).unwrap_or(i32::MAX);
         sqlx::query(
             "insert into variants (id, product_id, sku, title, price, compare_at_price, stock, option_values, position) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             values ($1, $2, $3, $4, $5, $6, coalesce($7, 0), $8, $9) \
              on conflict (id) do update set sku = excluded.sku, title = excluded.title, price = excluded.price, \
-             compare_at_price = excluded.compare_at_price, stock = excluded.stock, \
+             compare_at_price = excluded.compare_at_price, stock = coalesce($7, variants.stock), \
              option_values = excluded.option_values, position = excluded.position, updated_at = now()",
         )
         .bind(v.id.unwrap_or_else(Uuid::now_v7))

@@ -58,7 +58,8 @@ pub(super) struct CleanVariant {
     pub(super) title: String,
     pub(super) price: i64,
     pub(super) compare_at_price: Option<i64>,
-    pub(super) stock: i32,
+    /// `None`: 0 for a new variant, unchanged for an existing one.
+    pub(super) stock: Option<i32>,
     pub(super) option_values: Vec<String>,
 }
 
@@ -92,7 +93,7 @@ pub(super) fn validate_variants(
                 "must be between 0 and 10^13 minor units",
             ));
         }
-        if !(0..=MAX_STOCK).contains(&v.stock) {
+        if v.stock.is_some_and(|stock| !(0..=MAX_STOCK).contains(&stock)) {
             return Err(AppError::validation(field("stock"), "must be between 0 and 10^9"));
         }
         let values: Vec<String> = v.option_values.iter().map(|s| s.trim().to_owned()).collect();
@@ -159,7 +160,7 @@ mod tests {
             title: None,
             price,
             compare_at_price: None,
-            stock: 1,
+            stock: Some(1),
             option_values: values.iter().map(|s| s.to_string()).collect(),
         }
     }

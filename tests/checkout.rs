@@ -1043,3 +1043,73 @@ async fn discounts_honour_category_restrictions_per_customer_limits_and_free_shi
         (&json!(0), &json!(0), &json!(1000))
     );
 }
+
+/// Holds the lock on the customer's cart while `request` starts and waits for it, then
+/// retires the cart as a checkout would and commits; returns what `request` answered.
+async fn race_a_checkout<F>(app: &TestApp, shop: &TestShop, request: F) -> (StatusCode, Value)
+where
+    F: Future<Output = (StatusCode, Value)> + Send + 'static,
+{
+    let mut tx = app.shop_tx(shop).await;
+    let holder: i32 =
+        sqlx::query_scalar("select pg_backend_pid()").fetch_one(&mut *tx).await.unwrap();
+    sqlx::query(
+        "select id from carts where customer_id is not null and status = 'active' for update",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let pending = tokio::spawn(request);
+    app.wait_until_blocked_by(holder).await;
+    sqlx::query("update carts set status = 'converted', updated_at = now() where customer_id is not null and status = 'active'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    pending.await.expect("request task")
+}
+
+#[tokio::test]
+async fn a_customer_cart_read_or_checkout_racing_a_checkout_of_that_cart_gets_the_fresh_cart() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let shop = app.signup("cartrace").await;
+    let (_, variant) = app.variant(&shop, "Jug", 1500, 10).await;
+    let shipping = app.shipping_method(&shop, 0, None).await;
+    let customer = app.customer_token(&shop).await;
+    let add = json!({ "variant_id": variant, "quantity": 1 });
+    let (status, before) = app
+        .store(
+            &shop.slug,
+            None,
+            Some(&customer),
+            Method::POST,
+            "/v1/store/cart/items",
+            Some(add.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+
+    // A cart read waiting for the checkout's lock answers with the customer's new, empty cart.
+    let (a, slug, token) = (app.clone(), shop.slug.clone(), customer.clone());
+    let (status, cart) = race_a_checkout(&app, &shop, async move {
+        a.store(&slug, None, Some(&token), Method::GET, "/v1/store/cart", None).await
+    })
+    .await;
+    assert_eq!(status, StatusCode::OK, "{cart}");
+    assert_ne!(cart["id"], before["id"]);
+    assert_eq!(cart["items"], json!([]));
+
+    // A second checkout waiting for the first one's lock finds nothing left to buy.
+    let (status, _) = app
+        .store(&shop.slug, None, Some(&customer), Method::POST, "/v1/store/cart/items", Some(add))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut body = checkout_body(&shipping, "manual");
+    body.as_object_mut().unwrap().remove("email");
+    let (a, slug, token) = (app.clone(), shop.slug.clone(), customer.clone());
+    let (status, refused) = race_a_checkout(&app, &shop, async move {
+        a.checkout(&slug, None, Some(&token), "race-key", &body).await
+    })
+    .await;
+    assert_error(status, &refused, StatusCode::UNPROCESSABLE_ENTITY, "cart_empty");
+}

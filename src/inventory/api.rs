@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
 use crate::catalog::stock_moved;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopWriteErrors};
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{self, Claim, IdempotencyKey, Principal};
 use crate::shipping::load_settings;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
@@ -163,7 +163,12 @@ impl StockAdjustmentsApi {
             return Err(AppError::validation("note", "must be at most 500 characters"));
         }
         let canonical = serde_json::to_value(req).map_err(|err| AppError::Internal(err.into()))?;
-        let key = IdempotencyKey::new(format!("stock:{variant}"), key, &canonical)?;
+        let key = IdempotencyKey::new(
+            &format!("stock:{variant}"),
+            Principal::Staff(staff),
+            key,
+            &canonical,
+        )?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         if let Claim::Replay { body, .. } = idempotency::claim(&mut tx, tenant.id, &key).await? {
             tx.rollback().await?;

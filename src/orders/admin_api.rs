@@ -18,7 +18,7 @@ use super::{
 use crate::app::AppState;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{self, Claim, IdempotencyKey, Principal};
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, page_limit, parse_name};
 
@@ -364,7 +364,8 @@ impl OrdersAdminApi {
         req: &NewRefund,
     ) -> AppResult<RefundResult> {
         let canonical = serde_json::to_value(req).map_err(|err| AppError::Internal(err.into()))?;
-        let key = IdempotencyKey::new(format!("refund:{id}"), key, &canonical)?;
+        let key =
+            IdempotencyKey::new(&format!("refund:{id}"), Principal::Staff(staff), key, &canonical)?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         if let Claim::Replay { body, .. } = idempotency::claim(&mut tx, tenant.id, &key).await? {
             tx.rollback().await?;

@@ -20,7 +20,7 @@ use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::idempotency::{self, Claim, IdempotencyKey, Principal};
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::{decode_cursor, page_limit, parse_name};
+use crate::values::{client_timestamp, decode_cursor, page_limit, parse_name};
 
 pub struct OrdersAdminApi {
     pub state: AppState,
@@ -150,6 +150,8 @@ impl OrdersAdminApi {
     ) -> Result<Json<OrderPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, "orders", "read").await?;
         let limit = page_limit(limit.0)?;
+        let created_from = client_timestamp("created_from", created_from.0)?;
+        let created_to = client_timestamp("created_to", created_to.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let rows: Vec<OrderSummary> = sqlx::query_as(&format!(
@@ -161,8 +163,8 @@ impl OrdersAdminApi {
              order by o.id desc limit $7"
         ))
         .bind(status.0.map(OrderStatus::as_str))
-        .bind(created_from.0)
-        .bind(created_to.0)
+        .bind(created_from)
+        .bind(created_to)
         .bind(customer_id.0)
         .bind(email.0.as_deref().map(str::trim))
         .bind(after)

@@ -175,7 +175,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         route = route.nest("/v1/objects", storage::local_routes(local));
     }
     route
-        .nest("/", api)
+        .nest("/", api.with(crate::client_text::RejectNul))
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/healthz", get(healthz))

@@ -183,7 +183,10 @@ pub fn decode_cursor<T: DeserializeOwned>(raw: &str) -> Result<T, AppError> {
     URL_SAFE_NO_PAD
         .decode(raw)
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        // Text PostgreSQL cannot store was never in a cursor this API gave out.
+        .filter(|value| crate::client_text::first_nul(value).is_none())
+        .and_then(|value| serde_json::from_value(value).ok())
         .ok_or_else(|| {
             AppError::bad_request("invalid_cursor", "the cursor is not one this API gave out")
         })

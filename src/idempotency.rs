@@ -16,7 +16,10 @@
 //! nor a 422 that would tell them the key exists). The principal goes into the existing `scope`
 //! column (`checkout/customer:<id>`, `refund:<order>/staff:<id>`, …), so no schema change is
 //! needed and code of the previous version keeps working on the same table during a rolling
-//! deploy; records it wrote (unscoped) are simply never replayed by this version.
+//! deploy. Its records (unscoped) are still replayed to staff operations (refunds, stock
+//! adjustments), so a retry spanning the deploy is not run twice; never to checkout, where an
+//! unscoped record is exactly what must not reach another shopper. Drop `legacy_scope` once
+//! [`KEEP_HOURS`] have passed since every server runs this version.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -56,6 +59,9 @@ impl Principal<'_> {
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
     scope: String,
+    /// The scope the previous version wrote, without the principal: still replayed for staff
+    /// operations (see the module doc).
+    legacy_scope: Option<String>,
     key: String,
     request_hash: Vec<u8>,
 }
@@ -95,6 +101,7 @@ impl IdempotencyKey {
             serde_json::to_vec(request).map_err(|err| AppError::Internal(err.into()))?;
         Ok(Self {
             scope: format!("{scope}/{}", principal.scope_part()),
+            legacy_scope: matches!(principal, Principal::Staff(_)).then(|| scope.to_owned()),
             key: key.to_owned(),
             request_hash: Sha256::digest(canonical).to_vec(),
         })
@@ -137,12 +144,12 @@ pub async fn claim(
         .bind(KEEP_HOURS)
         .execute(&mut *conn)
         .await?;
-    let stored: Option<(Vec<u8>, i32, Value)> =
-        sqlx::query_as("select request_hash, response_status, response_body from idempotency_keys where scope = $1 and key = $2")
-            .bind(&key.scope)
-            .bind(&key.key)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let mut stored = find(conn, &key.scope, &key.key).await?;
+    if stored.is_none()
+        && let Some(legacy) = &key.legacy_scope
+    {
+        stored = find(conn, legacy, &key.key).await?;
+    }
     match stored {
         None => Ok(Claim::Fresh),
         Some((hash, status, body)) if hash == key.request_hash => {
@@ -153,6 +160,23 @@ pub async fn claim(
             "this Idempotency-Key was used with a different request; use a new key",
         )),
     }
+}
+
+/// The live record of `(scope, key)`: request hash, status and body.
+async fn find(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+) -> AppResult<Option<(Vec<u8>, i32, Value)>> {
+    Ok(sqlx::query_as(
+        "select request_hash, response_status, response_body from idempotency_keys \
+         where scope = $1 and key = $2 and created_at >= now() - make_interval(hours => $3)",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(KEEP_HOURS)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Records the response of a fresh operation, in its transaction.

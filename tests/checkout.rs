@@ -1185,3 +1185,36 @@ async fn a_customer_cart_read_or_checkout_racing_a_checkout_of_that_cart_gets_th
     .await;
     assert_error(status, &refused, StatusCode::UNPROCESSABLE_ENTITY, "cart_empty");
 }
+
+#[tokio::test]
+async fn unscoped_idempotency_records_of_the_previous_version_replay_to_staff_never_to_shoppers() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("idemlegacy").await;
+    let (product, variant) = app.variant(&shop, "Mug", 1000, 10).await;
+    let shipping = app.shipping_method(&shop, 0, None).await;
+    // The previous version wrote scopes without the principal (`stock:<variant>`, `checkout`).
+    let unscope = "update idempotency_keys set scope = split_part(scope, '/', 1)";
+
+    // A stock adjustment retried across the deploy is replayed, not applied twice.
+    let path = format!("/v1/admin/variants/{variant}/stock-adjustments");
+    let body = json!({ "delta": 5, "reason": "received" });
+    let (status, first) = app.owner_post_once(&shop, &path, "across-deploy", body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    app.shop_sql(&shop, unscope).await;
+    let (status, again) = app.owner_post_once(&shop, &path, "across-deploy", body).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &first));
+    assert_eq!(app.stock_of(&shop, &product).await, 15);
+
+    // An unscoped checkout record is never replayed to another shopper.
+    let body = checkout_body(&shipping, "manual");
+    let victim = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &victim, &variant, 1).await;
+    let (status, first) = app.checkout(&shop.slug, Some(&victim), None, "old-key", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    app.shop_sql(&shop, unscope).await;
+    let other = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &other, &variant, 1).await;
+    let (status, second) = app.checkout(&shop.slug, Some(&other), None, "old-key", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_ne!(second["order_token"], first["order_token"]);
+}

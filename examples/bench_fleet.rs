@@ -235,7 +235,7 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
                         title: None,
                         price: 1000 + 100 * i + n as i64,
                         compare_at_price: None,
-                        stock: 10,
+                        stock: Some(10),
                         option_values: vec![(*size).into()],
                     })
                     .collect(),
@@ -349,7 +349,7 @@ async fn seed_search(shops: i64, products: i64, prefix: &str, file: &str) -> any
                         title: None,
                         price: 900 + 37 * i % 9000 + 100 * k as i64,
                         compare_at_price: None,
-                        stock: ((i + k as i64) % 4) as i32,
+                        stock: Some(((i + k as i64) % 4) as i32),
                         option_values: vec![(*size).into(), colours[k].clone()],
                     })
                     .collect(),

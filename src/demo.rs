@@ -252,7 +252,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
                         + 10 * i64::try_from(n).unwrap_or_default()
                             * if *currency == "VND" { 1_000 } else { 1 },
                     compare_at_price: (i % 4 == 0).then_some(price * 5 / 4),
-                    stock: i32::try_from((i * 7 + n * 3) % 25).unwrap_or_default(),
+                    stock: Some(i32::try_from((i * 7 + n * 3) % 25).unwrap_or_default()),
                     option_values: values,
                 })
                 .collect();

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod client_text;
 pub mod commands;
 pub mod config;
 pub mod customers;

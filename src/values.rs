@@ -157,6 +157,23 @@ pub fn page_limit(raw: Option<u32>) -> Result<i64, AppError> {
     }
 }
 
+/// An instant a client sent (a filter bound, a validity window), checked to lie in years
+/// 0001–9999: what RFC 3339 (the API's `date-time`) can write, and well inside PostgreSQL's
+/// `timestamptz` range, which chrono's wider range would otherwise overflow (422 naming
+/// `field`, never a database error).
+pub fn client_timestamp(
+    field: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    use chrono::Datelike;
+    match at {
+        Some(at) if !(1..=9999).contains(&at.year()) => {
+            Err(AppError::validation(field, "must be between the years 0001 and 9999"))
+        }
+        at => Ok(at),
+    }
+}
+
 /// Opaque cursors: the sort key of the last item seen, as URL-safe base64 JSON.
 pub fn encode_cursor<T: Serialize>(key: &T) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
@@ -166,7 +183,10 @@ pub fn decode_cursor<T: DeserializeOwned>(raw: &str) -> Result<T, AppError> {
     URL_SAFE_NO_PAD
         .decode(raw)
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        // Text PostgreSQL cannot store was never in a cursor this API gave out.
+        .filter(|value| crate::client_text::first_nul(value).is_none())
+        .and_then(|value| serde_json::from_value(value).ok())
         .ok_or_else(|| {
             AppError::bad_request("invalid_cursor", "the cursor is not one this API gave out")
         })

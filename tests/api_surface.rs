@@ -168,3 +168,178 @@ async fn a_body_too_large_to_read_away_is_refused_with_connection_close() {
         "{headers:?}"
     );
 }
+
+#[tokio::test]
+async fn a_nul_character_anywhere_in_client_text_is_a_422_naming_the_field() {
+    use serde_json::json;
+
+    let app = TestApp::spawn().await;
+    let shop = app.signup("nul").await;
+    let product = app.product(&shop, "Plain", 1000).await;
+    let (product_id, variant_id) =
+        (product["id"].as_str().unwrap(), product["variants"][0]["id"].as_str().unwrap());
+    let customer = app.customer_token(&shop).await;
+    let nul = "a\u{0}b";
+    let address = json!({ "name": "Lan", "line1": nul, "city": "Hanoi", "postal_code": "1", "country": "vn" });
+
+    // (who, method, path, body, field named in the answer)
+    let cases: Vec<(&str, Method, String, Option<serde_json::Value>, &str)> = vec![
+        ("guest", Method::GET, "/v1/store/products?q=%00".into(), None, "q"),
+        ("guest", Method::GET, "/v1/store/products?category=%00".into(), None, "category"),
+        ("guest", Method::GET, "/v1/store/products?cursor=%00".into(), None, "cursor"),
+        ("guest", Method::GET, "/v1/store/search?q=tee%00".into(), None, "q"),
+        ("guest", Method::GET, "/v1/store/products/%00".into(), None, "path"),
+        ("owner", Method::DELETE, "/v1/admin/roles/%00".into(), None, "path"),
+        ("owner", Method::GET, "/v1/admin/orders?email=x%00%40example.com".into(), None, "email"),
+        ("owner", Method::GET, "/v1/admin/products?q=%00".into(), None, "q"),
+        ("owner", Method::GET, "/v1/admin/customers?q=%00".into(), None, "q"),
+        (
+            "owner",
+            Method::POST,
+            "/v1/admin/products".into(),
+            Some(json!({ "name": nul, "variants": [{ "price": 1 }] })),
+            "name",
+        ),
+        (
+            "owner",
+            Method::POST,
+            "/v1/admin/products".into(),
+            Some(json!({ "name": "ok", "variants": [{ "price": 1, "sku": nul }] })),
+            "variants[0].sku",
+        ),
+        (
+            "owner",
+            Method::PATCH,
+            format!("/v1/admin/products/{product_id}"),
+            Some(json!({ "description": nul })),
+            "description",
+        ),
+        (
+            "owner",
+            Method::POST,
+            "/v1/admin/categories".into(),
+            Some(json!({ "name": nul })),
+            "name",
+        ),
+        (
+            "owner",
+            Method::POST,
+            "/v1/admin/discounts".into(),
+            Some(json!({ "code": nul, "kind": "percentage", "value": 10 })),
+            "code",
+        ),
+        (
+            "owner",
+            Method::PUT,
+            "/v1/admin/search/synonyms".into(),
+            Some(json!({ "synonyms": { "tee": ["t-shirt", nul] } })),
+            "synonyms.tee[1]",
+        ),
+        (
+            "owner",
+            Method::PUT,
+            "/v1/admin/search/synonyms".into(),
+            Some(json!({ "synonyms": { nul: ["x"] } })),
+            "synonyms",
+        ),
+        (
+            "owner",
+            Method::POST,
+            format!("/v1/admin/variants/{variant_id}/stock-adjustments"),
+            Some(json!({ "delta": 1, "reason": "other", "note": nul })),
+            "note",
+        ),
+        (
+            "owner",
+            Method::POST,
+            "/v1/admin/staff".into(),
+            Some(json!({ "email": nul, "role": "staff", "password": PASSWORD })),
+            "email",
+        ),
+        ("owner", Method::PATCH, "/v1/admin/shop".into(), Some(json!({ "name": nul })), "name"),
+        (
+            "guest",
+            Method::POST,
+            "/v1/admin/auth/login".into(),
+            Some(json!({ "email": nul, "password": PASSWORD })),
+            "email",
+        ),
+        (
+            "guest",
+            Method::POST,
+            "/v1/store/auth/login".into(),
+            Some(json!({ "email": nul, "password": PASSWORD })),
+            "email",
+        ),
+        (
+            "platform",
+            Method::POST,
+            "/v1/platform/auth/login".into(),
+            Some(json!({ "email": nul, "password": PASSWORD })),
+            "email",
+        ),
+        (
+            "platform",
+            Method::POST,
+            "/v1/signup".into(),
+            Some(json!({ "slug": "nul-shop", "name": nul, "currency": "USD",
+                         "owner_email": "o@example.com", "owner_password": PASSWORD })),
+            "name",
+        ),
+        (
+            "guest",
+            Method::POST,
+            "/v1/store/customers".into(),
+            Some(json!({ "email": "n@example.com", "password": PASSWORD, "first_name": nul })),
+            "first_name",
+        ),
+        (
+            "customer",
+            Method::POST,
+            "/v1/store/cart/discount".into(),
+            Some(json!({ "code": nul })),
+            "code",
+        ),
+        ("customer", Method::POST, "/v1/store/me/addresses".into(), Some(address.clone()), "line1"),
+        (
+            "customer",
+            Method::POST,
+            "/v1/store/checkout".into(),
+            Some(json!({ "shipping_address": address, "shipping_method_id": variant_id,
+                         "payment": { "method": "manual" } })),
+            "shipping_address.line1",
+        ),
+    ];
+    for (who, method, path, body, field) in cases {
+        let mut request = match who {
+            "platform" => app.platform(method.clone(), &path),
+            _ => app.shop(method.clone(), &shop.slug, &path),
+        };
+        request = match who {
+            "owner" => request.bearer_auth(&shop.token),
+            "customer" => request.bearer_auth(&customer),
+            _ => request,
+        };
+        request = request.header("Idempotency-Key", "nul-test");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let (status, answer) = read(request.send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {answer}");
+        assert_error(status, &answer, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(answer["error"]["field"], field, "{method} {path}: {answer}");
+    }
+
+    // A cursor is decoded after the edge: one hiding a NUL was never given out.
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({ "Name": [nul, uuid::Uuid::nil()] }).to_string());
+    let (status, body) = read(
+        app.shop(Method::GET, &shop.slug, &format!("/v1/store/products?sort=name&cursor={forged}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_cursor");
+}

@@ -453,3 +453,42 @@ async fn a_category_tree_deeper_than_twenty_levels_is_refused() {
     let deepest = tree.as_array().unwrap().iter().filter_map(|c| c["depth"].as_u64()).max();
     assert_eq!(deepest, Some(19));
 }
+
+#[tokio::test]
+async fn a_product_edit_whose_variants_omit_stock_keeps_each_variants_stock() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("keepstock").await;
+    let product = app.product(&shop, "Scarf", 2000).await;
+    let id = product["id"].as_str().unwrap();
+    let (small, medium) = (&product["variants"][0], &product["variants"][1]);
+    assert_eq!((small["stock"].as_i64(), medium["stock"].as_i64()), (Some(5), Some(0)));
+
+    // A price change that sends the variants without `stock`, plus a new variant.
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/products/{id}"),
+            Some(json!({
+                "options": [{ "name": "Size", "values": ["S", "M", "L"] }],
+                "variants": [
+                    { "id": small["id"], "price": 2500, "option_values": ["S"] },
+                    { "id": medium["id"], "price": 2600, "stock": 7, "option_values": ["M"] },
+                    { "price": 2700, "option_values": ["L"] }
+                ]
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let stocks: Vec<(i64, i64)> = body["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["price"].as_i64().unwrap(), v["stock"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(stocks, [(2500, 5), (2600, 7), (2700, 0)], "{body}");
+    assert_eq!(body["total_stock"], 12);
+}

@@ -1043,3 +1043,178 @@ async fn discounts_honour_category_restrictions_per_customer_limits_and_free_shi
         (&json!(0), &json!(0), &json!(1000))
     );
 }
+
+#[tokio::test]
+async fn an_idempotency_key_reused_by_another_shopper_is_their_own_checkout_not_a_replay() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("idemscope").await;
+    let (product, variant) = app.variant(&shop, "Teapot", 2500, 10).await;
+    let shipping = app.shipping_method(&shop, 0, None).await;
+    let body = checkout_body(&shipping, "manual");
+
+    // The victim, a guest, checks out with a key the attacker learns (or guesses).
+    let victim = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &victim, &variant, 1).await;
+    let (status, first) = app.checkout(&shop.slug, Some(&victim), None, "shared-key", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+
+    // Another guest with the same key and body gets an order of their own, never the victim's.
+    let attacker = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &attacker, &variant, 2).await;
+    let (status, second) =
+        app.checkout(&shop.slug, Some(&attacker), None, "shared-key", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_ne!(second["order"]["number"], first["order"]["number"]);
+    assert_ne!(second["order_token"], first["order_token"]);
+    assert_eq!(second["order"]["subtotal"], 5000, "the attacker's own cart: {second}");
+
+    // A signed-in customer with the same key and body too; with an empty cart that is the
+    // plain refusal of an empty cart, not someone else's order.
+    let customer = app.customer_token(&shop).await;
+    let mut customer_body = body.clone();
+    customer_body.as_object_mut().unwrap().remove("email");
+    let (status, refused) =
+        app.checkout(&shop.slug, None, Some(&customer), "shared-key", &body).await;
+    assert_error(status, &refused, StatusCode::UNPROCESSABLE_ENTITY, "cart_empty");
+    let (status, refused) =
+        app.checkout(&shop.slug, None, Some(&customer), "shared-key", &customer_body).await;
+    assert_error(status, &refused, StatusCode::UNPROCESSABLE_ENTITY, "cart_empty");
+
+    // Each shopper's own retry still replays their own response.
+    let (status, again) = app.checkout(&shop.slug, Some(&victim), None, "shared-key", &body).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &first));
+    let (status, again) =
+        app.checkout(&shop.slug, Some(&attacker), None, "shared-key", &body).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &second));
+    assert_eq!(order_count(&app, &shop).await, 2);
+    assert_eq!(app.stock_of(&shop, &product).await, 7);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_of_one_staff_member_is_not_replayed_to_another() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("idemstaff").await;
+    let (product, variant) = app.variant(&shop, "Cup", 900, 10).await;
+    let manager = app.staff_token(&shop, "manager").await;
+    let path = format!("/v1/admin/variants/{variant}/stock-adjustments");
+    let body = json!({ "delta": 5, "reason": "received" });
+
+    let (status, first) = app.owner_post_once(&shop, &path, "stock-key", body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, second) = read(
+        app.shop(Method::POST, &shop.slug, &path)
+            .bearer_auth(&manager)
+            .header("Idempotency-Key", "stock-key")
+            .json(&body)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_ne!(second["id"], first["id"], "the manager's adjustment is their own");
+    assert_eq!(app.stock_of(&shop, &product).await, 20);
+}
+
+/// Holds the lock on the customer's cart while `request` starts and waits for it, then
+/// retires the cart as a checkout would and commits; returns what `request` answered.
+async fn race_a_checkout<F>(app: &TestApp, shop: &TestShop, request: F) -> (StatusCode, Value)
+where
+    F: Future<Output = (StatusCode, Value)> + Send + 'static,
+{
+    let mut tx = app.shop_tx(shop).await;
+    let holder: i32 =
+        sqlx::query_scalar("select pg_backend_pid()").fetch_one(&mut *tx).await.unwrap();
+    sqlx::query(
+        "select id from carts where customer_id is not null and status = 'active' for update",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let pending = tokio::spawn(request);
+    app.wait_until_blocked_by(holder).await;
+    sqlx::query("update carts set status = 'converted', updated_at = now() where customer_id is not null and status = 'active'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    pending.await.expect("request task")
+}
+
+#[tokio::test]
+async fn a_customer_cart_read_or_checkout_racing_a_checkout_of_that_cart_gets_the_fresh_cart() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let shop = app.signup("cartrace").await;
+    let (_, variant) = app.variant(&shop, "Jug", 1500, 10).await;
+    let shipping = app.shipping_method(&shop, 0, None).await;
+    let customer = app.customer_token(&shop).await;
+    let add = json!({ "variant_id": variant, "quantity": 1 });
+    let (status, before) = app
+        .store(
+            &shop.slug,
+            None,
+            Some(&customer),
+            Method::POST,
+            "/v1/store/cart/items",
+            Some(add.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+
+    // A cart read waiting for the checkout's lock answers with the customer's new, empty cart.
+    let (a, slug, token) = (app.clone(), shop.slug.clone(), customer.clone());
+    let (status, cart) = race_a_checkout(&app, &shop, async move {
+        a.store(&slug, None, Some(&token), Method::GET, "/v1/store/cart", None).await
+    })
+    .await;
+    assert_eq!(status, StatusCode::OK, "{cart}");
+    assert_ne!(cart["id"], before["id"]);
+    assert_eq!(cart["items"], json!([]));
+
+    // A second checkout waiting for the first one's lock finds nothing left to buy.
+    let (status, _) = app
+        .store(&shop.slug, None, Some(&customer), Method::POST, "/v1/store/cart/items", Some(add))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut body = checkout_body(&shipping, "manual");
+    body.as_object_mut().unwrap().remove("email");
+    let (a, slug, token) = (app.clone(), shop.slug.clone(), customer.clone());
+    let (status, refused) = race_a_checkout(&app, &shop, async move {
+        a.checkout(&slug, None, Some(&token), "race-key", &body).await
+    })
+    .await;
+    assert_error(status, &refused, StatusCode::UNPROCESSABLE_ENTITY, "cart_empty");
+}
+
+#[tokio::test]
+async fn unscoped_idempotency_records_of_the_previous_version_replay_to_staff_never_to_shoppers() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("idemlegacy").await;
+    let (product, variant) = app.variant(&shop, "Mug", 1000, 10).await;
+    let shipping = app.shipping_method(&shop, 0, None).await;
+    // The previous version wrote scopes without the principal (`stock:<variant>`, `checkout`).
+    let unscope = "update idempotency_keys set scope = split_part(scope, '/', 1)";
+
+    // A stock adjustment retried across the deploy is replayed, not applied twice.
+    let path = format!("/v1/admin/variants/{variant}/stock-adjustments");
+    let body = json!({ "delta": 5, "reason": "received" });
+    let (status, first) = app.owner_post_once(&shop, &path, "across-deploy", body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    app.shop_sql(&shop, unscope).await;
+    let (status, again) = app.owner_post_once(&shop, &path, "across-deploy", body).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &first));
+    assert_eq!(app.stock_of(&shop, &product).await, 15);
+
+    // An unscoped checkout record is never replayed to another shopper.
+    let body = checkout_body(&shipping, "manual");
+    let victim = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &victim, &variant, 1).await;
+    let (status, first) = app.checkout(&shop.slug, Some(&victim), None, "old-key", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    app.shop_sql(&shop, unscope).await;
+    let other = app.guest_cart(&shop.slug).await;
+    app.add_to_cart(&shop.slug, &other, &variant, 1).await;
+    let (status, second) = app.checkout(&shop.slug, Some(&other), None, "old-key", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_ne!(second["order_token"], first["order_token"]);
+}

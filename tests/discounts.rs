@@ -390,3 +390,42 @@ async fn discounts_need_discount_permissions_and_stay_inside_their_shop() {
     let (_, still) = app.owner(&a, Method::GET, &path, None).await;
     assert_eq!((still["code"].as_str(), still["value"].as_i64()), (Some("SECRET"), Some(20)));
 }
+
+#[tokio::test]
+async fn a_discount_window_outside_the_years_0001_to_9999_is_a_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("farwindow").await;
+    for (field, at) in [
+        ("starts_at", "-200000-01-01T00:00:00Z"),
+        ("ends_at", "+200000-01-01T00:00:00Z"),
+        ("ends_at", "+10000-01-01T00:00:00Z"),
+    ] {
+        let (status, body) = app
+            .owner(
+                &shop,
+                Method::POST,
+                "/v1/admin/discounts",
+                Some(json!({ "code": "FAR", "kind": "percentage", "value": 10, field: at })),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["error"]["field"], field, "{at}: {body}");
+    }
+    let created = discount(
+        &app,
+        &shop,
+        json!({ "code": "NEAR", "kind": "percentage", "value": 10, "ends_at": "9999-12-31T23:59:59Z" }),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::PATCH,
+            &format!("/v1/admin/discounts/{id}"),
+            Some(json!({ "starts_at": "-200000-01-01T00:00:00Z" })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["error"]["field"], "starts_at", "{body}");
+}

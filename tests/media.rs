@@ -123,7 +123,47 @@ for_each_store!(
     content_that_is_not_an_image_is_refused_whatever_its_name,
     deleting_an_image_or_its_product_deletes_the_stored_files,
     another_shop_gets_404_for_images_products_and_uploads_it_does_not_own,
+    a_completed_upload_is_closed_and_its_url_can_no_longer_change_the_image,
 );
+
+async fn a_completed_upload_is_closed_and_its_url_can_no_longer_change_the_image(m: MediaApp) {
+    let shop = m.app.signup("once").await;
+    let product = m.app.product(&shop, "Badge", 600).await;
+    let id = product["id"].as_str().unwrap();
+    let (status, ticket) = m
+        .app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/media/uploads",
+            Some(json!({
+                "product_id": id, "content_type": "image/png", "size": png().len(),
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    assert!(put_to_ticket(&m, &ticket, png()).await.is_success());
+    let upload_id = ticket["upload_id"].as_str().unwrap();
+    let (status, item) = m
+        .app
+        .owner(&shop, Method::POST, &format!("/v1/admin/media/uploads/{upload_id}/complete"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{item}");
+    let url = item["url"].as_str().unwrap();
+    assert_eq!(fetch(&m, url).await, (StatusCode::OK, png()));
+
+    // The URL is still signed and unexpired: HTML of the same length, sent as image/png.
+    let mut html = b"<html><script>alert('replaced')</script>".to_vec();
+    html.resize(png().len(), b' ');
+    put_to_ticket(&m, &ticket, html).await;
+    // What is served is still the checked PNG, at the same URL and at a fresh one.
+    assert_eq!(fetch(&m, url).await, (StatusCode::OK, png()));
+    let (_, list) =
+        m.app.owner(&shop, Method::GET, &format!("/v1/admin/products/{id}/media"), None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], item["id"]);
+    assert_eq!(fetch(&m, list[0]["url"].as_str().unwrap()).await, (StatusCode::OK, png()));
+}
 
 async fn images_uploaded_by_multipart_are_ordered_and_shown_on_the_storefront(m: MediaApp) {
     let shop = m.app.signup("media").await;

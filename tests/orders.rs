@@ -503,3 +503,28 @@ async fn a_flood_of_badly_signed_callbacks_writes_one_audit_row_not_one_each() {
     assert_eq!(rejected.len(), 1, "{log}");
     assert_eq!(rejected[0]["details"]["provider"], "test_card");
 }
+
+#[tokio::test]
+async fn order_filters_outside_the_years_0001_to_9999_are_a_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("farfilter").await;
+    for (field, at) in [
+        ("created_from", "-200000-01-01T00:00:00Z"),
+        ("created_to", "%2B200000-01-01T00:00:00Z"),
+        ("created_from", "%2B10000-01-01T00:00:00Z"),
+    ] {
+        let (status, body) =
+            app.owner(&shop, Method::GET, &format!("/v1/admin/orders?{field}={at}"), None).await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["error"]["field"], field, "{at}: {body}");
+    }
+    let (status, body) = app
+        .owner(
+            &shop,
+            Method::GET,
+            "/v1/admin/orders?created_from=0001-01-01T00:00:00Z&created_to=9999-12-31T23:59:59Z",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -302,3 +302,77 @@ async fn role_changes_and_removal_take_effect_on_the_next_request() {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "staff_not_found");
 }
+
+#[tokio::test]
+async fn a_manager_cannot_change_or_remove_staff_holding_rights_the_manager_lacks() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("superior").await;
+    let (status, _) = app
+        .owner(
+            &shop,
+            Method::POST,
+            "/v1/admin/roles",
+            Some(json!({ "name": "settings", "permissions": ["shop:read", "shop:write"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut ids = Vec::new();
+    for role in ["settings", "staff", "manager"] {
+        let (status, created) = app
+            .owner(
+                &shop,
+                Method::POST,
+                "/v1/admin/staff",
+                Some(json!({ "email": format!("{role}@example.com"), "role": role, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let (superior, junior, peer) = (&ids[0], &ids[1], &ids[2]);
+    let manager = app.staff_token(&shop, "manager").await;
+
+    // The settings role holds shop:write, which the manager does not: no demotion, no renaming,
+    // no removal.
+    for (method, body) in [
+        (Method::PATCH, Some(json!({ "role": "staff" }))),
+        (Method::PATCH, Some(json!({ "name": "Demoted" }))),
+        (Method::DELETE, None),
+    ] {
+        let (status, body) = app
+            .as_token(
+                &manager,
+                &shop.slug,
+                method.clone(),
+                &format!("/v1/admin/staff/{superior}"),
+                body,
+            )
+            .await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "privilege_escalation");
+    }
+    let (_, staff) = app.owner(&shop, Method::GET, "/v1/admin/staff", None).await;
+    let kept = staff.as_array().unwrap().iter().find(|s| s["id"] == superior.as_str()).unwrap();
+    assert_eq!((&kept["role"], &kept["name"]), (&json!("settings"), &json!("")));
+
+    // Staff whose rights are a subset of the manager's (a peer included) stay manageable.
+    let (status, body) = app
+        .as_token(
+            &manager,
+            &shop.slug,
+            Method::PATCH,
+            &format!("/v1/admin/staff/{peer}"),
+            Some(json!({ "role": "staff" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for id in [junior, peer] {
+        let (status, body) = app
+            .as_token(&manager, &shop.slug, Method::DELETE, &format!("/v1/admin/staff/{id}"), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    // The owner, who holds everything, still manages the superior.
+    let (status, _) =
+        app.owner(&shop, Method::DELETE, &format!("/v1/admin/staff/{superior}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}

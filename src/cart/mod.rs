@@ -152,22 +152,40 @@ async fn find_guest_cart(conn: &mut PgConnection, token: &str) -> AppResult<Opti
     .await?)
 }
 
+/// How often [`customer_cart`] looks again for a cart that a concurrent checkout retired.
+const CART_ATTEMPTS: usize = 3;
+
 /// The customer's active cart, created when missing; locked for the transaction.
+///
+/// A checkout of the same cart may hold its lock: `for update` then waits, and if that checkout
+/// commits, the cart is no longer active and the select finds nothing. Each statement sees what
+/// committed before it started, so the next round creates the customer's fresh cart: a read or
+/// change racing a checkout gets the new (empty) cart, a second checkout `cart_empty`. Should
+/// that race repeat [`CART_ATTEMPTS`] times, the answer is 409 `cart_busy`.
 pub async fn customer_cart(conn: &mut PgConnection, customer: Uuid) -> AppResult<CartRow> {
-    sqlx::query(
-        "insert into carts (id, customer_id) values ($1, $2) \
-         on conflict (customer_id) where status = 'active' and customer_id is not null do nothing",
-    )
-    .bind(Uuid::now_v7())
-    .bind(customer)
-    .execute(&mut *conn)
-    .await?;
-    Ok(sqlx::query_as(&format!(
-        "select {CART_COLUMNS} from carts where customer_id = $1 and status = 'active' for update"
+    for _ in 0..CART_ATTEMPTS {
+        sqlx::query(
+            "insert into carts (id, customer_id) values ($1, $2) \
+             on conflict (customer_id) where status = 'active' and customer_id is not null do nothing",
+        )
+        .bind(Uuid::now_v7())
+        .bind(customer)
+        .execute(&mut *conn)
+        .await?;
+        let cart: Option<CartRow> = sqlx::query_as(&format!(
+            "select {CART_COLUMNS} from carts where customer_id = $1 and status = 'active' for update"
+        ))
+        .bind(customer)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(cart) = cart {
+            return Ok(cart);
+        }
+    }
+    Err(AppError::conflict(
+        "cart_busy",
+        "the cart was checked out by another request while this one waited; retry",
     ))
-    .bind(customer)
-    .fetch_one(conn)
-    .await?)
 }
 
 /// The shopper's active cart, locked for the transaction. A customer request carrying a guest

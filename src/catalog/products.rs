@@ -302,9 +302,9 @@ async fn write_variants(
         let position = i32::try_from(position).unwrap_or(i32::MAX);
         sqlx::query(
             "insert into variants (id, product_id, sku, title, price, compare_at_price, stock, option_values, position) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             values ($1, $2, $3, $4, $5, $6, coalesce($7, 0), $8, $9) \
              on conflict (id) do update set sku = excluded.sku, title = excluded.title, price = excluded.price, \
-             compare_at_price = excluded.compare_at_price, stock = excluded.stock, \
+             compare_at_price = excluded.compare_at_price, stock = coalesce($7, variants.stock), \
              option_values = excluded.option_values, position = excluded.position, updated_at = now()",
         )
         .bind(v.id.unwrap_or_else(Uuid::now_v7))

@@ -29,8 +29,9 @@ pub struct NewVariant {
     /// Minor units, e.g. 1999 for 19.99 USD.
     pub price: i64,
     pub compare_at_price: Option<i64>,
-    #[oai(default)]
-    pub stock: i32,
+    /// Units in stock, 0–10^9. A new variant without it starts at 0; an existing variant
+    /// (with `id`) without it keeps its stock, so editing a price never touches inventory.
+    pub stock: Option<i32>,
     #[oai(default)]
     pub option_values: Vec<String>,
 }
@@ -84,7 +85,8 @@ pub(super) struct CleanVariant {
     pub(super) title: String,
     pub(super) price: i64,
     pub(super) compare_at_price: Option<i64>,
-    pub(super) stock: i32,
+    /// `None`: 0 for a new variant, unchanged for an existing one.
+    pub(super) stock: Option<i32>,
     pub(super) option_values: Vec<String>,
 }
 
@@ -118,7 +120,7 @@ pub(super) fn validate_variants(
                 "must be between 0 and 10^13 minor units",
             ));
         }
-        if !(0..=MAX_STOCK).contains(&v.stock) {
+        if v.stock.is_some_and(|stock| !(0..=MAX_STOCK).contains(&stock)) {
             return Err(AppError::validation(field("stock"), "must be between 0 and 10^9"));
         }
         let values: Vec<String> = v.option_values.iter().map(|s| s.trim().to_owned()).collect();
@@ -185,7 +187,7 @@ mod tests {
             title: None,
             price,
             compare_at_price: None,
-            stock: 1,
+            stock: Some(1),
             option_values: values.iter().map(|s| s.to_string()).collect(),
         }
     }

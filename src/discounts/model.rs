@@ -243,6 +243,8 @@ pub(super) fn validate(draft: Draft, used_count: i32) -> AppResult<DiscountField
             "must be between 0 and 10^13 minor units",
         ));
     }
+    crate::values::client_timestamp("starts_at", draft.starts_at)?;
+    crate::values::client_timestamp("ends_at", draft.ends_at)?;
     if let (Some(starts), Some(ends)) = (draft.starts_at, draft.ends_at)
         && starts >= ends
     {

@@ -13,7 +13,7 @@ use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::catalog::stock_moved;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopWriteErrors};
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{self, Claim, IdempotencyKey, Principal};
 use crate::shipping::load_settings;
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
@@ -165,7 +165,12 @@ impl StockAdjustmentsApi {
             return Err(AppError::validation("note", "must be at most 500 characters"));
         }
         let canonical = serde_json::to_value(req).map_err(|err| AppError::Internal(err.into()))?;
-        let key = IdempotencyKey::new(format!("stock:{variant}"), key, &canonical)?;
+        let key = IdempotencyKey::new(
+            &format!("stock:{variant}"),
+            Principal::Staff(staff),
+            key,
+            &canonical,
+        )?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         if let Claim::Replay { body, .. } = idempotency::claim(&mut tx, tenant.id, &key).await? {
             tx.rollback().await?;

@@ -206,19 +206,23 @@ impl MediaAdminApi {
 }
 
 /// Writes an image's row, with the product locked: shared by both upload paths. A direct
-/// upload passes its id, and is removed in the same transaction (404 if it is gone already).
+/// upload passes its id and key, and is removed in the same transaction (404 if it is gone
+/// already); its key, when it is not the image's, is deleted through the outbox.
 pub(super) async fn attach(
     state: &AppState,
     tenant: &Tenant,
     new: &NewMedia<'_>,
-    upload: Option<Uuid>,
+    upload: Option<(Uuid, &str)>,
 ) -> AppResult<db::MediaRow> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     db::ensure_product(&mut tx, new.product, true).await?;
-    if let Some(upload) = upload
-        && !db::take_upload(&mut tx, upload).await?
-    {
-        return Err(db::upload_not_found());
+    if let Some((upload, key)) = upload {
+        if !db::take_upload(&mut tx, upload).await? {
+            return Err(db::upload_not_found());
+        }
+        if key != new.object_key {
+            emit_deleted(&mut tx, tenant.id, vec![key.to_owned()], "upload_completed").await?;
+        }
     }
     db::ensure_room(&mut tx, new.product).await?;
     let row = db::insert(&mut tx, new).await?;

@@ -5,6 +5,15 @@
 //! (signed). Completion checks the object again — it exists, has the announced size, and its
 //! magic bytes are of the announced type — because a client, or an S3-compatible server that
 //! checks less than S3 does, may not hold to the URL's terms.
+//!
+//! **Single use.** The URL grants `products/<product>/upload-<upload id>.<ext>`, a key no image
+//! is ever served from. Completion copies that object to a key of the image's own
+//! (`products/<product>/<media id>-<nonce>.<ext>`, never granted to a client, one per
+//! completion attempt), checks the copy — what is stored and will be served — and deletes the
+//! upload's key through the outbox. A PUT to
+//! the URL after completion (it stays signed until it expires) can only write the upload's key
+//! again, which nothing reads: it can never replace the image. Uploads started by the previous
+//! version (their key is already the image's) are completed in place, as before.
 
 use std::collections::HashMap;
 
@@ -122,14 +131,14 @@ impl MediaUploadsApi {
             return Err(AppError::FileTooLarge { max_bytes: limit });
         }
         let alt = parse_alt(req.alt.as_deref())?;
-        let media_id = Uuid::now_v7();
+        let (id, media_id) = (Uuid::now_v7(), Uuid::now_v7());
         let key = ObjectKey::new(
             tenant.id,
-            &format!("products/{}/{media_id}.{}", req.product_id, kind.extension()),
+            &format!("products/{}/upload-{id}.{}", req.product_id, kind.extension()),
         )
         .map_err(anyhow::Error::from)?;
         let upload = UploadRow {
-            id: Uuid::now_v7(),
+            id,
             product_id: req.product_id,
             media_id,
             object_key: key.as_str().to_owned(),
@@ -168,20 +177,60 @@ impl MediaUploadsApi {
 
         let store = self.state.store.as_ref();
         let key = ObjectKey::parse(tenant.id, &upload.object_key).map_err(anyhow::Error::from)?;
-        let kind = verify_object(store, &key, &upload).await?;
+        // Uploads started by the previous version wrote the image's key itself: completed in
+        // place, as before (see the module doc).
+        let in_place = !upload.object_key.contains("/upload-");
+        let image_key = if in_place {
+            key.clone()
+        } else {
+            // A key of this completion's own: a concurrent completion of the same upload never
+            // writes or deletes it.
+            let announced =
+                ImageType::from_mime(&upload.content_type).ok_or_else(unsupported_type)?;
+            let name = format!("{}-{}", upload.media_id, Uuid::now_v7().simple());
+            let rest = format!("products/{}/{name}.{}", upload.product_id, announced.extension());
+            let image_key = ObjectKey::new(tenant.id, &rest).map_err(anyhow::Error::from)?;
+            // The image is a copy of the upload, and the copy is what gets checked: whatever is
+            // sent to the URL later, what is served stays what was checked.
+            if !store.copy(&key, &image_key, &upload.content_type).await? {
+                return Err(upload_incomplete());
+            }
+            image_key
+        };
+        let kind = match verify_object(store, &image_key, &upload).await {
+            Ok(kind) => kind,
+            Err(err) => {
+                // The upload broke its terms: remove it too, so it can be sent again.
+                store.delete(&key).await?;
+                return Err(err);
+            }
+        };
         let new = NewMedia {
             id: upload.media_id,
             product: upload.product_id,
-            object_key: key.as_str(),
+            object_key: image_key.as_str(),
             content_type: kind.mime(),
             size_bytes: upload.size_bytes,
             alt: &upload.alt,
             filename: &upload.filename,
             primary: upload.make_primary,
         };
-        let row = attach(&self.state, tenant, &new, Some(upload.id)).await?;
-        to_item(store, tenant.id, row).await
+        match attach(&self.state, tenant, &new, Some((upload.id, key.as_str()))).await {
+            Ok(row) => to_item(store, tenant.id, row).await,
+            Err(err) => {
+                // Nothing refers to this completion's copy (another completion won, or the
+                // upload is still pending with its own key).
+                if !in_place {
+                    store.delete(&image_key).await?;
+                }
+                Err(err)
+            }
+        }
     }
+}
+
+fn upload_incomplete() -> AppError {
+    AppError::conflict("upload_incomplete", "nothing has been uploaded to this upload's URL yet")
 }
 
 /// Checks an uploaded object against its upload's terms; deletes it if it breaks them.
@@ -191,10 +240,7 @@ async fn verify_object(
     upload: &UploadRow,
 ) -> AppResult<ImageType> {
     let Some(meta) = store.head(key).await? else {
-        return Err(AppError::conflict(
-            "upload_incomplete",
-            "nothing has been uploaded to this upload's URL yet",
-        ));
+        return Err(upload_incomplete());
     };
     let refusal = if i64::try_from(meta.size).ok() != Some(upload.size_bytes) {
         AppError::unprocessable(

@@ -19,11 +19,11 @@ use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::events::EventKind;
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{self, Claim, IdempotencyKey, Principal};
 use crate::payments::PaymentStatus;
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::{decode_cursor, page_limit, parse_name};
+use crate::values::{client_timestamp, decode_cursor, page_limit, parse_name};
 
 pub struct OrdersAdminApi {
     pub state: AppState,
@@ -152,6 +152,8 @@ impl OrdersAdminApi {
     ) -> Result<Json<OrderPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::OrdersRead).await?;
         let limit = page_limit(limit.0)?;
+        let created_from = client_timestamp("created_from", created_from.0)?;
+        let created_to = client_timestamp("created_to", created_to.0)?;
         let after: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let rows: Vec<OrderSummary> = sqlx::query_as(&format!(
@@ -163,8 +165,8 @@ impl OrdersAdminApi {
              order by o.id desc limit $7"
         ))
         .bind(status.0.map(OrderStatus::as_str))
-        .bind(created_from.0)
-        .bind(created_to.0)
+        .bind(created_from)
+        .bind(created_to)
         .bind(customer_id.0)
         .bind(email.0.as_deref().map(str::trim))
         .bind(after)
@@ -366,7 +368,8 @@ impl OrdersAdminApi {
         req: &NewRefund,
     ) -> AppResult<RefundResult> {
         let canonical = serde_json::to_value(req).map_err(|err| AppError::Internal(err.into()))?;
-        let key = IdempotencyKey::new(format!("refund:{id}"), key, &canonical)?;
+        let key =
+            IdempotencyKey::new(&format!("refund:{id}"), Principal::Staff(staff), key, &canonical)?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         if let Claim::Replay { body, .. } = idempotency::claim(&mut tx, tenant.id, &key).await? {
             tx.rollback().await?;

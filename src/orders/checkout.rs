@@ -1,6 +1,7 @@
 //! Checkout: a cart becomes an order, in one transaction.
 //!
-//! 1. Claim the `Idempotency-Key` (replay, 422 for another body, 409 while in progress).
+//! 1. Claim the `Idempotency-Key` of this shopper (replay, 422 for another body, 409 while in
+//!    progress); the same key from another customer or cart is a checkout of its own.
 //! 2. Validate the request; find the shopper's cart.
 //! 3. Lock the cart's products, then its variants, each in id order (the product editor locks a
 //!    product before its variants too, so the two never deadlock); re-read the lines.
@@ -30,7 +31,7 @@ use crate::catalog::stock_moved;
 use crate::customers::{AddressInput, validate_address};
 use crate::error::{AppError, AppResult};
 use crate::events::EventKind;
-use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::idempotency::{self, Claim, IdempotencyKey, Principal};
 use crate::inventory::{StockMove, emit_low_stock, low_stock};
 use crate::payments::{NewPayment, PaymentInput, PaymentStatus, provider_for_checkout};
 use crate::pricing;
@@ -84,7 +85,11 @@ pub async fn checkout(
     request: &CheckoutRequest,
 ) -> AppResult<(u16, Value)> {
     let canonical = serde_json::to_value(request).map_err(|err| AppError::Internal(err.into()))?;
-    let key = IdempotencyKey::new("checkout", key, &canonical)?;
+    let principal = match shopper {
+        Shopper::Customer(id) => Principal::Customer(*id),
+        Shopper::Guest { token } => Principal::Cart(token),
+    };
+    let key = IdempotencyKey::new("checkout", principal, key, &canonical)?;
     let mut tx = TenantTx::begin(pool, tenant).await?;
     if let Claim::Replay { status, body } = idempotency::claim(&mut tx, tenant.id, &key).await? {
         tx.rollback().await?;

@@ -71,8 +71,9 @@ error_responses!(StoreOrderErrors { 400 BadRequest, 401 Unauthorized, 403 Forbid
 impl OrdersStoreApi {
     /// Check out the cart
     ///
-    /// Requires an `Idempotency-Key` header: a retry with the same key and body returns the
-    /// same order and body; the same key with another body is 422 `idempotency_key_reused`;
+    /// Requires an `Idempotency-Key` header, which belongs to the signed-in customer or the
+    /// guest cart (another shopper's identical key is a checkout of its own): a retry with the
+    /// same key and body returns the same order and body; the same key with another body is 422 `idempotency_key_reused`;
     /// while the first is still running, 409 `idempotency_key_in_use`. Other refusals (nothing
     /// is ordered): 409 `insufficient_stock`, `product_unavailable`, `price_changed` or a
     /// discount problem (`discount_usage_limit_reached`, …); 422 `cart_empty`,

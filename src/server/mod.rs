@@ -22,6 +22,7 @@ use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
 
 use self::cors::CorsPolicy;
+use crate::client_text::RejectNul;
 use crate::config::ServerConfig;
 use crate::error::AppError;
 use crate::events::worker::OutboxWorker;
@@ -72,7 +73,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         route = route.nest("/v1/objects", storage::local_routes(local, state.tenants.clone()));
     }
     route
-        .nest("/", api)
+        .nest("/", api.with(RejectNul))
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/healthz", get(healthz))

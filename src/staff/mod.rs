@@ -1,7 +1,8 @@
 //! A shop's staff accounts and roles (named sets of permissions, enforced by casbin).
 //!
 //! Rules: the owner cannot be removed or given another role, so a shop can never be locked
-//! out; nobody can hand out a role with a permission they do not hold themselves.
+//! out; nobody can hand out a role with a permission they do not hold themselves, nor change
+//! or remove a staff member who holds one.
 
 mod roles_api;
 mod staff_api;
@@ -46,16 +47,53 @@ pub(crate) async fn check_assignable(
             format!("the {role} role cannot be given to staff"),
         ));
     }
-    // A stored name no permission has any more guards nothing: there is nothing to escalate.
-    for permission in permissions.iter().filter_map(|name| Permission::parse(name)) {
-        if !state.rbac.allowed(tenant, &actor.to_string(), permission).await? {
-            return Err(AppError::forbidden(
-                "privilege_escalation",
-                format!("you cannot grant {permission}, which you do not hold"),
-            ));
+    match first_missing(state, tenant, actor, permissions).await? {
+        Some(permission) => Err(AppError::forbidden(
+            "privilege_escalation",
+            format!("you cannot grant {permission}, which you do not hold"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to change or remove a staff member holding a permission the actor lacks (their
+/// role's permissions must be a subset of the actor's): a manager cannot demote or delete
+/// someone with more rights than the manager.
+pub(crate) async fn check_manageable(
+    conn: &mut sqlx::PgConnection,
+    state: &AppState,
+    tenant: &Tenant,
+    actor: Uuid,
+    member_role: &str,
+) -> AppResult<()> {
+    let permissions = role_permissions(conn, member_role).await?;
+    match first_missing(state, tenant, actor, &permissions).await? {
+        Some(permission) => Err(AppError::forbidden(
+            "privilege_escalation",
+            format!("this staff member holds {permission}, which you do not hold"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The first of `permissions` (`object:action`) that `actor` does not hold.
+async fn first_missing(
+    state: &AppState,
+    tenant: &Tenant,
+    actor: Uuid,
+    permissions: &[String],
+) -> AppResult<Option<String>> {
+    for name in permissions {
+        // A name no permission has (the owner's `*:*`) is one nobody else holds.
+        let held = match Permission::parse(name) {
+            Some(permission) => state.rbac.allowed(tenant, &actor.to_string(), permission).await?,
+            None => false,
+        };
+        if !held {
+            return Ok(Some(name.clone()));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Names of the built-in roles.

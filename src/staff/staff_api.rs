@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{check_assignable, role_permissions};
+use super::{check_assignable, check_manageable, role_permissions};
 use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::auth::{password, rbac, tokens};
@@ -123,6 +123,9 @@ impl StaffApi {
     }
 
     /// Change a staff member's name or role
+    ///
+    /// `privilege_escalation` (403) for a staff member holding a permission you do not hold,
+    /// or a new role with one.
     #[oai(path = "/:id", method = "patch")]
     async fn update(
         &self,
@@ -137,7 +140,8 @@ impl StaffApi {
 
     /// Remove a staff member
     ///
-    /// The owner cannot be removed (`owner_protected`, 409).
+    /// The owner cannot be removed (`owner_protected`, 409); nor can a staff member holding a
+    /// permission you do not hold (`privilege_escalation`, 403).
     #[oai(path = "/:id", method = "delete")]
     async fn delete(
         &self,
@@ -153,6 +157,7 @@ impl StaffApi {
                 AppError::conflict("owner_protected", "the shop owner cannot be removed").into()
             );
         }
+        check_manageable(&mut tx, &self.state, &tenant, auth.0.id, &member.role).await?;
         sqlx::query("delete from casbin_rules where ptype = 'g' and v0 = $1")
             .bind(member.id.to_string())
             .execute(&mut *tx)
@@ -220,10 +225,13 @@ impl StaffApi {
                     "the owner's role cannot be changed",
                 ));
             }
+            check_manageable(&mut tx, &self.state, tenant, actor, &member.role).await?;
             let permissions = role_exists(&mut tx, role).await?;
             check_assignable(&self.state, tenant, actor, role, &permissions).await?;
             rbac::assign_role(&mut tx, tenant.id, id, role).await?;
             rbac::notify_policy_change(&mut tx, tenant.id).await?;
+        } else {
+            check_manageable(&mut tx, &self.state, tenant, actor, &member.role).await?;
         }
         sqlx::query("update staff set name = coalesce($2, name), updated_at = now() where id = $1")
             .bind(id)

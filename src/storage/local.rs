@@ -209,6 +209,32 @@ impl ObjectStore for LocalStore {
         Ok(Some(Bytes::from(data)))
     }
 
+    async fn copy(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        content_type: &str,
+    ) -> anyhow::Result<bool> {
+        // Writes replace files by renaming, so the open file is one whole version.
+        let Some(mut source) = missing_is_none(tokio::fs::File::open(self.data_path(from)).await)?
+        else {
+            return Ok(false);
+        };
+        let (temp, mut file) = self.temp_file().await?;
+        let copied = async {
+            tokio::io::copy(&mut source, &mut file).await?;
+            file.flush().await
+        }
+        .await;
+        drop(file);
+        if let Err(err) = copied {
+            let _ = remove_if_present(&temp).await;
+            return Err(err).context("copying an object");
+        }
+        self.commit_temp(&temp, to, content_type).await?;
+        Ok(true)
+    }
+
     async fn delete(&self, key: &ObjectKey) -> anyhow::Result<()> {
         remove_if_present(&self.data_path(key)).await.context("deleting an object")?;
         remove_if_present(&self.meta_path(key)).await.context("deleting an object's type")?;

@@ -109,6 +109,16 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// The first `len` bytes (fewer if the object is shorter), e.g. to check magic bytes.
     async fn read_start(&self, key: &ObjectKey, len: u64) -> anyhow::Result<Option<Bytes>>;
 
+    /// Copies the object at `from` to `to` (replacing it) with `content_type`, as one snapshot:
+    /// a write to `from` during the copy is either wholly in it or not at all. `false` if
+    /// there is no object at `from`.
+    async fn copy(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        content_type: &str,
+    ) -> anyhow::Result<bool>;
+
     /// Deletes an object; deleting a missing object succeeds (deletes are retried).
     async fn delete(&self, key: &ObjectKey) -> anyhow::Result<()>;
 

@@ -15,9 +15,10 @@ use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{Delete, MetadataDirective, ObjectIdentifier};
 use bytes::Bytes;
 use tokio::io::AsyncSeekExt;
 use tokio::sync::OnceCell;
@@ -198,6 +199,33 @@ impl ObjectStore for S3Store {
         // A server that ignores Range sends everything.
         data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
         Ok(Some(data))
+    }
+
+    async fn copy(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        content_type: &str,
+    ) -> anyhow::Result<bool> {
+        // Keys hold only `[A-Za-z0-9._-/]`: the copy source needs no escaping.
+        let copied = self
+            .client()
+            .await
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{}", self.bucket, from.as_str()))
+            .key(to.as_str())
+            .content_type(content_type)
+            .metadata_directive(MetadataDirective::Replace)
+            .send()
+            .await;
+        match copied {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("NoSuchKey") => {
+                Ok(false)
+            }
+            Err(err) => Err(err).with_context(|| format!("S3 CopyObject {from} to {to}")),
+        }
     }
 
     async fn delete(&self, key: &ObjectKey) -> anyhow::Result<()> {

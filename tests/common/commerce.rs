@@ -192,6 +192,37 @@ impl TestApp {
         tx.commit().await.expect("commit");
     }
 
+    /// A transaction inside the shop's schema, as the shop's role, held by the test (to hold
+    /// row locks while a request waits on them).
+    pub async fn shop_tx(&self, shop: &TestShop) -> TenantTx {
+        let id = shop.id.parse().map(shopfleet::tenancy::ShopId).expect("shop id");
+        let tenant = load_tenants(&self.pool, &["active"], Some(id), None)
+            .await
+            .expect("load tenant")
+            .pop()
+            .expect("tenant");
+        TenantTx::begin(&self.pool, &tenant).await.expect("begin")
+    }
+
+    /// Waits until some other session waits for a lock held by the session `holder` (a
+    /// backend pid): the request under test is then blocked exactly where the test wants it.
+    pub async fn wait_until_blocked_by(&self, holder: i32) {
+        for _ in 0..600 {
+            let blocked: bool = sqlx::query_scalar(
+                "select exists (select 1 from pg_stat_activity where $1 = any(pg_blocking_pids(pid)))",
+            )
+            .bind(holder)
+            .fetch_one(&self.pool)
+            .await
+            .expect("pg_stat_activity");
+            if blocked {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no request ever waited for the test's lock");
+    }
+
     /// Polls an order as its guest buyer until `done` holds (asynchronous payment call-backs).
     pub async fn wait_for_order(
         &self,

@@ -176,8 +176,8 @@ pub async fn shop_create(
     password_env: &str,
 ) -> anyhow::Result<()> {
     let slug = Slug::parse(slug).map_err(|msg| anyhow!("slug {msg}"))?;
-    let name = crate::values::parse_name("name", name, 100).map_err(cli_error)?;
-    let currency = crate::values::parse_currency("currency", currency).map_err(cli_error)?;
+    let name = crate::values::Name::parse("name", name, 100).map_err(cli_error)?;
+    let currency = crate::values::Currency::parse("currency", currency).map_err(cli_error)?;
     let email = crate::values::Email::parse("owner_email", owner_email).map_err(cli_error)?;
     let password = read_password(password_env)?;
     password::check_strength(&password, email.as_str()).map_err(|msg| anyhow!("password {msg}"))?;
@@ -186,8 +186,8 @@ pub async fn shop_create(
     let new_shop = NewShop {
         id: ShopId::generate(),
         slug,
-        name,
-        currency,
+        name: name.into(),
+        currency: currency.into(),
         plan: "free".to_owned(),
         owner_email: email.as_str().to_owned(),
         owner_name: String::new(),

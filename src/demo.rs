@@ -13,7 +13,7 @@ use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
 use crate::commands::cli_error;
 use crate::platform::provisioning::{NewShop, provision};
 use crate::tenancy::registry::load_tenants;
-use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
+use crate::tenancy::{ShopId, Slug, Tenant, TenantTx, migrate};
 
 /// Demo shop: slug, name, currency, owner e-mail, owner password.
 pub const DEMO_SHOPS: &[(&str, &str, &str, &str, &str)] = &[
@@ -189,23 +189,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
         .fetch_one(pool)
         .await?;
         if exists {
-            // Shops seeded before checkout existed get its settings; anything else is left.
-            let mut added = false;
-            if let Some(tenant) = load_tenants(pool, &["active"], None, Some(slug)).await?.pop() {
-                let mut tx = TenantTx::begin(pool, &tenant).await?;
-                added = sqlx::query_scalar("select not exists (select 1 from shipping_methods)")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if added {
-                    seed_checkout(&mut tx, currency).await?;
-                }
-                tx.commit().await?;
-            }
-            if added {
-                println!("{slug}: exists; shipping methods, tax and WELCOME10 added");
-            } else {
-                println!("{slug}: exists, left as it is");
-            }
+            complete_existing(pool, slug, currency).await?;
             continue;
         }
         let new_shop = NewShop {
@@ -221,64 +205,107 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
         let shop = provision(pool, &migrations, &new_shop).await.map_err(cli_error)?;
 
         let mut tx = TenantTx::begin(pool, &shop.tenant).await?;
-        let mut category_ids = std::collections::HashMap::new();
-        for (position, category) in categories(slug).iter().enumerate() {
-            let id = Uuid::now_v7();
-            sqlx::query("insert into categories (id, parent_id, name, slug, position) values ($1, $2, $3, $4, $5)")
-                .bind(id)
-                .bind(category.parent.and_then(|p| category_ids.get(p).copied()))
-                .bind(category.name)
-                .bind(category.slug)
-                .bind(i32::try_from(position).unwrap_or_default())
-                .execute(&mut *tx)
-                .await?;
-            category_ids.insert(category.slug, id);
-        }
-        let list = products(slug);
-        for (i, (product_name, category, price, options)) in list.iter().enumerate() {
-            let sku_prefix: String = product_name
-                .split_whitespace()
-                .filter_map(|w| w.chars().next())
-                .collect::<String>()
-                .to_uppercase();
-            let variants = combinations(options)
-                .into_iter()
-                .enumerate()
-                .map(|(n, values)| NewVariant {
-                    id: None,
-                    sku: Some(format!("{}-{sku_prefix}-{i:02}-{n:02}", &slug[..3].to_uppercase())),
-                    title: None,
-                    price: price
-                        + 10 * i64::try_from(n).unwrap_or_default()
-                            * if *currency == "VND" { 1_000 } else { 1 },
-                    compare_at_price: (i % 4 == 0).then_some(price * 5 / 4),
-                    stock: Some(i32::try_from((i * 7 + n * 3) % 25).unwrap_or_default()),
-                    option_values: values,
-                })
-                .collect();
-            let product = NewProduct {
-                name: product_name.clone(),
-                slug: None,
-                description: format!("{product_name} from {name}."),
-                status: None,
-                options: options.clone(),
-                variants,
-                category_ids: category_ids.get(category).copied().into_iter().collect(),
-            };
-            let id = create_product(&mut tx, shop.tenant.id, &product).await.map_err(cli_error)?;
-            // Most products on sale, one kept as a draft to show the difference.
-            let status = if i == list.len() - 1 { "draft" } else { "active" };
-            sqlx::query("update products set status = $2 where id = $1")
-                .bind(id)
-                .bind(status)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let category_ids = seed_categories(&mut tx, slug).await?;
+        let count = seed_products(&mut tx, &shop.tenant, name, currency, &category_ids).await?;
         seed_checkout(&mut tx, currency).await?;
         tx.commit().await.context("committing the demo catalog")?;
-        println!("{slug}: created with {} products (owner {email} / {pass})", list.len());
+        println!("{slug}: created with {count} products (owner {email} / {pass})");
     }
     Ok(())
+}
+
+/// A demo shop seeded before checkout existed gets its settings; anything else is left.
+async fn complete_existing(pool: &PgPool, slug: &str, currency: &str) -> anyhow::Result<()> {
+    let mut added = false;
+    if let Some(tenant) = load_tenants(pool, &["active"], None, Some(slug)).await?.pop() {
+        let mut tx = TenantTx::begin(pool, &tenant).await?;
+        added = sqlx::query_scalar("select not exists (select 1 from shipping_methods)")
+            .fetch_one(&mut *tx)
+            .await?;
+        if added {
+            seed_checkout(&mut tx, currency).await?;
+        }
+        tx.commit().await?;
+    }
+    if added {
+        println!("{slug}: exists; shipping methods, tax and WELCOME10 added");
+    } else {
+        println!("{slug}: exists, left as it is");
+    }
+    Ok(())
+}
+
+/// The shop's category tree; returns each category's id by slug.
+async fn seed_categories(
+    tx: &mut TenantTx,
+    slug: &str,
+) -> anyhow::Result<std::collections::HashMap<&'static str, Uuid>> {
+    let mut category_ids = std::collections::HashMap::new();
+    for (position, category) in categories(slug).iter().enumerate() {
+        let id = Uuid::now_v7();
+        sqlx::query("insert into categories (id, parent_id, name, slug, position) values ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(category.parent.and_then(|p| category_ids.get(p).copied()))
+            .bind(category.name)
+            .bind(category.slug)
+            .bind(i32::try_from(position).unwrap_or_default())
+            .execute(&mut **tx)
+            .await?;
+        category_ids.insert(category.slug, id);
+    }
+    Ok(category_ids)
+}
+
+/// The shop's products, through the catalog's own code; returns how many.
+async fn seed_products(
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    shop_name: &str,
+    currency: &str,
+    category_ids: &std::collections::HashMap<&'static str, Uuid>,
+) -> anyhow::Result<usize> {
+    let slug = tenant.slug.as_str();
+    let list = products(slug);
+    for (i, (product_name, category, price, options)) in list.iter().enumerate() {
+        let sku_prefix: String = product_name
+            .split_whitespace()
+            .filter_map(|w| w.chars().next())
+            .collect::<String>()
+            .to_uppercase();
+        let variants = combinations(options)
+            .into_iter()
+            .enumerate()
+            .map(|(n, values)| NewVariant {
+                id: None,
+                sku: Some(format!("{}-{sku_prefix}-{i:02}-{n:02}", &slug[..3].to_uppercase())),
+                title: None,
+                price: price
+                    + 10 * i64::try_from(n).unwrap_or_default()
+                        * if currency == "VND" { 1_000 } else { 1 },
+                compare_at_price: (i % 4 == 0).then_some(price * 5 / 4),
+                stock: Some(i32::try_from((i * 7 + n * 3) % 25).unwrap_or_default()),
+                option_values: values,
+            })
+            .collect();
+        let product = NewProduct {
+            name: product_name.clone(),
+            slug: None,
+            description: format!("{product_name} from {shop_name}."),
+            status: None,
+            options: options.clone(),
+            variants,
+            category_ids: category_ids.get(category).copied().into_iter().collect(),
+        };
+        let id = create_product(tx, tenant.id, &product).await.map_err(cli_error)?;
+        // Most products on sale, one kept as a draft to show the difference.
+        let status = if i == list.len() - 1 { "draft" } else { "active" };
+        sqlx::query("update products set status = $2 where id = $1")
+            .bind(id)
+            .bind(status)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(list.len())
 }
 
 /// Shipping methods, tax and a discount code, in the shop's currency (VND has no minor unit;

@@ -17,7 +17,7 @@ use crate::error_responses;
 use crate::platform::provisioning::{NewShop, provision};
 use crate::state::AppState;
 use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
-use crate::values::{Email, parse_currency, parse_name};
+use crate::values::{Currency, Email, Name};
 
 pub struct SignupApi {
     pub state: AppState,
@@ -80,8 +80,8 @@ impl SignupApi {
 impl SignupApi {
     async fn create(&self, req: SignupRequest) -> AppResult<SignupCreated> {
         let slug = Slug::parse(&req.slug).map_err(|msg| AppError::validation("slug", msg))?;
-        let name = parse_name("name", &req.name, 100)?;
-        let currency = parse_currency("currency", &req.currency)?;
+        let name = Name::parse("name", &req.name, 100)?;
+        let currency = Currency::parse("currency", &req.currency)?;
         let email = Email::parse("owner_email", &req.owner_email)?;
         password::check_strength(&req.owner_password, email.as_str())
             .map_err(|msg| AppError::validation("owner_password", msg))?;
@@ -94,8 +94,8 @@ impl SignupApi {
         let new_shop = NewShop {
             id: ShopId::generate(),
             slug,
-            name,
-            currency,
+            name: name.into(),
+            currency: currency.into(),
             plan: "free".to_owned(),
             owner_email: email.as_str().to_owned(),
             owner_name,

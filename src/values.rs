@@ -1,5 +1,7 @@
 //! Small validated values parsed at the edge (parse, don't validate): e-mail addresses,
-//! currency codes, display names, URL slugs, and the cursor of paginated lists.
+//! currency and country codes, display names, URL slugs, and the cursor of paginated lists.
+//! Each parsed value is a newtype ([`Email`], [`Currency`], [`Country`], [`Name`],
+//! [`UrlSlug`]): holding one is the proof it was checked.
 //!
 //! Rule: a handler parses request fields into these once; code inside trusts them.
 
@@ -31,12 +33,61 @@ impl Email {
     }
 }
 
-/// An ISO 4217 currency code, e.g. `USD`, `VND`.
-pub fn parse_currency(field: &str, raw: &str) -> Result<String, AppError> {
-    let code = raw.trim().to_ascii_uppercase();
-    iso_currency::Currency::from_code(&code)
-        .map(|c| c.code().to_owned())
-        .ok_or_else(|| AppError::validation(field, "is not an ISO 4217 currency code"))
+/// A validated string value: derefs to `str`, binds and serializes as its text.
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+}
+
+string_value!(
+    /// An ISO 4217 currency code, e.g. `USD`, `VND`.
+    Currency
+);
+
+impl Currency {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let code = raw.trim().to_ascii_uppercase();
+        iso_currency::Currency::from_code(&code)
+            .map(|c| Self(c.code().to_owned()))
+            .ok_or_else(|| AppError::validation(field, "is not an ISO 4217 currency code"))
+    }
 }
 
 /// Officially assigned ISO 3166-1 alpha-2 codes (249), plus `XK` (Kosovo), which carriers and
@@ -52,50 +103,69 @@ const COUNTRY_CODES: &str = "\
     TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA \
     ZM ZW";
 
-/// An ISO 3166-1 alpha-2 country code, trimmed and upper-cased: ` vn` → `VN`. Codes that are
-/// not assigned (`XX`, `UK`) are refused, not just malformed ones.
-pub fn parse_country(field: &str, raw: &str) -> Result<String, AppError> {
-    let code = raw.trim().to_ascii_uppercase();
-    let known = code.len() == 2
-        && code.bytes().all(|b| b.is_ascii_uppercase())
-        && COUNTRY_CODES.split_ascii_whitespace().any(|c| c == code);
-    if known {
-        Ok(code)
-    } else {
-        Err(AppError::validation(field, "is not an ISO 3166-1 alpha-2 country code"))
+string_value!(
+    /// An ISO 3166-1 alpha-2 country code, trimmed and upper-cased: ` vn` → `VN`. Codes that
+    /// are not assigned (`XX`, `UK`) are refused, not just malformed ones.
+    Country
+);
+
+impl Country {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let code = raw.trim().to_ascii_uppercase();
+        let known = code.len() == 2
+            && code.bytes().all(|b| b.is_ascii_uppercase())
+            && COUNTRY_CODES.split_ascii_whitespace().any(|c| c == code);
+        if known {
+            Ok(Self(code))
+        } else {
+            Err(AppError::validation(field, "is not an ISO 3166-1 alpha-2 country code"))
+        }
     }
 }
 
-/// A trimmed, non-empty text of at most `max` characters.
-pub fn parse_name(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
-    let value = raw.trim();
-    if value.is_empty() {
-        return Err(AppError::validation(field, "must not be empty"));
+string_value!(
+    /// A trimmed, non-empty display text without control characters (a name, a title).
+    Name
+);
+
+impl Name {
+    /// `raw`, trimmed, if it is non-empty and at most `max` characters.
+    pub fn parse(field: &str, raw: &str, max: usize) -> Result<Self, AppError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(AppError::validation(field, "must not be empty"));
+        }
+        if value.chars().count() > max {
+            return Err(AppError::validation(field, format!("must be at most {max} characters")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(AppError::validation(field, "must not contain control characters"));
+        }
+        Ok(Self(value.to_owned()))
     }
-    if value.chars().count() > max {
-        return Err(AppError::validation(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(AppError::validation(field, "must not contain control characters"));
-    }
-    Ok(value.to_owned())
 }
 
-/// A URL slug for products and categories: lowercase letters, digits and single `-`.
-pub fn parse_url_slug(field: &str, raw: &str) -> Result<String, AppError> {
-    let value = raw.trim();
-    let valid = (1..=120).contains(&value.len())
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !value.starts_with('-')
-        && !value.ends_with('-')
-        && !value.contains("--");
-    if valid {
-        Ok(value.to_owned())
-    } else {
-        Err(AppError::validation(
-            field,
-            "may contain only lowercase letters, digits and single '-'",
-        ))
+string_value!(
+    /// A URL slug for products and categories: lowercase letters, digits and single `-`.
+    UrlSlug
+);
+
+impl UrlSlug {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let value = raw.trim();
+        let valid = (1..=120).contains(&value.len())
+            && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !value.starts_with('-')
+            && !value.ends_with('-')
+            && !value.contains("--");
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(AppError::validation(
+                field,
+                "may contain only lowercase letters, digits and single '-'",
+            ))
+        }
     }
 }
 
@@ -277,7 +347,7 @@ mod tests {
         assert_eq!(slugify("Áo Thun Cổ Tròn!"), "ao-thun-co-tron");
         assert_eq!(slugify("  Linen  Shirt -- Blue "), "linen-shirt-blue");
         assert_eq!(slugify("¡¡¡"), "item");
-        assert!(parse_url_slug("s", &slugify(&"x y ".repeat(80))).is_ok());
+        assert!(UrlSlug::parse("s", &slugify(&"x y ".repeat(80))).is_ok());
     }
 
     #[test]
@@ -285,17 +355,17 @@ mod tests {
         assert!(Email::parse("email", " tina@example.com ").is_ok());
         assert!(Email::parse("email", "tina@localhost").is_err());
         assert!(Email::parse("email", "not-an-email").is_err());
-        assert_eq!(parse_currency("currency", "vnd").unwrap(), "VND");
-        assert!(parse_currency("currency", "XXY").is_err());
+        assert_eq!(Currency::parse("currency", "vnd").unwrap(), "VND");
+        assert!(Currency::parse("currency", "XXY").is_err());
     }
 
     #[test]
     fn parses_country_codes() {
         assert_eq!(COUNTRY_CODES.split_ascii_whitespace().count(), 250);
-        assert_eq!(parse_country("country", " vn ").unwrap(), "VN");
-        assert_eq!(parse_country("country", "GB").unwrap(), "GB");
+        assert_eq!(Country::parse("country", " vn ").unwrap(), "VN");
+        assert_eq!(Country::parse("country", "GB").unwrap(), "GB");
         for bad in ["", "V", "VNM", "UK", "XX", "1A", "ÉÉ"] {
-            assert!(parse_country("country", bad).is_err(), "{bad}");
+            assert!(Country::parse("country", bad).is_err(), "{bad}");
         }
     }
 

@@ -13,7 +13,7 @@ use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::{parse_name, parse_url_slug, slugify};
+use crate::values::{Name, UrlSlug, slugify};
 
 pub struct CategoriesAdminApi {
     pub state: AppState,
@@ -79,14 +79,14 @@ impl CategoriesAdminApi {
         body: Json<NewCategory>,
     ) -> Result<CategoryCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::CategoriesWrite).await?;
-        let name = parse_name("name", &body.name, 100)?;
+        let name = Name::parse("name", &body.name, 100)?;
         let slug = match body.slug.as_deref() {
-            Some(slug) => parse_url_slug("slug", slug)?,
+            Some(slug) => UrlSlug::parse("slug", slug)?.into(),
             None => slugify(&name),
         };
         let fields = CategoryFields {
             parent_id: body.parent_id,
-            name,
+            name: name.into(),
             slug,
             description: body.description.trim().to_owned(),
             position: body.position,
@@ -142,13 +142,13 @@ impl CategoriesAdminApi {
             name: req
                 .name
                 .as_deref()
-                .map(|n| parse_name("name", n, 100))
+                .map(|n| Name::parse("name", n, 100).map(String::from))
                 .transpose()?
                 .unwrap_or(current.name),
             slug: req
                 .slug
                 .as_deref()
-                .map(|s| parse_url_slug("slug", s))
+                .map(|s| UrlSlug::parse("slug", s).map(String::from))
                 .transpose()?
                 .unwrap_or(current.slug),
             description: req

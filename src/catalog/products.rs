@@ -22,7 +22,7 @@ use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events;
 use crate::search::document::refresh_search_vector;
 use crate::tenancy::ShopId;
-use crate::values::{parse_name, parse_url_slug, slugify};
+use crate::values::{Name, UrlSlug, slugify};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[oai(rename_all = "lowercase")]
@@ -156,7 +156,7 @@ pub async fn create_product(
     shop: ShopId,
     req: &NewProduct,
 ) -> AppResult<Uuid> {
-    let name = parse_name("name", &req.name, 200)?;
+    let name = Name::parse("name", &req.name, 200)?;
     let options = validate_options(&req.options)?;
     let variants = validate_variants(&options, &req.variants)?;
     if variants.iter().any(|v| v.id.is_some()) {
@@ -170,7 +170,7 @@ pub async fn create_product(
         categories::ensure_exists(conn, *id, "category_ids").await?;
     }
     let slug = match req.slug.as_deref() {
-        Some(slug) => parse_url_slug("slug", slug)?,
+        Some(slug) => UrlSlug::parse("slug", slug)?.into(),
         None => free_slug(conn, &slugify(&name)).await?,
     };
     let id = Uuid::now_v7();
@@ -234,8 +234,8 @@ pub async fn update_product(
         }
         None => current_options,
     };
-    let name = req.name.as_deref().map(|n| parse_name("name", n, 200)).transpose()?;
-    let slug = req.slug.as_deref().map(|s| parse_url_slug("slug", s)).transpose()?;
+    let name = req.name.as_deref().map(|n| Name::parse("name", n, 200)).transpose()?;
+    let slug = req.slug.as_deref().map(|s| UrlSlug::parse("slug", s)).transpose()?;
     sqlx::query(
         "update products set name = coalesce($2, name), slug = coalesce($3, slug), \
          description = coalesce($4, description), status = coalesce($5, status), options = $6, \

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
-use crate::values::parse_name;
+use crate::values::Name;
 
 #[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
 pub struct ProductOption {
@@ -49,7 +49,7 @@ pub(super) fn validate_options(options: &[ProductOption]) -> AppResult<Vec<Produ
     let mut names = HashSet::new();
     let mut clean = Vec::with_capacity(options.len());
     for (i, option) in options.iter().enumerate() {
-        let name = parse_name(&format!("options[{i}].name"), &option.name, 50)?;
+        let name = Name::parse(&format!("options[{i}].name"), &option.name, 50)?;
         if !names.insert(name.to_lowercase()) {
             return Err(AppError::validation(
                 format!("options[{i}].name"),
@@ -64,7 +64,7 @@ pub(super) fn validate_options(options: &[ProductOption]) -> AppResult<Vec<Produ
         }
         let mut values = Vec::with_capacity(option.values.len());
         for value in &option.values {
-            let value = parse_name(&format!("options[{i}].values"), value, 100)?;
+            let value: String = Name::parse(&format!("options[{i}].values"), value, 100)?.into();
             if values.contains(&value) {
                 return Err(AppError::validation(
                     format!("options[{i}].values"),
@@ -73,7 +73,7 @@ pub(super) fn validate_options(options: &[ProductOption]) -> AppResult<Vec<Produ
             }
             values.push(value);
         }
-        clean.push(ProductOption { name, values });
+        clean.push(ProductOption { name: name.into(), values });
     }
     Ok(clean)
 }
@@ -154,7 +154,7 @@ pub(super) fn validate_variants(
             }
         }
         let title = match v.title.as_deref() {
-            Some(title) => parse_name(&field("title"), title, 200)?,
+            Some(title) => Name::parse(&field("title"), title, 200)?.into(),
             None if values.is_empty() => "Default".to_owned(),
             None => values.join(" / "),
         };

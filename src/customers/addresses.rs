@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
-use crate::values::{parse_country, parse_name};
+use crate::values::{Country, Name};
 
 /// Most addresses one customer may keep.
 pub const MAX_ADDRESSES_PER_CUSTOMER: i64 = 50;
@@ -77,13 +77,13 @@ pub fn validate_address(field_prefix: &str, input: &AddressInput) -> AppResult<A
         return Err(AppError::validation(f("phone"), "must contain digits"));
     }
     Ok(AddressInput {
-        name: parse_name(&f("name"), &input.name, 200)?,
-        line1: parse_name(&f("line1"), &input.line1, 200)?,
+        name: Name::parse(&f("name"), &input.name, 200)?.into(),
+        line1: Name::parse(&f("line1"), &input.line1, 200)?.into(),
         line2: optional_text(f("line2"), &input.line2, 200)?,
-        city: parse_name(&f("city"), &input.city, 100)?,
+        city: Name::parse(&f("city"), &input.city, 100)?.into(),
         region: optional_text(f("region"), &input.region, 100)?,
-        postal_code: parse_name(&f("postal_code"), &input.postal_code, 20)?,
-        country: parse_country(&f("country"), &input.country)?,
+        postal_code: Name::parse(&f("postal_code"), &input.postal_code, 20)?.into(),
+        country: Country::parse(&f("country"), &input.country)?.into(),
         phone,
     })
 }

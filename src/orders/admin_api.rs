@@ -23,7 +23,7 @@ use crate::idempotency::{self, Claim, IdempotencyKey, Principal};
 use crate::payments::PaymentStatus;
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::{client_timestamp, decode_cursor, page_limit, parse_name};
+use crate::values::{Name, client_timestamp, decode_cursor, page_limit};
 
 pub struct OrdersAdminApi {
     pub state: AppState,
@@ -238,8 +238,8 @@ impl OrdersAdminApi {
         id: Path<Uuid>,
         body: Json<Fulfilment>,
     ) -> Result<Json<Order>, ShopWriteErrors> {
-        let carrier = parse_name("carrier", &body.carrier, 100)?;
-        let tracking = parse_name("tracking_number", &body.tracking_number, 100)?;
+        let carrier = Name::parse("carrier", &body.carrier, 100)?;
+        let tracking = Name::parse("tracking_number", &body.tracking_number, 100)?;
         self.act(&tenant, auth.0.id, id.0, Action::Fulfil, |tx, order, shop, staff| {
             Box::pin(async move {
                 sqlx::query(

@@ -14,7 +14,7 @@ use crate::error::{AppResult, ShopReadErrors, StorefrontListErrors};
 use crate::error_responses;
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::parse_country;
+use crate::values::Country;
 
 pub struct ShippingAdminApi {
     pub state: AppState,
@@ -154,7 +154,7 @@ impl ShippingStorefrontApi {
         /// Only methods that ship to this ISO 3166-1 alpha-2 country.
         country: Query<Option<String>>,
     ) -> Result<Json<Vec<StoreShippingMethod>>, StorefrontListErrors> {
-        let country = country.0.as_deref().map(|c| parse_country("country", c)).transpose()?;
+        let country = country.0.as_deref().map(|c| Country::parse("country", c)).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let active = methods::list_active(&mut tx, country.as_deref()).await?;
         tx.commit().await?;

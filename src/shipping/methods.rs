@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::pricing::ShippingRule;
-use crate::values::{parse_country, parse_name};
+use crate::values::{Country, Name};
 
 /// 10^13 minor units: far above any real price, far below i64 overflow when summed.
 pub(super) const MAX_AMOUNT: i64 = 10_000_000_000_000;
@@ -100,7 +100,7 @@ fn countries(raw: &[String]) -> AppResult<Vec<String>> {
     }
     let mut clean: Vec<String> = Vec::with_capacity(raw.len());
     for (i, code) in raw.iter().enumerate() {
-        let code = parse_country(&format!("countries[{i}]"), code)?;
+        let code: String = Country::parse(&format!("countries[{i}]"), code)?.into();
         if !clean.contains(&code) {
             clean.push(code);
         }
@@ -111,7 +111,7 @@ fn countries(raw: &[String]) -> AppResult<Vec<String>> {
 impl MethodFields {
     pub fn from_new(req: &NewShippingMethod) -> AppResult<Self> {
         Ok(Self {
-            name: parse_name("name", &req.name, 100)?,
+            name: Name::parse("name", &req.name, 100)?.into(),
             price: amount("price", req.price)?,
             free_above: req.free_above.map(|v| amount("free_above", v)).transpose()?,
             countries: countries(&req.countries)?,
@@ -125,7 +125,7 @@ impl MethodFields {
             name: req
                 .name
                 .as_deref()
-                .map(|n| parse_name("name", n, 100))
+                .map(|n| Name::parse("name", n, 100).map(String::from))
                 .transpose()?
                 .unwrap_or(current.name),
             price: req.price.map(|p| amount("price", p)).transpose()?.unwrap_or(current.price),

@@ -12,7 +12,7 @@ use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
-use crate::values::{Email, parse_currency, parse_name};
+use crate::values::{Currency, Email, Name};
 
 pub struct ShopApi {
     pub state: AppState,
@@ -80,9 +80,9 @@ impl ShopApi {
         body: Json<ShopSettingsUpdate>,
     ) -> Result<Json<ShopSettings>, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::ShopWrite).await?;
-        let name = body.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?;
+        let name = body.name.as_deref().map(|n| Name::parse("name", n, 100)).transpose()?;
         let currency =
-            body.currency.as_deref().map(|c| parse_currency("currency", c)).transpose()?;
+            body.currency.as_deref().map(|c| Currency::parse("currency", c)).transpose()?;
         let email =
             body.contact_email.as_deref().map(|e| Email::parse("contact_email", e)).transpose()?;
         sqlx::query(

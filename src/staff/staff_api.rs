@@ -17,7 +17,7 @@ use crate::error::{
 };
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::{Email, parse_name};
+use crate::values::{Email, Name};
 
 pub struct StaffApi {
     pub state: AppState,
@@ -215,7 +215,7 @@ impl StaffApi {
         id: Uuid,
         req: StaffUpdate,
     ) -> AppResult<StaffMember> {
-        let name = req.name.as_deref().map(|n| parse_name("name", n, 100)).transpose()?;
+        let name = req.name.as_deref().map(|n| Name::parse("name", n, 100)).transpose()?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let member = find_staff(&mut tx, id).await?;
         if let Some(role) = req.role.as_deref().map(str::trim).filter(|r| *r != member.role) {

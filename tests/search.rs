@@ -337,6 +337,20 @@ async fn meilisearch_a_shop_without_an_index_yet_finds_nothing_instead_of_failin
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!([]));
+
+    // The first product indexed creates the index with its settings: filters keep working.
+    create(
+        &app,
+        &shop,
+        json!({ "name": "Late Shirt", "status": "active", "variants": [{ "price": 100 }] }),
+    )
+    .await;
+    eventually("the product to be searchable", Duration::from_secs(15), || async {
+        let (status, body) = search(&app, &shop, "q=shirt&sort=price_asc").await;
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        ok_if(status == StatusCode::OK && names(&body) == ["Late Shirt"], body)
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@
 //! **empty results**, not an error: Meili's 404 `index_not_found` means "nothing indexed yet"
 //! ([`is_missing_index`]). The read path does not create the index: index creation stays with
 //! the outbox (`shop.created`, made due at once when MeiliSearch comes back, see
-//! `search::health`), so a search racing a shop's purge cannot resurrect its index.
+//! `search::health`), so a search racing a shop's purge cannot resurrect its index. Writes of
+//! documents and synonyms to a missing index create it with its settings first, whatever order
+//! the outbox rows are retried in.
 //!
 //! Rule: filters are built only by [`filter_for`], which quotes every value.
 
@@ -231,6 +233,18 @@ impl MeiliEngine {
         }
     }
 
+    /// Creates the shop's index with its settings if it does not exist. MeiliSearch would
+    /// create a missing index on the first documents or synonyms, but without the settings (no
+    /// filterable attribute: every search would then fail), as when a product's indexing runs
+    /// before its shop's `shop.created` row, retried later, after an outage.
+    async fn ensure_index(&self, tenant: &Tenant) -> Result<(), SearchError> {
+        let (_, client) = self.node(tenant.id);
+        if self.read(client.get_index(index_uid(tenant.id))).await?.is_none() {
+            self.create_index(tenant).await?;
+        }
+        Ok(())
+    }
+
     /// Whether each node answers its health check (in `MEILI_URL` order), each within the
     /// engine's timeout.
     pub async fn nodes_healthy(&self) -> Vec<bool> {
@@ -294,6 +308,7 @@ impl SearchEngine for MeiliEngine {
         if documents.is_empty() {
             return Ok(());
         }
+        self.ensure_index(tenant).await?;
         let (_, client) = self.node(tenant.id);
         self.call(client.index(index_uid(tenant.id)).add_or_replace(documents, Some("id"))).await?;
         Ok(())
@@ -434,6 +449,7 @@ impl SearchEngine for MeiliEngine {
         tenant: &Tenant,
         synonyms: &Synonyms,
     ) -> Result<(), SearchError> {
+        self.ensure_index(tenant).await?;
         let (_, client) = self.node(tenant.id);
         let map: std::collections::HashMap<String, Vec<String>> =
             synonyms.clone().into_iter().collect();

@@ -266,19 +266,189 @@ async fn postgres_search_behaves_as_specified() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "search_token_unavailable");
 }
 
-#[tokio::test]
-async fn meilisearch_search_behaves_as_specified() {
-    let Ok(url) = std::env::var("MEILI_URL") else {
-        println!(
-            "SKIPPED: MeiliSearch integration test (set MEILI_URL and MEILI_API_KEY to run it)"
-        );
-        return;
-    };
+/// The MeiliSearch server of `MEILI_URL`, or `None` after printing why the test is skipped
+/// (nextest shows that line: `.config/nextest.toml`).
+fn meilisearch_or_skip(test: &str) -> Option<String> {
+    match std::env::var("MEILI_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            println!("RUN: {test} against MeiliSearch at {url}");
+            Some(url)
+        }
+        _ => {
+            println!(
+                "SKIPPED: {test}: MeiliSearch integration test (set MEILI_URL and MEILI_API_KEY to run it)"
+            );
+            None
+        }
+    }
+}
+
+/// A server on MeiliSearch, with a database of its own: a worker of a PostgreSQL-engine server
+/// on the shared database would take this server's `search_index` rows and mark them done
+/// without indexing anything.
+async fn meilisearch_app(url: String, database: &str) -> TestApp {
     let mut config = server_config();
+    config.database.database_url = database_url_for(database);
     config.search.meili_urls = vec![url];
     config.search.meili_api_key = std::env::var("MEILI_API_KEY").ok();
-    let app = TestApp::spawn_with(config).await;
+    TestApp::spawn_with(config).await
+}
+
+#[tokio::test]
+async fn meilisearch_search_behaves_as_specified() {
+    let Some(url) = meilisearch_or_skip("meilisearch_search_behaves_as_specified") else { return };
+    let app = meilisearch_app(url, "search_meili").await;
     behaviour_suite(&app, Duration::from_secs(15)).await;
+}
+
+#[tokio::test]
+async fn meilisearch_a_shop_without_an_index_yet_finds_nothing_instead_of_failing() {
+    let Some(url) = meilisearch_or_skip(
+        "meilisearch_a_shop_without_an_index_yet_finds_nothing_instead_of_failing",
+    ) else {
+        return;
+    };
+    let app = meilisearch_app(url.clone(), "search_meili").await;
+    let shop = app.signup("search-noindex").await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
+    let client =
+        meilisearch_sdk::client::Client::new(url, std::env::var("MEILI_API_KEY").ok()).unwrap();
+    let uid = shopfleet::search::meili::index_uid(tenant.id);
+    eventually("the shop's index to be created", Duration::from_secs(15), || async {
+        client.get_index(&uid).await.ok().map(|_| ())
+    })
+    .await;
+    // As if the shop had been created while MeiliSearch was down: no index.
+    app.state.search.delete_index(tenant.id).await.unwrap();
+    eventually("the index to be gone", Duration::from_secs(15), || async {
+        match client.get_index(&uid).await {
+            Err(err) if shopfleet::search::meili::is_missing_index(&err) => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+
+    let (status, body) = search(&app, &shop, "q=shirt").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["total"].as_i64(), names(&body).len()), (Some(0), 0), "{body}");
+    let (status, body) = read(
+        app.shop(Method::GET, &shop.slug, "/v1/store/search/suggest?q=shi").send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!([]));
+
+    // The first product indexed creates the index with its settings: filters keep working.
+    create(
+        &app,
+        &shop,
+        json!({ "name": "Late Shirt", "status": "active", "variants": [{ "price": 100 }] }),
+    )
+    .await;
+    eventually("the product to be searchable", Duration::from_secs(15), || async {
+        let (status, body) = search(&app, &shop, "q=shirt&sort=price_asc").await;
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        ok_if(status == StatusCode::OK && names(&body) == ["Late Shirt"], body)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn meilisearch_reindex_removes_products_whose_deletion_never_reached_the_index() {
+    let Some(url) = meilisearch_or_skip(
+        "meilisearch_reindex_removes_products_whose_deletion_never_reached_the_index",
+    ) else {
+        return;
+    };
+    let app = meilisearch_app(url, "search_meili").await;
+    let shop = app.signup("search-reindex").await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
+    let gone = create(
+        &app,
+        &shop,
+        json!({ "name": "Vanished Scarf", "status": "active", "variants": [{ "price": 100 }] }),
+    )
+    .await;
+    create(
+        &app,
+        &shop,
+        json!({ "name": "Kept Scarf", "status": "active", "variants": [{ "price": 100 }] }),
+    )
+    .await;
+    eventually("the search index to catch up", Duration::from_secs(15), || async {
+        let (_, body) = search(&app, &shop, "q=scarf").await;
+        ok_if(body["total"] == 2, body)
+    })
+    .await;
+    let gone_id: uuid::Uuid = gone["id"].as_str().unwrap().parse().unwrap();
+    let mut tx = shopfleet::tenancy::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let stale = shopfleet::search::document::load_documents(&mut tx, &[gone_id]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The product is deleted, then its document comes back, as when the delete event was
+    // dead-lettered during an outage.
+    let (status, body) =
+        app.owner(&shop, Method::DELETE, &format!("/v1/admin/products/{gone_id}"), None).await;
+    assert!(status.is_success(), "{status}: {body}");
+    eventually("the deletion to reach the index", Duration::from_secs(15), || async {
+        let (_, body) = search(&app, &shop, "q=scarf").await;
+        ok_if(names(&body) == ["Kept Scarf"], body)
+    })
+    .await;
+    app.state.search.upsert(&tenant, &stale).await.unwrap();
+    eventually("the stale document to be searchable", Duration::from_secs(15), || async {
+        let (_, body) = search(&app, &shop, "q=scarf").await;
+        ok_if(body["total"] == 2, body)
+    })
+    .await;
+
+    let report = shopfleet::search::reindex::reindex(
+        &app.pool,
+        app.state.search.as_ref(),
+        Some(&shop.slug),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.shops, report.products), (1, 1));
+    eventually("the reindex to remove the deleted product", Duration::from_secs(15), || async {
+        let (_, body) = search(&app, &shop, "q=scarf").await;
+        ok_if(names(&body) == ["Kept Scarf"], body)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_document_sent_to_meilisearch_carries_hyphenated_words_joined_in_searchable_fields() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("search-joined").await;
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
+    let product = create(
+        &app,
+        &shop,
+        json!({
+            "name": "Classic T-Shirt", "status": "active", "description": "An all-season tee.",
+            "variants": [{ "sku": "TEE-S", "price": 1500 }]
+        }),
+    )
+    .await;
+    let id: uuid::Uuid = product["id"].as_str().unwrap().parse().unwrap();
+    let mut tx = shopfleet::tenancy::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let docs = shopfleet::search::document::load_documents(&mut tx, &[id]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // What MeiliSearch stores: `tshrit` is one typo away from `tshirt`, as on PostgreSQL.
+    let doc = serde_json::to_value(&docs[0]).unwrap();
+    assert_eq!(doc["name"], "Classic T-Shirt");
+    assert_eq!(doc["name_joined"], json!(["TShirt"]));
+    assert_eq!(doc["text_joined"], json!(["TEES", "allseason"]));
+    let settings =
+        serde_json::to_value(shopfleet::search::meili::index_settings(&Default::default()))
+            .unwrap();
+    let searchable = settings["searchableAttributes"].as_array().unwrap();
+    assert!(
+        searchable.contains(&json!("name_joined")) && searchable.contains(&json!("text_joined"))
+    );
 }
 
 #[tokio::test]
@@ -316,4 +486,31 @@ async fn when_meilisearch_is_down_search_answers_503_and_writes_still_succeed() 
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["name"], "Waiting Shirt");
+
+    // When MeiliSearch comes back, the health probe makes the waiting indexing due now: it is
+    // tried again within seconds, not at its retry time minutes later.
+    let tenant = tenant_of(&app.pool, &shop.slug).await;
+    let attempts = || async {
+        let mut tx = shopfleet::tenancy::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+        let attempts: Vec<(String, i32, bool)> = sqlx::query_as(
+            "select kind, attempts, available_at > now() + interval '1 minute' from outbox \
+             where consumer = 'search_index' and kind = 'product.created'",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        attempts
+    };
+    eventually("the first indexing attempt to fail", Duration::from_secs(10), || async {
+        let rows = attempts().await;
+        (rows.len() == 1 && rows[0].1 == 1 && rows[0].2).then_some(())
+    })
+    .await;
+    let due = shopfleet::events::worker::make_due_now(&app.pool, "search_index").await.unwrap();
+    assert!(due >= 1, "{due}");
+    eventually("the indexing to be tried again at once", Duration::from_secs(10), || async {
+        (attempts().await[0].1 >= 2).then_some(())
+    })
+    .await;
 }

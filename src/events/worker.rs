@@ -291,6 +291,50 @@ async fn schedule(
     Ok(())
 }
 
+/// Makes every row of `consumer` that waits for a retry due now, for a consumer whose remote
+/// service has just come back (search's health probe). Only shops listed in
+/// `platform.outbox_schedule` can have such rows: one read of the schedule, one update in
+/// each listed shop, then those shops are made due in the schedule, so the once-a-second check
+/// delivers their rows (in commit order, as always). Dead-lettered rows stay dead. Returns the
+/// rows made due.
+pub async fn make_due_now(pool: &PgPool, consumer: &str) -> anyhow::Result<u64> {
+    let shops: Vec<Uuid> =
+        sqlx::query_scalar("select shop_id from platform.outbox_schedule").fetch_all(pool).await?;
+    let (mut due, mut woken) = (0, Vec::new());
+    for id in shops {
+        match make_shop_rows_due(pool, ShopId(id), consumer).await {
+            Ok(0) => {}
+            Ok(rows) => {
+                due += rows;
+                woken.push(id);
+            }
+            Err(err) => tracing::warn!(shop = %id, error = %err, "making outbox rows due failed"),
+        }
+    }
+    sqlx::query(
+        "update platform.outbox_schedule set next_at = now() where shop_id = any($1) and next_at > now()",
+    )
+    .bind(&woken)
+    .execute(pool)
+    .await?;
+    Ok(due)
+}
+
+async fn make_shop_rows_due(pool: &PgPool, shop: ShopId, consumer: &str) -> anyhow::Result<u64> {
+    let Some(tenant) = load_tenant(pool, shop).await? else { return Ok(0) };
+    let mut tx = TenantTx::begin(pool, &tenant).await?;
+    let rows = sqlx::query(
+        "update outbox set available_at = now() where consumer = $1 \
+         and processed_at is null and dead_at is null and available_at > now()",
+    )
+    .bind(consumer)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(rows)
+}
+
 /// Once a second: queue the shops whose retries are due.
 async fn schedule_loop(pool: PgPool, waker: OutboxWaker) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -44,6 +44,15 @@ pub struct ProductDocument {
     pub in_stock: bool,
     /// Unix seconds, for "newest".
     pub created_at: i64,
+    /// The name's hyphenated words joined ("T-Shirt" → "TShirt"), searchable on MeiliSearch,
+    /// which splits "T-Shirt" into "t" and "shirt": `tshrit` then finds it within one typo, as
+    /// on PostgreSQL (whose search vector gets the same words from [`indexable`]). Absent from
+    /// documents indexed before it existed: `shopfleet reindex` adds it.
+    #[serde(default)]
+    pub name_joined: Vec<String>,
+    /// The same for SKUs, option values, category names and description.
+    #[serde(default)]
+    pub text_joined: Vec<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -115,7 +124,19 @@ pub async fn load_documents(
                     }
                 }
             }
+            let name_joined = joined_words(&p.name);
+            let text_joined = skus
+                .iter()
+                .chain(&values)
+                .chain(&p.category_names)
+                .chain(std::iter::once(&p.description))
+                .flat_map(|text| joined_words(text))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             ProductDocument {
+                name_joined,
+                text_joined,
                 id: p.id,
                 name: p.name,
                 slug: p.slug,
@@ -142,13 +163,18 @@ pub async fn load_documents(
 /// still finds them.
 fn indexable(text: &str) -> String {
     let words: String = text.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
-    let joined: Vec<String> = text
-        .split_whitespace()
-        .filter(|w| w.contains('-'))
-        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect())
-        .collect();
+    let joined = joined_words(text);
     let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
     if joined.is_empty() { words } else { format!("{words} {}", joined.join(" ")) }
+}
+
+/// The hyphenated words of `text`, joined: "Classic T-Shirt, MUG-42" → ["TShirt", "MUG42"].
+fn joined_words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter(|w| w.contains('-'))
+        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>())
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// Rebuilds the PostgreSQL search columns of products (in the caller's transaction, so the
@@ -209,12 +235,33 @@ pub async fn index_from_database(
 
 #[cfg(test)]
 mod tests {
-    use super::indexable;
+    use super::{ProductDocument, indexable, joined_words};
 
     #[test]
     fn indexed_text_is_plain_words_with_hyphenated_ones_joined_too() {
         assert_eq!(indexable("Classic T-Shirt"), "Classic T Shirt TShirt");
         assert_eq!(indexable("MUG-42, 100%"), "MUG 42 100 MUG42");
         assert_eq!(indexable("Linen shirt"), "Linen shirt");
+    }
+
+    #[test]
+    fn hyphenated_words_are_also_sent_joined_and_nothing_else_is() {
+        assert_eq!(joined_words("Classic T-Shirt"), ["TShirt"]);
+        assert_eq!(joined_words("MUG-42, e-mail ready"), ["MUG42", "email"]);
+        assert!(joined_words("Linen shirt - summer").is_empty());
+    }
+
+    #[test]
+    fn documents_indexed_before_the_joined_fields_existed_still_read_back() {
+        let old = serde_json::json!({
+            "id": "0192f0c4-5c6e-7a4b-8c1d-2e3f4a5b6c7d", "name": "Classic T-Shirt",
+            "slug": "classic-t-shirt", "description": "", "active": true, "skus": [],
+            "option_values": [], "option_pairs": [], "in_stock_option_pairs": [],
+            "category_slugs": [], "category_names": [], "price_min": 1500, "price_max": 1700,
+            "in_stock": true, "created_at": 0
+        });
+        let doc: ProductDocument = serde_json::from_value(old).unwrap();
+        assert_eq!(doc.name, "Classic T-Shirt");
+        assert!(doc.name_joined.is_empty());
     }
 }

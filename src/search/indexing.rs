@@ -13,7 +13,7 @@ use super::{SearchEngine, index_from_database, load_synonyms};
 use crate::events::{Consumer, EventKind, OutboxRow, RetryPolicy, Subscription};
 use crate::tenancy::{Tenant, TenantTx};
 
-const CONSUMER: &str = "search_index";
+pub(super) const CONSUMER: &str = "search_index";
 
 /// Which events reach the search index.
 pub struct SearchIndexing;

@@ -10,13 +10,25 @@
 //! are indexed. Every call has a timeout, and a node that does not answer is reported as
 //! [`SearchError::Unavailable`] (503 `search_unavailable` on the API), never a hang.
 //!
+//! A shop whose index does not exist yet (it was created while MeiliSearch was down, and its
+//! `shop.created` outbox row has not been retried yet) answers searches and suggestions with
+//! **empty results**, not an error: Meili's 404 `index_not_found` means "nothing indexed yet"
+//! ([`is_missing_index`]). The read path does not create the index: index creation stays with
+//! the outbox (`shop.created`, made due at once when MeiliSearch comes back, see
+//! `search::health`), so a search racing a shop's purge cannot resurrect its index. Writes of
+//! documents and synonyms to a missing index create it with its settings first, whatever order
+//! the outbox rows are retried in.
+//!
 //! Rule: filters are built only by [`filter_for`], which quotes every value.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use meilisearch_sdk::DefaultHttpClient;
 use meilisearch_sdk::client::Client;
-use meilisearch_sdk::errors::Error as MeiliError;
+use meilisearch_sdk::documents::DocumentsQuery;
+use meilisearch_sdk::errors::{Error as MeiliError, ErrorCode};
+use meilisearch_sdk::indexes::Index;
 use meilisearch_sdk::search::Selectors;
 use meilisearch_sdk::settings::{FacetingSettings, Settings};
 use serde_json::json;
@@ -99,10 +111,12 @@ pub fn index_settings(synonyms: &Synonyms) -> Settings {
     Settings::new()
         .with_searchable_attributes([
             "name",
+            "name_joined",
             "category_names",
             "option_values",
             "skus",
             "description",
+            "text_joined",
         ])
         .with_filterable_attributes([
             "active",
@@ -136,6 +150,49 @@ fn unavailable(err: impl std::fmt::Display) -> SearchError {
     SearchError::Unavailable(err.to_string())
 }
 
+/// Whether MeiliSearch answered that the index does not exist (404 `index_not_found`).
+pub fn is_missing_index(err: &MeiliError) -> bool {
+    matches!(err, MeiliError::Meilisearch(err) if err.error_code == ErrorCode::IndexNotFound)
+}
+
+/// What an SDK call came to: its value, or the [`SearchError`] it means. `None` is a timeout.
+fn outcome<T>(result: Option<Result<T, MeiliError>>) -> Result<T, SearchError> {
+    match result {
+        None => Err(unavailable("timed out")),
+        Some(Err(MeiliError::HttpError(err))) => Err(unavailable(err)),
+        Some(Err(MeiliError::Meilisearch(err))) => Err(SearchError::Engine(err.to_string())),
+        Some(Err(err)) => Err(SearchError::Engine(err.to_string())),
+        Some(Ok(value)) => Ok(value),
+    }
+}
+
+/// The results of a search in an index that does not exist yet: nothing, on the asked page.
+pub fn empty_results(q: &SearchQuery) -> SearchResults {
+    SearchResults {
+        hits: Vec::new(),
+        total: 0,
+        page: q.page,
+        per_page: q.per_page,
+        facets: Facets::default(),
+    }
+}
+
+/// Documents listed per request when reading back an index's ids.
+const IDS_PAGE: usize = 1000;
+
+/// The request listing the ids of an index's documents from `offset` on, one page.
+pub fn ids_page<'a>(index: &'a Index, offset: usize) -> DocumentsQuery<'a, DefaultHttpClient> {
+    let mut query = DocumentsQuery::new(index);
+    query.with_fields(["id"]).with_limit(IDS_PAGE).with_offset(offset);
+    query
+}
+
+/// Only the id of a listed document.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    id: Uuid,
+}
+
 impl MeiliEngine {
     pub fn new(config: MeiliConfig) -> Result<Self, SearchError> {
         let nodes = config
@@ -162,13 +219,39 @@ impl MeiliEngine {
         &self,
         future: impl std::future::Future<Output = Result<T, MeiliError>>,
     ) -> Result<T, SearchError> {
+        outcome(tokio::time::timeout(self.config.timeout, future).await.ok())
+    }
+
+    /// [`Self::call`] for a read of a shop's index: `None` if the index does not exist.
+    async fn read<T>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, MeiliError>>,
+    ) -> Result<Option<T>, SearchError> {
         match tokio::time::timeout(self.config.timeout, future).await {
-            Err(_) => Err(unavailable("timed out")),
-            Ok(Err(MeiliError::HttpError(err))) => Err(unavailable(err)),
-            Ok(Err(MeiliError::Meilisearch(err))) => Err(SearchError::Engine(err.to_string())),
-            Ok(Err(err)) => Err(SearchError::Engine(err.to_string())),
-            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) if is_missing_index(&err) => Ok(None),
+            result => outcome(result.ok()).map(Some),
         }
+    }
+
+    /// Creates the shop's index with its settings if it does not exist. MeiliSearch would
+    /// create a missing index on the first documents or synonyms, but without the settings (no
+    /// filterable attribute: every search would then fail), as when a product's indexing runs
+    /// before its shop's `shop.created` row, retried later, after an outage.
+    async fn ensure_index(&self, tenant: &Tenant) -> Result<(), SearchError> {
+        let (_, client) = self.node(tenant.id);
+        if self.read(client.get_index(index_uid(tenant.id))).await?.is_none() {
+            self.create_index(tenant).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether each node answers its health check (in `MEILI_URL` order), each within the
+    /// engine's timeout.
+    pub async fn nodes_healthy(&self) -> Vec<bool> {
+        futures::future::join_all(self.nodes.iter().map(|(_, client)| async move {
+            tokio::time::timeout(self.config.timeout, client.is_healthy()).await.unwrap_or(false)
+        }))
+        .await
     }
 
     /// A tenant token for a storefront to query its shop's index from the browser:
@@ -225,6 +308,7 @@ impl SearchEngine for MeiliEngine {
         if documents.is_empty() {
             return Ok(());
         }
+        self.ensure_index(tenant).await?;
         let (_, client) = self.node(tenant.id);
         self.call(client.index(index_uid(tenant.id)).add_or_replace(documents, Some("id"))).await?;
         Ok(())
@@ -237,6 +321,23 @@ impl SearchEngine for MeiliEngine {
         let (_, client) = self.node(tenant.id);
         self.call(client.index(index_uid(tenant.id)).delete_documents(ids)).await?;
         Ok(())
+    }
+
+    async fn indexed_ids(&self, tenant: &Tenant) -> Result<Vec<Uuid>, SearchError> {
+        let (_, client) = self.node(tenant.id);
+        let index = client.index(index_uid(tenant.id));
+        let mut ids = Vec::new();
+        loop {
+            let query = ids_page(&index, ids.len());
+            let Some(page) = self.read(index.get_documents_with::<IdOnly>(&query)).await? else {
+                return Ok(ids); // no index yet: nothing in it
+            };
+            let listed = page.results.len();
+            ids.extend(page.results.into_iter().map(|doc| doc.id));
+            if listed < IDS_PAGE {
+                return Ok(ids);
+            }
+        }
     }
 
     async fn search(&self, tenant: &Tenant, q: &SearchQuery) -> Result<SearchResults, SearchError> {
@@ -255,7 +356,9 @@ impl SearchEngine for MeiliEngine {
             .with_facets(Selectors::Some(&facets))
             .with_page(page)
             .with_hits_per_page(per_page);
-        let results = self.call(request.execute::<ProductDocument>()).await?;
+        let Some(results) = self.read(request.execute::<ProductDocument>()).await? else {
+            return Ok(empty_results(q));
+        };
 
         let distribution = results.facet_distribution.unwrap_or_default();
         let counts = |facet: &str| -> Vec<(String, i64)> {
@@ -326,7 +429,9 @@ impl SearchEngine for MeiliEngine {
             .with_filter("active = true")
             .with_limit(limit)
             .with_attributes_to_retrieve(Selectors::Some(&["name", "slug"]));
-        let results = self.call(request.execute::<serde_json::Value>()).await?;
+        let Some(results) = self.read(request.execute::<serde_json::Value>()).await? else {
+            return Ok(Vec::new());
+        };
         Ok(results
             .hits
             .into_iter()
@@ -344,6 +449,7 @@ impl SearchEngine for MeiliEngine {
         tenant: &Tenant,
         synonyms: &Synonyms,
     ) -> Result<(), SearchError> {
+        self.ensure_index(tenant).await?;
         let (_, client) = self.node(tenant.id);
         let map: std::collections::HashMap<String, Vec<String>> =
             synonyms.clone().into_iter().collect();
@@ -432,5 +538,85 @@ mod tests {
         assert_eq!(settings["sortableAttributes"], json!(["price_min", "created_at"]));
         assert_eq!(settings["synonyms"]["tee"], json!(["t-shirt"]));
         assert_eq!(settings["searchableAttributes"][0], "name");
+    }
+
+    #[test]
+    fn hyphenated_words_are_searchable_joined_next_to_the_name() {
+        let settings = serde_json::to_value(index_settings(&Synonyms::new())).unwrap();
+        assert_eq!(
+            settings["searchableAttributes"],
+            json!([
+                "name",
+                "name_joined",
+                "category_names",
+                "option_values",
+                "skus",
+                "description",
+                "text_joined"
+            ]),
+            "`tshrit` must meet `TShirt` right after the name, before weaker fields"
+        );
+    }
+
+    fn meili_error(body: serde_json::Value) -> MeiliError {
+        MeiliError::Meilisearch(serde_json::from_value(body).unwrap())
+    }
+
+    fn missing_index() -> MeiliError {
+        // MeiliSearch's answer (404) for a shop whose index was never created.
+        meili_error(json!({
+            "message": "Index `shop_0192f0c45c6e7a4b8c1d2e3f4a5b6c7d` not found.",
+            "code": "index_not_found", "type": "invalid_request",
+            "link": "https://docs.meilisearch.com/errors#index_not_found"
+        }))
+    }
+
+    fn engine() -> MeiliEngine {
+        MeiliEngine::new(MeiliConfig {
+            urls: vec!["http://127.0.0.1:9".into()],
+            api_key: None,
+            search_key: None,
+            timeout: Duration::from_secs(1),
+            token_ttl: Duration::from_secs(60),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_shop_without_an_index_yet_reads_as_nothing_indexed_not_as_an_error() {
+        assert!(is_missing_index(&missing_index()));
+        let read = engine().read(async { Err::<(), _>(missing_index()) }).await;
+        assert!(matches!(read, Ok(None)), "{read:?}");
+        let results = empty_results(&SearchQuery { page: 3, per_page: 10, ..query() });
+        assert_eq!(
+            (results.hits.len(), results.total, results.page, results.per_page),
+            (0, 0, 3, 10)
+        );
+        assert_eq!(results.facets, Facets::default());
+    }
+
+    #[tokio::test]
+    async fn other_meilisearch_errors_stay_errors_and_timeouts_mean_unavailable() {
+        let bad_filter = meili_error(json!({
+            "message": "Attribute `colour` is not filterable.", "code": "invalid_search_filter",
+            "type": "invalid_request", "link": "https://docs.meilisearch.com/errors#invalid_search_filter"
+        }));
+        assert!(!is_missing_index(&bad_filter));
+        let read = engine().read(async { Err::<(), _>(bad_filter) }).await;
+        assert!(matches!(read, Err(SearchError::Engine(_))), "{read:?}");
+        // A write to a missing index is not excused: only reads are.
+        let write = engine().call(async { Err::<(), _>(missing_index()) }).await;
+        assert!(matches!(write, Err(SearchError::Engine(_))), "{write:?}");
+        assert!(matches!(outcome::<()>(None), Err(SearchError::Unavailable(_))));
+    }
+
+    #[test]
+    fn reindex_lists_the_ids_of_an_index_page_by_page_and_nothing_else() {
+        let client = Client::new("http://127.0.0.1:9", None::<String>).unwrap();
+        let index = client.index("shop_x");
+        let first = serde_json::to_value(ids_page(&index, 0)).unwrap();
+        assert_eq!(first, json!({ "offset": 0, "limit": IDS_PAGE, "fields": ["id"] }));
+        let next = serde_json::to_value(ids_page(&index, IDS_PAGE)).unwrap();
+        assert_eq!(next["offset"], IDS_PAGE);
     }
 }

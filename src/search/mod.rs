@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod document;
+pub mod health;
 mod indexing;
 pub mod meili;
 pub mod postgres;
@@ -195,6 +196,11 @@ pub trait SearchEngine: Send + Sync {
 
     /// Removes documents (missing ones are fine).
     async fn remove(&self, tenant: &Tenant, ids: &[Uuid]) -> Result<(), SearchError>;
+
+    /// The ids of every document in the shop's index (none if it does not exist), so that
+    /// `shopfleet reindex` can remove those of products deleted meanwhile. An engine that
+    /// indexes inside the products table has no separate index and returns none.
+    async fn indexed_ids(&self, tenant: &Tenant) -> Result<Vec<Uuid>, SearchError>;
 
     async fn search(
         &self,

@@ -154,6 +154,10 @@ impl SearchEngine for PostgresEngine {
         Ok(())
     }
 
+    async fn indexed_ids(&self, _tenant: &Tenant) -> Result<Vec<Uuid>, SearchError> {
+        Ok(Vec::new())
+    }
+
     async fn search(&self, tenant: &Tenant, q: &SearchQuery) -> Result<SearchResults, SearchError> {
         let mut tx = TenantTx::begin(&self.pool, tenant).await?;
         let words = expand(&mut tx, &q.text, false).await?;

@@ -31,7 +31,7 @@ use crate::routes::openapi_service;
 use crate::search::{SearchIndexer, SearchIndexing};
 use crate::state::{AppState, connect};
 use crate::tenancy::resolver::TenantResolver;
-use crate::{cart, idempotency, media, payments, storage, webhooks};
+use crate::{cart, idempotency, media, payments, search, storage, webhooks};
 
 pub use middleware::MAX_UPLOAD_BODY_BYTES;
 
@@ -161,13 +161,21 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process ends, with the outbox worker alongside.
+    /// Serves until the process ends, with the outbox worker alongside (and, with MeiliSearch,
+    /// its health probe, which hurries waiting indexing when it comes back).
     pub async fn run(self) -> std::io::Result<()> {
         let consumers =
             consumers(&self.state, self_url(self.local_addr())).map_err(std::io::Error::other)?;
         let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(consumers));
         let waker = worker.waker();
         tokio::spawn(worker.run());
+        if let Some(meili) = self.state.meili.clone() {
+            tokio::spawn(search::health::probe(
+                meili,
+                self.state.pool.clone(),
+                search::health::PROBE_INTERVAL,
+            ));
+        }
         tokio::spawn(listener::run(
             self.listener,
             self.state.tenants.clone(),

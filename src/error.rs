@@ -221,19 +221,13 @@ impl<T, E: Into<AppError>> OnConstraint<T> for Result<T, E> {
     }
 }
 
-pub fn on_unique_violation(
-    err: sqlx::Error,
-    constraint: &str,
-    code: &'static str,
-    message: &str,
-) -> AppError {
-    if let sqlx::Error::Database(db) = &err
-        && db.is_unique_violation()
-        && db.constraint() == Some(constraint)
-    {
-        return AppError::conflict(code, message);
+/// The error of an `Err` mapped by [`OnConstraint`], for helpers used as `.map_err(helper)`:
+/// `mapped_error(Err(err).on_constraint("…", |_| …))`.
+pub fn mapped_error(mapped: Result<std::convert::Infallible, AppError>) -> AppError {
+    match mapped {
+        Ok(never) => match never {},
+        Err(err) => err,
     }
-    AppError::Database(err)
 }
 
 /// The error envelope of every non-2xx JSON response.

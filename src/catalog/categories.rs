@@ -5,13 +5,15 @@
 //! refuse) could make one run away. Changes of a parent are serialised per shop by
 //! [`lock_tree`]: the cycle and depth checks and the change itself are one atomic step.
 
+use std::convert::Infallible;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::error::{AppError, AppResult, OnConstraint, mapped_error};
 use crate::events;
 use crate::search::document::refresh_search_vector;
 use crate::tenancy::ShopId;
@@ -56,13 +58,8 @@ pub fn not_found() -> AppError {
     AppError::not_found("category_not_found", "no such category")
 }
 
-fn slug_taken(err: sqlx::Error) -> AppError {
-    on_unique_violation(
-        err,
-        "categories_slug_key",
-        "slug_taken",
-        "a category with this slug exists",
-    )
+fn slug_taken() -> AppError {
+    AppError::conflict("slug_taken", "a category with this slug exists")
 }
 
 pub struct CategoryFields {
@@ -149,12 +146,12 @@ async fn check_placement(conn: &mut PgConnection, id: Uuid, parent: Uuid) -> App
 
 /// A cycle refused by tenant migration 0010's trigger is the same 422 as the checks above.
 fn placement_or_slug_error(err: sqlx::Error) -> AppError {
-    if let sqlx::Error::Database(db) = &err
-        && db.constraint() == Some("categories_no_cycle")
-    {
-        return AppError::validation("parent_id", "a category cannot be moved under itself");
-    }
-    slug_taken(err)
+    let mapped: Result<Infallible, AppError> = Err(err)
+        .on_constraint("categories_no_cycle", |_| {
+            AppError::validation("parent_id", "a category cannot be moved under itself")
+        })
+        .on_constraint("categories_slug_key", |_| slug_taken());
+    mapped_error(mapped)
 }
 
 /// Products in a category or any of its subcategories.

@@ -7,6 +7,7 @@
 //! on the product row are recomputed from its variants by the same transaction that writes them.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use super::categories;
 use super::validation::{CleanVariant, dedup_categories, validate_options, validate_variants};
 pub use super::validation::{NewVariant, ProductOption};
-use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::error::{AppError, AppResult, OnConstraint, mapped_error};
 use crate::events;
 use crate::search::document::refresh_search_vector;
 use crate::tenancy::ShopId;
@@ -131,23 +132,16 @@ pub fn not_found() -> AppError {
     AppError::not_found("product_not_found", "no such product")
 }
 
+/// SKUs and product slugs are unique in a shop (`variants_sku_key`, `products_slug_key`).
 fn product_conflict(err: sqlx::Error) -> AppError {
-    match &err {
-        sqlx::Error::Database(db) if db.constraint() == Some("variants_sku_key") => {
-            on_unique_violation(
-                err,
-                "variants_sku_key",
-                "sku_taken",
-                "another product of this shop uses this SKU",
-            )
-        }
-        _ => on_unique_violation(
-            err,
-            "products_slug_key",
-            "slug_taken",
-            "a product with this slug exists",
-        ),
-    }
+    let mapped: Result<Infallible, AppError> = Err(err)
+        .on_constraint("variants_sku_key", |_| {
+            AppError::conflict("sku_taken", "another product of this shop uses this SKU")
+        })
+        .on_constraint("products_slug_key", |_| {
+            AppError::conflict("slug_taken", "a product with this slug exists")
+        });
+    mapped_error(mapped)
 }
 
 /// Creates a product with its variants and category links, and emits `product.created`.

@@ -1,5 +1,7 @@
 //! Discount codes: types, validation and SQL.
 
+use std::convert::Infallible;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Enum, Object};
@@ -7,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::error::{AppError, AppResult, OnConstraint, mapped_error};
 
 /// 10^13 minor units: far above any real price, far below i64 overflow when summed.
 const MAX_AMOUNT: i64 = 10_000_000_000_000;
@@ -301,13 +303,12 @@ pub(super) fn not_found() -> AppError {
     AppError::not_found("discount_not_found", "no such discount")
 }
 
+/// Codes are unique in a shop, whatever their case (`discounts_code_key`).
 fn code_taken(err: sqlx::Error) -> AppError {
-    on_unique_violation(
-        err,
-        "discounts_code_key",
-        "discount_code_taken",
-        "this shop already has a discount with this code",
-    )
+    let mapped: Result<Infallible, AppError> = Err(err).on_constraint("discounts_code_key", |_| {
+        AppError::conflict("discount_code_taken", "this shop already has a discount with this code")
+    });
+    mapped_error(mapped)
 }
 
 /// 422 unless the category exists in this shop.

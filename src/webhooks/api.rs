@@ -26,6 +26,7 @@ pub struct WebhooksAdminApi {
 pub struct WebhookEndpointPage {
     pub items: Vec<WebhookEndpoint>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -38,6 +39,7 @@ pub struct NewWebhookEndpoint {
     /// `product.updated`, `product.deleted`, `inventory.low`, or `*` for all.
     pub events: Vec<String>,
     /// Up to 500 characters.
+    #[oai(nullable)]
     pub description: Option<String>,
 }
 
@@ -52,13 +54,18 @@ pub struct WebhookEndpointWithSecret {
 
 #[derive(Debug, Object)]
 pub struct WebhookEndpointUpdate {
+    #[oai(nullable)]
     pub url: Option<String>,
+    #[oai(nullable)]
     pub events: Option<Vec<String>>,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// `false` stops deliveries to it; queued ones are dead-lettered unsent.
+    #[oai(nullable)]
     pub active: Option<bool>,
     /// `true` makes a new secret, returned once in `secret`; deliveries are signed with both
     /// the new and the old secret for 24 hours.
+    #[oai(nullable)]
     pub rotate_secret: Option<bool>,
 }
 
@@ -68,6 +75,7 @@ pub struct WebhookEndpointChanged {
     pub endpoint: WebhookEndpoint,
     /// The new secret, when `rotate_secret` was `true`; shown once.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub secret: Option<String>,
 }
 
@@ -76,6 +84,7 @@ pub struct DeliveryPage {
     /// Newest first. Delivered ones are kept 7 days; failed ones until the endpoint is deleted.
     pub items: Vec<Delivery>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -114,6 +123,7 @@ impl WebhooksAdminApi {
         tenant: Data<&Tenant>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<WebhookEndpointPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksRead).await?;
@@ -237,6 +247,7 @@ impl WebhooksAdminApi {
         id: Path<Uuid>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<DeliveryPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksRead).await?;

@@ -116,6 +116,7 @@ pub struct NewProduct {
     #[oai(default)]
     pub options: Vec<ProductOption>,
     /// At least one.
+    #[oai(validator(min_items = 1, max_items = 100))]
     pub variants: Vec<NewVariant>,
     #[oai(default)]
     pub category_ids: Vec<Uuid>,
@@ -141,6 +142,7 @@ pub struct ProductUpdate {
     #[oai(nullable)]
     pub options: Option<Vec<ProductOption>>,
     #[oai(nullable)]
+    #[oai(validator(min_items = 1, max_items = 100))]
     pub variants: Option<Vec<NewVariant>>,
     #[oai(nullable)]
     pub category_ids: Option<Vec<Uuid>>,

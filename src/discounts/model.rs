@@ -90,6 +90,7 @@ pub struct Discount {
 #[derive(Debug, Object)]
 pub struct NewDiscount {
     /// 1–64 letters, digits, `-` or `_`; unique in the shop regardless of case.
+    #[oai(validator(pattern = r"^\s*[A-Za-z0-9_-]{1,64}\s*$"))]
     pub code: String,
     pub kind: DiscountKind,
     /// `percentage`: 1–100; `fixed_amount`: minor units, more than 0; `free_shipping`: 0 or
@@ -124,6 +125,7 @@ fn default_true() -> bool {
 #[derive(Debug, Object)]
 pub struct DiscountUpdate {
     #[oai(nullable)]
+    #[oai(validator(pattern = r"^\s*[A-Za-z0-9_-]{1,64}\s*$"))]
     pub code: Option<String>,
     /// Changing the kind needs a new `value` (except to `free_shipping`).
     #[oai(nullable)]

@@ -37,6 +37,7 @@ pub struct NewWebhookEndpoint {
     /// Event kinds to deliver: `order.created`, `order.paid`, `order.fulfilled`,
     /// `order.delivered`, `order.cancelled`, `order.refunded`, `product.created`,
     /// `product.updated`, `product.deleted`, `inventory.low`, or `*` for all.
+    #[oai(validator(min_items = 1))]
     pub events: Vec<String>,
     /// Up to 500 characters.
     #[oai(nullable)]
@@ -57,6 +58,7 @@ pub struct WebhookEndpointUpdate {
     #[oai(nullable)]
     pub url: Option<String>,
     #[oai(nullable)]
+    #[oai(validator(min_items = 1))]
     pub events: Option<Vec<String>>,
     #[oai(nullable)]
     pub description: Option<String>,

@@ -51,3 +51,8 @@ spec="$(mktemp --suffix=.json)"
 cargo run --quiet -- openapi > "$spec"
 python3 -m openapi_spec_validator "$spec"
 rm -f "$spec"
+
+# The spec is the contract: schemathesis over every operation, against a server of its own
+# (database `shopfleet_test_schemathesis`, port SCHEMATHESIS_PORT, default 29780).
+echo "==> schemathesis"
+TEST_PG_PORT="$TEST_PG_PORT" bash scripts/schemathesis.sh

@@ -244,6 +244,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// For `validation_failed`: the request field at fault.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub field: Option<String>,
     /// Id of the request, also in the `X-Request-Id` response header.
     pub request_id: String,
@@ -341,6 +342,9 @@ pub fn into_json_response(err: poem::Error) -> poem::Response {
     if err.is::<AppError>() || err.is_from_response() {
         return err.into_response();
     }
+    if let Some(invalid) = declared_constraint_failure(&err) {
+        return poem::error::ResponseError::as_response(&invalid);
+    }
     let status = err.status();
     let code = match status {
         StatusCode::NOT_FOUND => "route_not_found",
@@ -368,6 +372,24 @@ pub fn into_json_response(err: poem::Error) -> poem::Response {
         .status(status)
         .content_type("application/json; charset=utf-8")
         .body(bytes)
+}
+
+/// A value that breaks a constraint the OpenAPI document declares (`#[oai(validator(…))]` on a
+/// parameter or a body field), refused by poem-openapi before the handler runs: the same 422
+/// `validation_failed` naming the field that the handler's own check gives, not poem's 400.
+/// A value of the wrong type (`limit=abc`, a body that is not JSON) stays a 400.
+fn declared_constraint_failure(err: &poem::Error) -> Option<AppError> {
+    const FAILED: &str = "verification failed. ";
+    if let Some(param) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
+        let (_, rule) = param.reason.split_once(FAILED)?;
+        return Some(AppError::validation(param.name, format!("must satisfy {rule}")));
+    }
+    let payload = err.downcast_ref::<poem_openapi::error::ParseRequestPayloadError>()?;
+    // `failed to parse "NewProduct": field `name` verification failed. maxLength(200)`; the
+    // innermost field is the one at fault.
+    let (before, rule) = payload.reason.rsplit_once(FAILED)?;
+    let field = before.rsplit_once("field `")?.1.split('`').next()?;
+    Some(AppError::validation(field, format!("must satisfy {rule}")))
 }
 
 // The error sets operations share. Shop routes can always answer 400 (no shop, or conflicting

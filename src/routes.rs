@@ -58,7 +58,10 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         .description(
             "Multi-tenant commerce platform. Shop routes (`/v1/admin`, `/v1/store`) are addressed \
              by the shop's host (`<slug>.<base domain>` or a custom domain) or, on the platform \
-             host, by an `X-Shop: <slug>` header.",
+             host, by an `X-Shop: <slug>` header. No text a client sends (path, query, JSON \
+             string or key) may contain the NUL character (U+0000): 422 `validation_failed` \
+             naming the field. A value that breaks a constraint this document declares is 422 \
+             `validation_failed` naming the field too.",
         )
         .server("/")
 }

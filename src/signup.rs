@@ -26,8 +26,13 @@ pub struct SignupApi {
 #[derive(Debug, Object)]
 pub struct SignupRequest {
     /// Shop address: `<slug>.<base domain>`. 3–40 characters, lowercase letters, digits, `-`.
+    #[oai(validator(min_length = 3, max_length = 40, pattern = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"))]
     pub slug: String,
     /// Display name of the shop.
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: String,
     /// ISO 4217 currency of the shop's prices.
     #[oai(default = "default_currency")]

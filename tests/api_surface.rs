@@ -343,3 +343,100 @@ async fn a_nul_character_anywhere_in_client_text_is_a_422_naming_the_field() {
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_cursor");
 }
+
+#[tokio::test]
+async fn a_method_a_route_does_not_answer_is_a_405_whose_allow_header_lists_the_methods_it_does() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("allow").await;
+
+    let cases = [
+        // (method, path, the route's methods)
+        (Method::PUT, "/v1/signup".to_owned(), "POST"),
+        (Method::DELETE, "/v1/admin/products".to_owned(), "GET, POST, HEAD"),
+        (
+            Method::PUT,
+            format!("/v1/admin/products/{}", uuid::Uuid::new_v4()),
+            "GET, PATCH, DELETE, HEAD",
+        ),
+        // A literal segment is its own route, not the `{name}` next to it.
+        (Method::DELETE, "/v1/admin/roles/permissions".to_owned(), "GET, HEAD"),
+        (Method::POST, "/healthz".to_owned(), "GET, HEAD"),
+    ];
+    for (method, path, allowed) in cases {
+        let response = app
+            .shop(method.clone(), &shop.slug, &path)
+            .bearer_auth(&shop.token)
+            .send()
+            .await
+            .unwrap();
+        let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let (status, body) = read(response).await;
+        assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        let mut allow: Vec<String> =
+            allow.unwrap_or_default().split(", ").map(str::to_owned).collect();
+        let mut expected: Vec<String> = allowed.split(", ").map(str::to_owned).collect();
+        allow.sort();
+        expected.sort();
+        assert_eq!(allow, expected, "Allow of {method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_declares_nullable_fields_and_the_limits_the_server_enforces() {
+    let app = TestApp::spawn().await;
+    let (_, spec) = read(app.platform(Method::GET, "/openapi.json").send().await.unwrap()).await;
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(schemas["ProductPage"]["properties"]["next_cursor"]["nullable"], true);
+    let signup = &schemas["SignupRequest"]["properties"];
+    assert_eq!(signup["name"]["maxLength"], 100);
+    assert_eq!(
+        (signup["slug"]["minLength"].as_u64(), signup["slug"]["maxLength"].as_u64()),
+        (Some(3), Some(40))
+    );
+    let limit = spec["paths"]["/v1/admin/products"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap()["schema"]
+        .clone();
+    assert_eq!((limit["minimum"].as_f64(), limit["maximum"].as_f64()), (Some(1.0), Some(100.0)));
+}
+
+#[tokio::test]
+async fn a_value_breaking_a_declared_constraint_is_a_422_naming_the_field() {
+    use serde_json::json;
+
+    let app = TestApp::spawn().await;
+    let shop = app.signup("limits").await;
+    let long_name = "x".repeat(201);
+    let cases: Vec<(Method, &str, Option<serde_json::Value>, &str)> = vec![
+        (Method::GET, "/v1/admin/products?limit=0", None, "limit"),
+        (Method::GET, "/v1/admin/orders?limit=101", None, "limit"),
+        (
+            Method::POST,
+            "/v1/admin/products",
+            Some(json!({ "name": long_name, "variants": [{ "price": 1 }] })),
+            "name",
+        ),
+        (Method::POST, "/v1/admin/categories", Some(json!({ "name": "   " })), "name"),
+        (
+            Method::PATCH,
+            "/v1/admin/checkout-settings",
+            Some(json!({ "tax_rate_bp": 10_001 })),
+            "tax_rate_bp",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, body) = app.owner(&shop, method.clone(), path, body).await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["error"]["field"], field, "{method} {path}: {body}");
+    }
+    // On a storefront too, without a token.
+    let (status, body) = read(
+        app.shop(Method::GET, &shop.slug, "/v1/store/products?min_price=-1").send().await.unwrap(),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["error"]["field"], "min_price");
+}

@@ -29,6 +29,7 @@ pub struct CartApi {
 pub struct NewCart {
     /// The guest cart's token: send it as `X-Cart-Token`. Shown only here; absent for a
     /// signed-in customer, whose cart follows their account.
+    #[oai(nullable)]
     pub token: Option<String>,
     pub cart: Cart,
 }
@@ -54,6 +55,7 @@ pub struct ApplyDiscount {
 #[derive(Debug, Object)]
 pub struct CartUpdate {
     /// The shipping method the totals use; `null` clears it.
+    #[oai(nullable)]
     pub shipping_method_id: MaybeUndefined<Uuid>,
 }
 

@@ -57,9 +57,11 @@ impl Problem {
 pub struct CartLine {
     pub id: Uuid,
     pub variant_id: Uuid,
+    #[oai(nullable)]
     pub product_id: Option<Uuid>,
     pub product_name: String,
     pub variant_title: String,
+    #[oai(nullable)]
     pub sku: Option<String>,
     pub quantity: i32,
     /// Current unit price.
@@ -88,8 +90,10 @@ pub struct Cart {
     /// Units over all lines.
     pub item_count: i64,
     pub subtotal: i64,
+    #[oai(nullable)]
     pub discount_code: Option<String>,
     pub discount_total: i64,
+    #[oai(nullable)]
     pub shipping_method: Option<CartShipping>,
     pub shipping_total: i64,
     /// Tax rate in basis points (2000 = 20 %).
@@ -101,6 +105,7 @@ pub struct Cart {
     /// Problems of the cart as a whole (discount code, shipping method).
     pub problems: Vec<Problem>,
     /// Guest carts: when it expires unless changed.
+    #[oai(nullable)]
     pub expires_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }

@@ -22,6 +22,7 @@ use crate::tenancy::ShopId;
 pub struct Category {
     pub id: Uuid,
     /// The parent category; absent for a top-level category.
+    #[oai(nullable)]
     pub parent_id: Option<Uuid>,
     pub name: String,
     pub slug: String,

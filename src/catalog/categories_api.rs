@@ -21,9 +21,15 @@ pub struct CategoriesAdminApi {
 
 #[derive(Debug, Object)]
 pub struct NewCategory {
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: String,
     /// Generated from the name when absent.
+    #[oai(nullable)]
     pub slug: Option<String>,
+    #[oai(nullable)]
     pub parent_id: Option<Uuid>,
     #[oai(default)]
     pub description: String,
@@ -33,11 +39,20 @@ pub struct NewCategory {
 
 #[derive(Debug, Object)]
 pub struct CategoryUpdate {
+    #[oai(nullable)]
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub slug: Option<String>,
     /// `null` moves the category to the top level.
+    #[oai(nullable)]
     pub parent_id: MaybeUndefined<Uuid>,
+    #[oai(nullable)]
     pub description: Option<String>,
+    #[oai(nullable)]
     pub position: Option<i32>,
 }
 

@@ -62,12 +62,14 @@ crate::values::text_enum!(ProductStatus);
 #[derive(Debug, Clone, Object)]
 pub struct Variant {
     pub id: Uuid,
+    #[oai(nullable)]
     pub sku: Option<String>,
     /// e.g. `M / Blue`.
     pub title: String,
     /// Minor units of the shop's currency.
     pub price: i64,
     /// Former price shown struck through, in minor units.
+    #[oai(nullable)]
     pub compare_at_price: Option<i64>,
     pub stock: i32,
     /// One value per product option, in option order.
@@ -99,16 +101,23 @@ pub struct Product {
 
 #[derive(Debug, Clone, Object)]
 pub struct NewProduct {
+    #[oai(validator(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: String,
     /// Unique in the shop; generated from the name when absent.
+    #[oai(nullable)]
     pub slug: Option<String>,
     #[oai(default)]
     pub description: String,
     /// Defaults to `draft`.
+    #[oai(nullable)]
     pub status: Option<ProductStatus>,
     #[oai(default)]
     pub options: Vec<ProductOption>,
     /// At least one.
+    #[oai(validator(min_items = 1, max_items = 100))]
     pub variants: Vec<NewVariant>,
     #[oai(default)]
     pub category_ids: Vec<Uuid>,
@@ -118,13 +127,25 @@ pub struct NewProduct {
 /// new list (variants with an `id` are updated, without one added, missing ones deleted).
 #[derive(Debug, Clone, Object)]
 pub struct ProductUpdate {
+    #[oai(nullable)]
+    #[oai(validator(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub slug: Option<String>,
+    #[oai(nullable)]
     pub description: Option<String>,
+    #[oai(nullable)]
     pub status: Option<ProductStatus>,
     /// Changing options requires sending `variants` too.
+    #[oai(nullable)]
     pub options: Option<Vec<ProductOption>>,
+    #[oai(nullable)]
+    #[oai(validator(min_items = 1, max_items = 100))]
     pub variants: Option<Vec<NewVariant>>,
+    #[oai(nullable)]
     pub category_ids: Option<Vec<Uuid>>,
 }
 

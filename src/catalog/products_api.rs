@@ -39,6 +39,7 @@ pub struct ProductPage {
     /// ISO 4217 code of every price in this page.
     pub currency: String,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -70,6 +71,7 @@ impl ProductsAdminApi {
         category_id: Query<Option<Uuid>>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<ProductPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsRead).await?;

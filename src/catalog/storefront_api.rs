@@ -51,6 +51,7 @@ pub struct StoreProductSummary {
     /// Highest variant price, minor units.
     pub price_max: i64,
     /// Highest "compare at" price among variants, for a struck-through price.
+    #[oai(nullable)]
     pub compare_at_price: Option<i64>,
     /// Some variant has stock.
     pub in_stock: bool,
@@ -59,6 +60,7 @@ pub struct StoreProductSummary {
     pub sort_name: String,
     /// The product's primary image; absent when it has none.
     #[sqlx(skip)]
+    #[oai(nullable)]
     pub image: Option<StoreImage>,
 }
 
@@ -66,6 +68,7 @@ pub struct StoreProductSummary {
 pub struct StoreProductPage {
     pub items: Vec<StoreProductSummary>,
     pub currency: String,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -74,6 +77,7 @@ pub struct StoreVariant {
     pub id: Uuid,
     pub title: String,
     pub price: i64,
+    #[oai(nullable)]
     pub compare_at_price: Option<i64>,
     pub option_values: Vec<String>,
     /// In stock now.
@@ -107,6 +111,7 @@ pub struct StoreProduct {
 #[derive(Debug, Object)]
 pub struct StoreCategory {
     pub id: Uuid,
+    #[oai(nullable)]
     pub parent_id: Option<Uuid>,
     pub name: String,
     pub slug: String,
@@ -125,12 +130,15 @@ impl StorefrontApi {
         /// Category slug; includes its subcategories.
         category: Query<Option<String>>,
         /// Lowest price, minor units.
+        #[oai(validator(minimum(value = "0")))]
         min_price: Query<Option<i64>>,
         /// Highest price, minor units.
+        #[oai(validator(minimum(value = "0")))]
         max_price: Query<Option<i64>>,
         sort: Query<Option<StoreSort>>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<StoreProductPage>, StorefrontListErrors> {
         let filter = StoreFilter {

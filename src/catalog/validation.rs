@@ -22,15 +22,20 @@ pub struct ProductOption {
 #[derive(Debug, Clone, Object)]
 pub struct NewVariant {
     /// Present to update an existing variant of this product; absent to add one.
+    #[oai(nullable)]
     pub id: Option<Uuid>,
+    #[oai(nullable)]
     pub sku: Option<String>,
     /// Generated from the option values when absent.
+    #[oai(nullable)]
     pub title: Option<String>,
     /// Minor units, e.g. 1999 for 19.99 USD.
     pub price: i64,
+    #[oai(nullable)]
     pub compare_at_price: Option<i64>,
     /// Units in stock, 0–10^9. A new variant without it starts at 0; an existing variant
     /// (with `id`) without it keeps its stock, so editing a price never touches inventory.
+    #[oai(nullable)]
     pub stock: Option<i32>,
     #[oai(default)]
     pub option_values: Vec<String>,

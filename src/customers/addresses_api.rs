@@ -38,15 +38,24 @@ pub struct NewAddress {
 /// Absent fields keep their values.
 #[derive(Debug, Object)]
 pub struct AddressUpdate {
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub line1: Option<String>,
+    #[oai(nullable)]
     pub line2: Option<String>,
+    #[oai(nullable)]
     pub city: Option<String>,
+    #[oai(nullable)]
     pub region: Option<String>,
+    #[oai(nullable)]
     pub postal_code: Option<String>,
+    #[oai(nullable)]
     pub country: Option<String>,
+    #[oai(nullable)]
     pub phone: Option<String>,
     /// `true` makes it the default (the previous default stops being one).
+    #[oai(nullable)]
     pub is_default: Option<bool>,
 }
 

@@ -49,6 +49,7 @@ pub struct CustomerPage {
     /// ISO 4217 code of every amount in this page.
     pub currency: String,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -90,6 +91,7 @@ impl CustomersAdminApi {
         q: Query<Option<String>>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<CustomerPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::CustomersRead).await?;

@@ -25,6 +25,7 @@ pub struct DiscountsAdminApi {
 pub struct DiscountPage {
     pub items: Vec<Discount>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -60,6 +61,7 @@ impl DiscountsAdminApi {
         active: Query<Option<bool>>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<DiscountPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::DiscountsRead).await?;

@@ -63,14 +63,19 @@ pub struct Discount {
     pub min_subtotal: i64,
     /// Only lines of products in this category (or its descendants) are discounted; absent:
     /// the whole cart. A category deleted later makes the code apply to nothing.
+    #[oai(nullable)]
     pub category_id: Option<Uuid>,
     /// Valid from (inclusive); absent: from creation.
+    #[oai(nullable)]
     pub starts_at: Option<DateTime<Utc>>,
     /// Valid until (exclusive); absent: no end.
+    #[oai(nullable)]
     pub ends_at: Option<DateTime<Utc>>,
     /// Most orders the code may be used on in total; absent: unlimited.
+    #[oai(nullable)]
     pub usage_limit: Option<i32>,
     /// Most orders one customer (or guest e-mail) may use it on; absent: unlimited.
+    #[oai(nullable)]
     pub per_customer_limit: Option<i32>,
     /// Orders that used it so far.
     pub used_count: i32,
@@ -87,21 +92,28 @@ pub struct Discount {
 #[derive(Debug, Object)]
 pub struct NewDiscount {
     /// 1–64 letters, digits, `-` or `_`; unique in the shop regardless of case.
+    #[oai(validator(pattern = r"^\s*[A-Za-z0-9_-]{1,64}\s*$"))]
     pub code: String,
     pub kind: DiscountKind,
     /// `percentage`: 1–100; `fixed_amount`: minor units, more than 0; `free_shipping`: 0 or
     /// absent.
+    #[oai(nullable)]
     pub value: Option<i64>,
     #[oai(default)]
     pub min_subtotal: i64,
     /// Must be an existing category.
+    #[oai(nullable)]
     pub category_id: Option<Uuid>,
+    #[oai(nullable)]
     pub starts_at: Option<DateTime<Utc>>,
     /// After `starts_at`.
+    #[oai(nullable)]
     pub ends_at: Option<DateTime<Utc>>,
     /// 1 or more.
+    #[oai(nullable)]
     pub usage_limit: Option<i32>,
     /// 1 or more.
+    #[oai(nullable)]
     pub per_customer_limit: Option<i32>,
     #[oai(default = "default_true")]
     pub active: bool,
@@ -114,17 +126,28 @@ fn default_true() -> bool {
 /// Absent fields keep their values; `null` clears an optional one.
 #[derive(Debug, Object)]
 pub struct DiscountUpdate {
+    #[oai(nullable)]
+    #[oai(validator(pattern = r"^\s*[A-Za-z0-9_-]{1,64}\s*$"))]
     pub code: Option<String>,
     /// Changing the kind needs a new `value` (except to `free_shipping`).
+    #[oai(nullable)]
     pub kind: Option<DiscountKind>,
+    #[oai(nullable)]
     pub value: Option<i64>,
+    #[oai(nullable)]
     pub min_subtotal: Option<i64>,
+    #[oai(nullable)]
     pub category_id: MaybeUndefined<Uuid>,
+    #[oai(nullable)]
     pub starts_at: MaybeUndefined<DateTime<Utc>>,
+    #[oai(nullable)]
     pub ends_at: MaybeUndefined<DateTime<Utc>>,
     /// Not below `used_count`.
+    #[oai(nullable)]
     pub usage_limit: MaybeUndefined<i32>,
+    #[oai(nullable)]
     pub per_customer_limit: MaybeUndefined<i32>,
+    #[oai(nullable)]
     pub active: Option<bool>,
 }
 

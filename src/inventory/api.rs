@@ -44,6 +44,7 @@ pub enum AdjustmentReason {
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 pub struct NewStockAdjustment {
     /// Units to add (negative to remove); not 0, at most 1,000,000 either way.
+    #[oai(validator(minimum(value = "-1000000"), maximum(value = "1000000")))]
     pub delta: i32,
     pub reason: AdjustmentReason,
     /// Up to 500 characters.
@@ -61,6 +62,7 @@ pub struct StockAdjustment {
     pub stock_after: i32,
     pub reason: AdjustmentReason,
     pub note: String,
+    #[oai(nullable)]
     pub staff_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
@@ -69,6 +71,7 @@ pub struct StockAdjustment {
 pub struct StockAdjustmentPage {
     pub items: Vec<StockAdjustment>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -115,6 +118,7 @@ impl StockAdjustmentsApi {
         id: Path<Uuid>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<StockAdjustmentPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsRead).await?;

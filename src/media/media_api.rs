@@ -41,11 +41,15 @@ pub struct MediaUpload {
 #[derive(Debug, Object)]
 pub struct MediaUpdate {
     /// New text alternative (at most 500 characters).
+    #[oai(nullable)]
     pub alt: Option<String>,
     /// New sort position, 0–10000; images are shown by ascending position.
+    #[oai(nullable)]
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub position: Option<i32>,
     /// `true` makes this the primary image (the previous one stops being primary). To change
     /// the primary image, make another one primary: `false` on the primary image is refused.
+    #[oai(nullable)]
     pub primary: Option<bool>,
 }
 

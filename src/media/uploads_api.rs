@@ -48,6 +48,7 @@ pub struct NewUpload {
     /// The product the image is for.
     pub product_id: Uuid,
     /// The file's name, kept for display only.
+    #[oai(nullable)]
     pub filename: Option<String>,
     /// `image/jpeg`, `image/png`, `image/webp`, `image/gif` or `image/avif`. The upload must
     /// be sent with this type, and its content must really be of this type.
@@ -55,8 +56,10 @@ pub struct NewUpload {
     /// Exact size of the file in bytes, at most the shop plan's upload limit.
     pub size: i64,
     /// Text alternative for screen readers and search engines (at most 500 characters).
+    #[oai(nullable)]
     pub alt: Option<String>,
     /// Make this the product's primary image once completed.
+    #[oai(nullable)]
     pub primary: Option<bool>,
 }
 

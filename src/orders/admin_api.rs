@@ -35,10 +35,13 @@ pub struct OrderHistoryEntry {
     pub at: DateTime<Utc>,
     /// `created`, `paid`, `fulfilled`, `delivered`, `cancelled`, `refunded`, …
     pub kind: String,
+    #[oai(nullable)]
     pub from_status: Option<String>,
+    #[oai(nullable)]
     pub to_status: Option<String>,
     /// `customer`, `guest`, `staff`, `provider` or `system`.
     pub actor_kind: String,
+    #[oai(nullable)]
     pub actor_id: Option<Uuid>,
     pub details: Value,
 }
@@ -49,7 +52,9 @@ pub struct PaymentRecord {
     pub provider: String,
     pub status: PaymentStatus,
     pub amount: i64,
+    #[oai(nullable)]
     pub card_last4: Option<String>,
+    #[oai(nullable)]
     pub failure_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -62,6 +67,7 @@ pub struct Refund {
     /// `[{"item_id": …, "quantity": n}]` put back into stock.
     pub restocked: Value,
     pub reason: String,
+    #[oai(nullable)]
     pub staff_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
@@ -78,17 +84,27 @@ pub struct OrderDetail {
 #[derive(Debug, Object)]
 pub struct MarkPaid {
     /// e.g. the bank transfer's reference.
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
 #[derive(Debug, Object)]
 pub struct Fulfilment {
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub carrier: String,
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub tracking_number: String,
 }
 
 #[derive(Debug, Object)]
 pub struct Cancellation {
+    #[oai(nullable)]
     pub reason: Option<String>,
 }
 
@@ -101,6 +117,7 @@ pub struct RestockLine {
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 pub struct NewRefund {
     /// Minor units; absent: everything paid and not yet refunded.
+    #[oai(nullable)]
     pub amount: Option<i64>,
     /// Put these units back into stock.
     #[oai(default)]
@@ -148,6 +165,7 @@ impl OrdersAdminApi {
         email: Query<Option<String>>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<OrderPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::OrdersRead).await?;

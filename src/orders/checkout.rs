@@ -42,12 +42,14 @@ use crate::values::{Email, new_secret_token, secret_token_hash};
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 pub struct CheckoutRequest {
     /// Required for guests; a signed-in customer's orders use their account's e-mail.
+    #[oai(nullable)]
     pub email: Option<String>,
     pub shipping_address: AddressInput,
     pub shipping_method_id: Uuid,
     pub payment: PaymentInput,
     /// The total the buyer was shown. When sent and the server's total differs, checkout is
     /// refused with 409 `price_changed` and nothing is charged.
+    #[oai(nullable)]
     pub expected_total: Option<i64>,
 }
 
@@ -58,6 +60,7 @@ pub struct PaymentSummary {
     /// `pending` until the provider (or staff, for `manual`) confirms it.
     pub status: PaymentStatus,
     /// What the buyer should do, if anything.
+    #[oai(nullable)]
     pub instructions: Option<String>,
 }
 

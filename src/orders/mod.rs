@@ -117,10 +117,13 @@ impl Action {
 #[derive(Debug, Clone, Object, Serialize, Deserialize, sqlx::FromRow)]
 pub struct OrderItem {
     pub id: Uuid,
+    #[oai(nullable)]
     pub variant_id: Option<Uuid>,
+    #[oai(nullable)]
     pub product_id: Option<Uuid>,
     pub product_name: String,
     pub variant_title: String,
+    #[oai(nullable)]
     pub sku: Option<String>,
     pub unit_price: i64,
     pub quantity: i32,
@@ -137,13 +140,16 @@ pub struct Order {
     pub number: i64,
     pub status: OrderStatus,
     pub email: String,
+    #[oai(nullable)]
     pub customer_id: Option<Uuid>,
     pub currency: String,
     /// Loaded after the row ([`load_order`]).
     #[sqlx(skip)]
     pub items: Vec<OrderItem>,
     pub subtotal: i64,
+    #[oai(nullable)]
     pub discount_id: Option<Uuid>,
+    #[oai(nullable)]
     pub discount_code: Option<String>,
     pub discount_total: i64,
     pub shipping_method_name: String,
@@ -157,14 +163,21 @@ pub struct Order {
     #[sqlx(json)]
     pub shipping_address: AddressInput,
     pub payment_method: String,
+    #[oai(nullable)]
     pub carrier: Option<String>,
+    #[oai(nullable)]
     pub tracking_number: Option<String>,
+    #[oai(nullable)]
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub paid_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub fulfilled_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub delivered_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 

@@ -38,6 +38,7 @@ pub struct OrderSummary {
     pub number: i64,
     pub status: OrderStatus,
     pub email: String,
+    #[oai(nullable)]
     pub customer_id: Option<Uuid>,
     pub currency: String,
     pub total: i64,
@@ -55,6 +56,7 @@ pub const SUMMARY_COLUMNS: &str = "o.id, o.number, o.status, o.email, o.customer
 pub struct OrderPage {
     pub items: Vec<OrderSummary>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -124,6 +126,7 @@ impl OrdersStoreApi {
         tenant: Data<&Tenant>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<OrderPage>, StoreOrderErrors> {
         let limit = page_limit(limit.0)?;

@@ -69,6 +69,7 @@ pub struct PaymentInput {
     /// `manual` or `test_card`.
     pub method: String,
     /// `test_card` only: the card number (only its last four digits are kept).
+    #[oai(nullable)]
     pub card_number: Option<String>,
 }
 

@@ -40,6 +40,7 @@ pub struct PlatformToken {
 #[derive(Debug, Object)]
 pub struct ShopPage {
     pub items: Vec<ShopRecord>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -53,6 +54,7 @@ pub struct ShopDetail {
     /// Tenant migration version of this build; `schema_version` below it means pending work.
     pub latest_schema_version: i64,
     /// Absent for purged shops.
+    #[oai(nullable)]
     pub usage: Option<ShopUsage>,
 }
 
@@ -65,6 +67,7 @@ pub struct ShopPlanUpdate {
 #[derive(Debug, Object)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -121,7 +124,7 @@ impl PlatformApi {
         /// `active`, `suspended`, `deleted` or `purged`.
         status: Query<Option<String>>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
     ) -> Result<Json<ShopPage>, PlatformListErrors> {
         let limit = page_limit(limit.0)?;
         if let Some(status) = status.0.as_deref()
@@ -266,7 +269,7 @@ impl PlatformApi {
         /// Only entries about this shop.
         shop_id: Query<Option<Uuid>>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u32>>,
     ) -> Result<Json<AuditPage>, PlatformListErrors> {
         let limit = page_limit(limit.0)?;
         let before: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;

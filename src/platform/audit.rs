@@ -13,11 +13,13 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// `platform_admin`, `cli` or `system`.
     pub actor_kind: String,
+    #[oai(nullable)]
     pub actor_id: Option<Uuid>,
     /// E-mail of the admin, or a description of the actor.
     pub actor_label: String,
     /// e.g. `shop.suspend`.
     pub action: String,
+    #[oai(nullable)]
     pub shop_id: Option<Uuid>,
     pub details: serde_json::Value,
 }

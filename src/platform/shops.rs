@@ -18,11 +18,14 @@ pub struct ShopRecord {
     pub status: String,
     pub plan: String,
     pub currency: String,
+    #[oai(nullable)]
     pub contact_email: Option<String>,
     /// Tenant migration version of the shop's schema.
     pub schema_version: i64,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub suspended_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
     #[oai(skip)]
     pub schema_name: String,

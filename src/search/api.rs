@@ -86,6 +86,7 @@ impl SearchApi {
         &self,
         tenant: Data<&Tenant>,
         /// Free text; may be empty to browse with filters.
+        #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
         /// Category slug (repeatable: any of them); includes subcategories.
         category: Query<Vec<String>>,
@@ -99,8 +100,10 @@ impl SearchApi {
         option: Query<Vec<String>>,
         sort: Query<Option<SearchSort>>,
         /// 1-based, default 1.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         page: Query<Option<u32>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         per_page: Query<Option<u32>>,
     ) -> Result<Json<SearchResponse>, SearchErrors> {
         let text = q.0.unwrap_or_default();
@@ -153,6 +156,7 @@ impl SearchApi {
         tenant: Data<&Tenant>,
         q: Query<String>,
         /// 1–10, default 10.
+        #[oai(validator(minimum(value = "0")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<Suggestion>>, SearchErrors> {
         let limit = usize::try_from(limit.0.unwrap_or(10).clamp(1, 10)).unwrap_or(10);

@@ -142,3 +142,107 @@ pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Re
     });
     Ok(response)
 }
+
+/// The methods each route answers, for the `Allow` header of a 405 (RFC 9110 §15.5.6): read
+/// once from the OpenAPI document plus the routes outside it, so no route can forget it.
+#[derive(Clone, Default)]
+pub struct AllowedMethods {
+    /// Path templates split into segments (`{id}` matches one segment, `*` the rest) and their
+    /// methods, `HEAD` included wherever `GET` is (poem answers it).
+    routes: Arc<Vec<(Vec<String>, Vec<String>)>>,
+}
+
+impl AllowedMethods {
+    /// From the OpenAPI document's `paths`, plus `extra` routes (template, methods).
+    pub fn from_spec(spec: &str, extra: &[(&str, &[&str])]) -> Self {
+        let mut routes: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        let mut add = |template: &str, methods: Vec<String>| {
+            let mut methods: Vec<String> = methods.into_iter().map(|m| m.to_uppercase()).collect();
+            if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                methods.push("HEAD".to_owned());
+            }
+            let segments = template.trim_matches('/').split('/').map(str::to_owned).collect();
+            routes.push((segments, methods));
+        };
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(spec)
+            && let Some(paths) = doc.get("paths").and_then(|p| p.as_object())
+        {
+            for (template, item) in paths {
+                let methods =
+                    item.as_object().map(|ops| ops.keys().cloned().collect()).unwrap_or_default();
+                add(template, methods);
+            }
+        }
+        for (template, methods) in extra {
+            add(template, methods.iter().map(|m| (*m).to_owned()).collect());
+        }
+        Self { routes: Arc::new(routes) }
+    }
+
+    /// The methods of the route `path` belongs to; of several matching templates, the one poem
+    /// routes to: a literal segment wins over a parameter at the first place they differ.
+    pub fn for_path(&self, path: &str) -> Option<String> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let matches = |segments: &[String]| -> Option<Vec<bool>> {
+            let mut literal = Vec::with_capacity(segments.len());
+            for (i, segment) in segments.iter().enumerate() {
+                if segment == "*" {
+                    return (i < parts.len()).then_some(literal);
+                }
+                let part = parts.get(i)?;
+                if segment.starts_with('{') && segment.ends_with('}') {
+                    if part.is_empty() {
+                        return None;
+                    }
+                    literal.push(false);
+                } else if segment == part {
+                    literal.push(true);
+                } else {
+                    return None;
+                }
+            }
+            (segments.len() == parts.len()).then_some(literal)
+        };
+        self.routes
+            .iter()
+            .filter_map(|(segments, methods)| matches(segments).map(|rank| (rank, methods)))
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, methods)| methods.join(", "))
+    }
+}
+
+impl<E: Endpoint> poem::Middleware<E> for AllowedMethods {
+    type Output = AllowHeaderEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        AllowHeaderEndpoint { inner: ep, allowed: self.clone() }
+    }
+}
+
+/// Adds `Allow` to every 405, in the one JSON error shape.
+pub struct AllowHeaderEndpoint<E> {
+    inner: E,
+    allowed: AllowedMethods,
+}
+
+impl<E: Endpoint> Endpoint for AllowHeaderEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path().to_owned();
+        let mut response = match self.inner.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(err) => into_json_response(err),
+        };
+        if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+            && !response.headers().contains_key(header::ALLOW)
+            && let Some(value) = self
+                .allowed
+                .for_path(&path)
+                .and_then(|methods| HeaderValue::from_str(&methods).ok())
+        {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        Ok(response)
+    }
+}

@@ -66,6 +66,16 @@ fn consumers(state: &AppState, self_url: String) -> anyhow::Result<Consumers> {
 /// The whole HTTP endpoint, middleware included.
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let api = openapi_service(&state);
+    let allowed = middleware::AllowedMethods::from_spec(
+        &api.spec(),
+        &[
+            ("/v1/objects/*", &["GET", "PUT"]),
+            ("/openapi.json", &["GET"]),
+            ("/healthz", &["GET"]),
+            ("/readyz", &["GET"]),
+            ("/docs", &["GET"]),
+        ],
+    );
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let mut route = Route::new();
@@ -78,6 +88,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .nest("/docs", docs)
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
+        .with(allowed)
         .with(TenantResolver {
             registry: state.tenants.clone(),
             base_domain: state.config.base_domain.clone(),

@@ -32,6 +32,7 @@ pub struct StoreShippingMethod {
     /// Flat rate in minor units of `currency`.
     pub price: i64,
     /// Free when the cart's subtotal (after discounts) is at least this; absent: never free.
+    #[oai(nullable)]
     pub free_above: Option<i64>,
     /// ISO 4217 code of the amounts: the shop's currency.
     pub currency: String,
@@ -152,6 +153,7 @@ impl ShippingStorefrontApi {
         &self,
         tenant: Data<&Tenant>,
         /// Only methods that ship to this ISO 3166-1 alpha-2 country.
+        #[oai(validator(pattern = "^[A-Za-z]{2}$"))]
         country: Query<Option<String>>,
     ) -> Result<Json<Vec<StoreShippingMethod>>, StorefrontListErrors> {
         let country = country.0.as_deref().map(|c| Country::parse("country", c)).transpose()?;

@@ -26,6 +26,7 @@ pub struct ShippingMethod {
     /// Flat rate in minor units of `currency`.
     pub price: i64,
     /// Free when the cart's subtotal (after discounts) is at least this; absent: never free.
+    #[oai(nullable)]
     pub free_above: Option<i64>,
     /// ISO 3166-1 alpha-2 codes it ships to; empty: everywhere.
     pub countries: Vec<String>,
@@ -44,10 +45,17 @@ pub struct ShippingMethod {
 #[derive(Debug, Object)]
 pub struct NewShippingMethod {
     /// 1–100 characters, e.g. "Standard (3–5 days)".
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: String,
     /// Flat rate in minor units, 0 or more.
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000000000000")))]
     pub price: i64,
     /// Free when the subtotal after discounts reaches this (minor units).
+    #[oai(nullable)]
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000000000000")))]
     pub free_above: Option<i64>,
     /// ISO 3166-1 alpha-2 codes it ships to (any case); empty or absent: everywhere.
     #[oai(default)]
@@ -65,13 +73,25 @@ fn default_true() -> bool {
 /// Absent fields keep their values.
 #[derive(Debug, Object)]
 pub struct ShippingMethodUpdate {
+    #[oai(nullable)]
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: Option<String>,
+    #[oai(nullable)]
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000000000000")))]
     pub price: Option<i64>,
     /// `null` removes the free-shipping threshold.
+    #[oai(nullable)]
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000000000000")))]
     pub free_above: MaybeUndefined<i64>,
     /// The complete new list; empty: everywhere.
+    #[oai(nullable)]
     pub countries: Option<Vec<String>>,
+    #[oai(nullable)]
     pub active: Option<bool>,
+    #[oai(nullable)]
     pub position: Option<i32>,
 }
 

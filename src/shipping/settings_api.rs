@@ -39,6 +39,7 @@ pub struct CheckoutSettings {
     /// for a caller allowed to change the shop's settings (`shop:write`).
     #[oai(skip_serializing_if_is_none)]
     #[sqlx(rename = "payment_secret")]
+    #[oai(nullable)]
     pub payment_callback_secret: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
@@ -54,9 +55,14 @@ impl CheckoutSettings {
 #[derive(Debug, Object)]
 pub struct CheckoutSettingsUpdate {
     /// 0–10000 basis points.
+    #[oai(nullable)]
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub tax_rate_bp: Option<i32>,
+    #[oai(nullable)]
     pub prices_include_tax: Option<bool>,
     /// 0–1,000,000 units.
+    #[oai(nullable)]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
     pub low_stock_threshold: Option<i32>,
 }
 

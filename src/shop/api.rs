@@ -25,6 +25,7 @@ pub struct ShopSettings {
     pub name: String,
     /// ISO 4217 code of the shop's prices.
     pub currency: String,
+    #[oai(nullable)]
     pub contact_email: Option<String>,
     pub plan: String,
     /// The shop's storefront URL on the platform's domain.
@@ -35,9 +36,16 @@ pub struct ShopSettings {
 
 #[derive(Debug, Object)]
 pub struct ShopSettingsUpdate {
+    #[oai(nullable)]
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: Option<String>,
     /// Changing it does not convert existing prices.
+    #[oai(nullable)]
     pub currency: Option<String>,
+    #[oai(nullable)]
     pub contact_email: Option<String>,
 }
 

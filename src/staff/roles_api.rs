@@ -34,6 +34,7 @@ pub struct Role {
 #[derive(Debug, Object)]
 pub struct NewRole {
     /// 2–40 characters: lowercase letters, digits, `-` and `_`, starting with a letter.
+    #[oai(validator(pattern = r"^\s*[a-z][a-z0-9_-]{1,39}\s*$"))]
     pub name: String,
     #[oai(default)]
     pub description: String,

@@ -48,7 +48,13 @@ pub struct NewStaffMember {
 
 #[derive(Debug, Object)]
 pub struct StaffUpdate {
+    #[oai(nullable)]
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub role: Option<String>,
 }
 

@@ -26,6 +26,7 @@ pub struct WebhooksAdminApi {
 pub struct WebhookEndpointPage {
     pub items: Vec<WebhookEndpoint>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -36,8 +37,10 @@ pub struct NewWebhookEndpoint {
     /// Event kinds to deliver: `order.created`, `order.paid`, `order.fulfilled`,
     /// `order.delivered`, `order.cancelled`, `order.refunded`, `product.created`,
     /// `product.updated`, `product.deleted`, `inventory.low`, or `*` for all.
+    #[oai(validator(min_items = 1))]
     pub events: Vec<String>,
     /// Up to 500 characters.
+    #[oai(nullable)]
     pub description: Option<String>,
 }
 
@@ -52,13 +55,19 @@ pub struct WebhookEndpointWithSecret {
 
 #[derive(Debug, Object)]
 pub struct WebhookEndpointUpdate {
+    #[oai(nullable)]
     pub url: Option<String>,
+    #[oai(nullable)]
+    #[oai(validator(min_items = 1))]
     pub events: Option<Vec<String>>,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// `false` stops deliveries to it; queued ones are dead-lettered unsent.
+    #[oai(nullable)]
     pub active: Option<bool>,
     /// `true` makes a new secret, returned once in `secret`; deliveries are signed with both
     /// the new and the old secret for 24 hours.
+    #[oai(nullable)]
     pub rotate_secret: Option<bool>,
 }
 
@@ -68,6 +77,7 @@ pub struct WebhookEndpointChanged {
     pub endpoint: WebhookEndpoint,
     /// The new secret, when `rotate_secret` was `true`; shown once.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub secret: Option<String>,
 }
 
@@ -76,6 +86,7 @@ pub struct DeliveryPage {
     /// Newest first. Delivered ones are kept 7 days; failed ones until the endpoint is deleted.
     pub items: Vec<Delivery>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -114,6 +125,7 @@ impl WebhooksAdminApi {
         tenant: Data<&Tenant>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<WebhookEndpointPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksRead).await?;
@@ -237,6 +249,7 @@ impl WebhooksAdminApi {
         id: Path<Uuid>,
         cursor: Query<Option<String>>,
         /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<DeliveryPage>, ShopListErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::WebhooksRead).await?;

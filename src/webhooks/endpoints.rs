@@ -211,8 +211,10 @@ pub struct DeliveryAttempt {
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
     /// The receiver's HTTP status; absent when there was no response.
+    #[oai(nullable)]
     pub status_code: Option<i32>,
     /// Why it failed (`HTTP 500`, `timed out after 10 s`, a connection error); absent on 2xx.
+    #[oai(nullable)]
     pub error: Option<String>,
 }
 
@@ -231,10 +233,14 @@ pub struct Delivery {
     /// Attempts started so far (including one under way).
     pub attempt_count: i32,
     /// When it is tried next (pending and retrying deliveries).
+    #[oai(nullable)]
     pub next_retry_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub delivered_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub failed_at: Option<DateTime<Utc>>,
     /// The last failure's reason.
+    #[oai(nullable)]
     pub last_error: Option<String>,
     /// Oldest first.
     pub attempts: Vec<DeliveryAttempt>,

@@ -4,10 +4,14 @@ mod common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+
+/// How long a change made by the CLI may take to reach the running server (NOTIFY).
+const WAIT: Duration = Duration::from_secs(5);
 
 fn shopfleet(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shopfleet"));
@@ -69,8 +73,13 @@ async fn a_shop_created_on_the_command_line_is_served_migrated_suspended_and_pur
     );
 
     stdout(&shopfleet(&["shop", "suspend", &slug], &[], None));
-    let (status, err) =
-        read(app.shop(Method::GET, &slug, "/v1/store/products").send().await.unwrap()).await;
+    // The server hears of it through NOTIFY, a moment after the command's commit.
+    let (status, err) = eventually("the suspension to reach the server", WAIT, || async {
+        let (status, err) =
+            read(app.shop(Method::GET, &slug, "/v1/store/products").send().await.unwrap()).await;
+        (status != StatusCode::OK).then_some((status, err))
+    })
+    .await;
     assert_error(status, &err, StatusCode::FORBIDDEN, "shop_suspended");
     let (actor, action): (String, String) = sqlx::query_as(
         "select actor_kind, action from platform.audit_log where shop_id = (select id from platform.shops where slug = $1) order by id desc limit 1",

@@ -13,8 +13,7 @@ mod storefront_api;
 mod validation;
 
 pub use categories_api::CategoriesAdminApi;
-pub use products::{
-    NewProduct, NewVariant, ProductOption, ProductStatus, create_product, stock_moved,
-};
+pub use products::{NewProduct, ProductStatus, create_product, stock_moved};
 pub use products_api::ProductsAdminApi;
 pub use storefront_api::StorefrontApi;
+pub use validation::{NewVariant, ProductOption};

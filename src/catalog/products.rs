@@ -17,8 +17,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::categories;
-use super::validation::{CleanVariant, dedup_categories, validate_options, validate_variants};
-pub use super::validation::{NewVariant, ProductOption};
+use super::validation::{
+    CleanVariant, NewVariant, ProductOption, dedup_categories, validate_options, validate_variants,
+};
 use crate::error::{AppError, AppResult, OnConstraint, mapped_error};
 use crate::events;
 use crate::search::document::refresh_search_vector;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::categories;
-use super::products::{self, ProductKey, ProductOption};
+use super::products::{self, ProductKey};
+use super::validation::ProductOption;
 use crate::error::{AppError, AppResult, StorefrontErrors, StorefrontListErrors};
 use crate::media::{self, StoreImage};
 use crate::state::AppState;

@@ -18,8 +18,8 @@ python3 scripts/module-deps.py
 
 start_postgres "$STATE_DIR/test-pg" "$TEST_PG_PORT"
 # Fresh databases per run; shop roles are cluster-wide, so drop those of earlier runs too. The
-# harness (tests/common) creates the databases of configurations that need their own, as the
-# cluster's superuser, whose password exists on this private test cluster only.
+# harness (tests/common) gives each test process databases of its own, made as the cluster's
+# superuser, whose password exists on this private test cluster only.
 for db in $(pg_super -tAc "select datname from pg_database where datname like 'shopfleet\_test%'"); do
   pg_super -c "drop database if exists \"$db\" with (force)" >/dev/null
 done
@@ -28,7 +28,6 @@ pg_super -c "do \$\$ declare r record; begin
       execute format('drop role %I', r.rolname);
     end loop; end \$\$;" >/dev/null
 pg_super -c "alter role postgres password 'postgres'" >/dev/null
-ensure_database shopfleet_test
 export TEST_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test"
 export TEST_ADMIN_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$TEST_PG_PORT/postgres"
 

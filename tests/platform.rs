@@ -34,11 +34,13 @@ async fn platform_admins_list_and_inspect_shops_with_usage() {
     assert_eq!(detail["schema_version"], detail["latest_schema_version"]);
     assert_eq!(detail["status"], "active");
 
+    // A second shop, so that one shop per page leaves a next page.
+    app.signup("admin-list-2").await;
     let (status, page) =
         app.as_admin(&admin, Method::GET, "/v1/platform/shops?status=active&limit=1", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    assert!(page["next_cursor"].is_string());
+    assert!(page["next_cursor"].is_string(), "{page}");
     let (status, err) =
         app.as_admin(&admin, Method::GET, "/v1/platform/shops?status=sleeping", None).await;
     assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");

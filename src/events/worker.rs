@@ -9,7 +9,8 @@
 //! lease (short transaction), run the consumers with no transaction open, then record each
 //! outcome (short transaction). Each consumer gets its own rows as one batch (consumers run
 //! side by side, each in row order) and retries with its own policy; after `max_attempts` a
-//! row is dead-lettered. Afterwards the shop's next retry time goes to `outbox_schedule`.
+//! row is dead-lettered. Afterwards the shop's next due time (a retry, or the end of a lease
+//! held by a worker that died) goes to `outbox_schedule`.
 //!
 //! Housekeeping: once an hour, shop by shop, processed rows past their retention are deleted
 //! and every registered [`Housekeeping`] task runs.
@@ -130,7 +131,12 @@ pub async fn process_shop(
     };
     let rows = claim(pool, &tenant).await?;
     if rows.is_empty() {
-        // Nothing due; rows waiting for a retry are already in the schedule.
+        // Nothing due. Rows leased by a worker that then died are due when their lease runs
+        // out: put that time in the schedule, as the worker would have after its batch.
+        let mut tx = TenantTx::begin(pool, &tenant).await?;
+        let next = next_due(&mut tx).await?;
+        tx.commit().await?;
+        schedule(pool, shop, next).await?;
         return Ok(false);
     }
     let (outcomes, records) = handle(consumers, &tenant, &rows).await;
@@ -143,13 +149,20 @@ pub async fn process_shop(
     for extra in records {
         extra.write(&mut tx).await?;
     }
-    let next: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select min(greatest(available_at, coalesce(locked_until, available_at))) from outbox where processed_at is null and dead_at is null")
-            .fetch_one(&mut *tx)
-            .await?;
+    let next = next_due(&mut tx).await?;
     tx.commit().await?;
     schedule(pool, shop, next).await?;
     Ok(rows.len() as i64 == BATCH)
+}
+
+/// When the shop's next unprocessed row is due: its retry time, or the end of its lease.
+async fn next_due(tx: &mut TenantTx) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar(
+        "select min(greatest(available_at, coalesce(locked_until, available_at))) from outbox \
+         where processed_at is null and dead_at is null",
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Claims up to [`BATCH`] due rows under a lease (a short transaction), in id (commit) order.

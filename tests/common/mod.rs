@@ -1,7 +1,9 @@
 //! Test harness: starts the real application on port 0 against the real PostgreSQL started by
-//! `scripts/test.sh` (`TEST_DATABASE_URL`), exactly as `serve` does. Each test makes its own
-//! shops with random slugs, so tests run in parallel on one database; servers configured
-//! differently get a database of their own from the harness ([`database_url_for`]).
+//! `scripts/test.sh` (`TEST_DATABASE_URL`), exactly as `serve` does. Each test process (nextest
+//! runs one per test) gets databases of its own ([`database_url_for`]): every server runs an
+//! outbox worker that may deliver any shop's events of its database, and a worker in a process
+//! that ends mid-batch leaves its leased rows waiting for their lease to run out. Tests that
+//! start several servers in one process (several instances) share the process's database.
 #![allow(dead_code)]
 
 pub mod commerce;
@@ -23,19 +25,25 @@ use sqlx::postgres::PgPoolOptions;
 pub const BASE_DOMAIN: &str = "shops.test";
 pub const PASSWORD: &str = "correct-horse-battery";
 
-pub fn database_url() -> String {
+/// The test cluster's URL as `scripts/test.sh` exports it; only its host, port and user are used.
+fn cluster_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
         .expect("TEST_DATABASE_URL is not set: run the tests through scripts/test.sh")
 }
 
-/// The URL of a database of its own, `shopfleet_test_<name>`, for servers configured
-/// differently from the default: every server runs an outbox worker, and any worker may deliver
-/// any shop's events of its database (LISTEN is database-wide). [`TestApp::spawn_with`] creates
-/// it on first use ([`ensure_database`]).
+/// This test process's default database, `shopfleet_test_p<pid>` (made by
+/// [`TestApp::spawn`] or [`pool`] on first use).
+pub fn database_url() -> String {
+    database_url_for("default")
+}
+
+/// The URL of this process's database `name`, `shopfleet_test_<name>_p<pid>`, for servers
+/// configured differently from the default. [`TestApp::spawn_with`] creates it on first use
+/// ([`ensure_database`]); `scripts/test.sh` drops them all at the start of the next run.
 pub fn database_url_for(name: &str) -> String {
-    let mut url = url::Url::parse(&database_url()).expect("TEST_DATABASE_URL is a URL");
-    url.set_path(&format!("shopfleet_test_{name}"));
+    let mut url = url::Url::parse(&cluster_url()).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("shopfleet_test_{name}_p{}", std::process::id()));
     url.to_string()
 }
 
@@ -110,6 +118,7 @@ pub fn server_config() -> ServerConfig {
 }
 
 pub async fn pool() -> PgPool {
+    ensure_database(&database_url()).await;
     PgPoolOptions::new()
         .max_connections(5)
         .connect(&database_url())

@@ -4,8 +4,8 @@
 //! One database is one deployment, with one store: every server on a database runs an outbox
 //! worker, and any of them may delete the objects of any shop there. So the servers on the
 //! main test database all use the local store's shared directory (`server_config`), and the
-//! servers with the S3 store use a database of their own (`shopfleet_test_s3`) and one
-//! shared bucket. The store suite (no server, no outbox) makes a bucket per test.
+//! servers with the S3 store use a database of their own (`shopfleet_test_s3_p<pid>`) and
+//! one shared bucket. The store suite (no server, no outbox) makes a bucket per test.
 
 use std::sync::Arc;
 

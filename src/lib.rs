@@ -31,6 +31,7 @@ pub mod signup;
 pub mod staff;
 pub mod state;
 pub mod storage;
+pub mod storefront;
 pub mod tenancy;
 pub mod values;
 pub mod webhooks;

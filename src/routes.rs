@@ -20,7 +20,10 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         sessions::CustomerAuthApi { state: state.clone() },
         staff::StaffApi { state: state.clone() },
         staff::RolesApi { state: state.clone() },
-        shop::ShopApi { state: state.clone() },
+        (
+            shop::ShopApi { state: state.clone() },
+            shop::StorefrontSettingsApi { state: state.clone() },
+        ),
         customers::CustomerAccountApi { state: state.clone() },
         platform::PlatformApi { state: state.clone() },
     );

@@ -13,7 +13,7 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::{CART_TOKEN_HEADER, Cart, CartRow, MAX_LINE_QUANTITY, MAX_LINES, Shopper};
+use super::{CART_TOKEN_HEADER, Cart, CartRow, Shopper};
 use crate::auth::principal::ShopperAuth;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
@@ -81,18 +81,6 @@ fn shopper(auth: &ShopperAuth, req: &Request, token: Option<&str>) -> AppResult<
             )),
         },
     }
-}
-
-fn check_quantity(quantity: i32) -> AppResult<()> {
-    if (1..=MAX_LINE_QUANTITY).contains(&quantity) {
-        Ok(())
-    } else {
-        Err(AppError::validation("quantity", format!("must be between 1 and {MAX_LINE_QUANTITY}")))
-    }
-}
-
-fn insufficient_stock(stock: i32) -> AppError {
-    AppError::conflict("insufficient_stock", format!("only {stock} in stock"))
 }
 
 #[OpenApi(prefix_path = "/v1/store", tag = "crate::openapi_tags::Tag::Cart")]
@@ -192,51 +180,10 @@ impl CartApi {
         body: Json<AddItem>,
     ) -> Result<Json<Cart>, CartErrors> {
         let shopper = shopper(&auth, req, cart_token.0.as_deref())?;
-        check_quantity(body.quantity)?;
+        super::changes::check_quantity(body.quantity)?;
         let AddItem { variant_id, quantity } = body.0;
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), move |tx, cart| {
-            Box::pin(async move {
-                let variant: Option<(i64, i32)> = sqlx::query_as(
-                    "select v.price, v.stock from variants v join products p on p.id = v.product_id \
-                     where v.id = $1 and p.status = 'active'",
-                )
-                .bind(variant_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-                let (price, stock) =
-                    variant.ok_or_else(|| AppError::not_found("variant_not_found", "no variant on sale has this id"))?;
-                let existing: Option<i32> = sqlx::query_scalar("select quantity from cart_items where cart_id = $1 and variant_id = $2")
-                    .bind(cart.id)
-                    .bind(variant_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                if existing.is_none() {
-                    let lines: i64 = sqlx::query_scalar("select count(*) from cart_items where cart_id = $1")
-                        .bind(cart.id)
-                        .fetch_one(&mut **tx)
-                        .await?;
-                    if lines >= MAX_LINES {
-                        return Err(AppError::unprocessable("cart_full", format!("a cart holds at most {MAX_LINES} different items")));
-                    }
-                }
-                let total = existing.unwrap_or(0).saturating_add(quantity);
-                check_quantity(total)?;
-                if total > stock {
-                    return Err(insufficient_stock(stock));
-                }
-                sqlx::query(
-                    "insert into cart_items (id, cart_id, variant_id, quantity, seen_price) values ($1, $2, $3, $4, $5) \
-                     on conflict (cart_id, variant_id) do update set quantity = excluded.quantity, seen_price = excluded.seen_price",
-                )
-                .bind(Uuid::now_v7())
-                .bind(cart.id)
-                .bind(variant_id)
-                .bind(total)
-                .bind(price)
-                .execute(&mut **tx)
-                .await?;
-                super::touch(tx, cart.id).await
-            })
+            Box::pin(async move { super::changes::add_item(tx, cart, variant_id, quantity).await })
         })
         .await
     }
@@ -253,30 +200,10 @@ impl CartApi {
         body: Json<ChangeItem>,
     ) -> Result<Json<Cart>, CartErrors> {
         let shopper = shopper(&auth, req, cart_token.0.as_deref())?;
-        check_quantity(body.quantity)?;
+        super::changes::check_quantity(body.quantity)?;
         let (line, quantity) = (id.0, body.0.quantity);
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), move |tx, cart| {
-            Box::pin(async move {
-                let stock: Option<Option<i32>> = sqlx::query_scalar(
-                    "select v.stock from cart_items ci left join variants v on v.id = ci.variant_id \
-                     where ci.id = $1 and ci.cart_id = $2",
-                )
-                .bind(line)
-                .bind(cart.id)
-                .fetch_optional(&mut **tx)
-                .await?;
-                let stock = stock.ok_or_else(line_not_found)?.unwrap_or(0);
-                if quantity > stock {
-                    return Err(insufficient_stock(stock));
-                }
-                sqlx::query("update cart_items set quantity = $3 where id = $1 and cart_id = $2")
-                    .bind(line)
-                    .bind(cart.id)
-                    .bind(quantity)
-                    .execute(&mut **tx)
-                    .await?;
-                super::touch(tx, cart.id).await
-            })
+            Box::pin(async move { super::changes::set_quantity(tx, cart, line, quantity).await })
         })
         .await
     }
@@ -294,17 +221,7 @@ impl CartApi {
         let shopper = shopper(&auth, req, cart_token.0.as_deref())?;
         let line = id.0;
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), move |tx, cart| {
-            Box::pin(async move {
-                let removed = sqlx::query("delete from cart_items where id = $1 and cart_id = $2")
-                    .bind(line)
-                    .bind(cart.id)
-                    .execute(&mut **tx)
-                    .await?;
-                if removed.rows_affected() == 0 {
-                    return Err(line_not_found());
-                }
-                super::touch(tx, cart.id).await
-            })
+            Box::pin(async move { super::changes::remove_line(tx, cart, line).await })
         })
         .await
     }
@@ -329,21 +246,7 @@ impl CartApi {
             return Err(AppError::validation("code", "must be 1–64 characters").into());
         }
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), move |tx, cart| {
-            Box::pin(async move {
-                let lines = super::load_lines(tx, cart.id).await?;
-                let check = super::discount::check(tx, Some(&code), &lines, cart.customer_id, None)
-                    .await?
-                    .into_result()?;
-                let code = check.applied.map_or(code, |d| d.code);
-                sqlx::query(
-                    "update carts set discount_code = $2, updated_at = now() where id = $1",
-                )
-                .bind(cart.id)
-                .bind(code)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
-            })
+            Box::pin(async move { super::changes::apply_discount(tx, cart, &code).await })
         })
         .await
     }
@@ -359,22 +262,10 @@ impl CartApi {
     ) -> Result<Json<Cart>, CartErrors> {
         let shopper = shopper(&auth, req, cart_token.0.as_deref())?;
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), |tx, cart| {
-            Box::pin(async move {
-                sqlx::query(
-                    "update carts set discount_code = null, updated_at = now() where id = $1",
-                )
-                .bind(cart.id)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
-            })
+            Box::pin(async move { super::changes::remove_discount(tx, cart).await })
         })
         .await
     }
-}
-
-fn line_not_found() -> AppError {
-    AppError::not_found("cart_item_not_found", "this cart has no such line")
 }
 
 type Change<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;

@@ -13,6 +13,7 @@
 //! the hourly cleanup deletes them.
 
 pub mod api;
+pub mod changes;
 pub mod discount;
 
 use std::collections::HashSet;
@@ -155,6 +156,35 @@ async fn find_guest_cart(conn: &mut PgConnection, token: &str) -> AppResult<Opti
     .bind(GUEST_CART_DAYS)
     .fetch_optional(conn)
     .await?)
+}
+
+/// Units in the shopper's active cart (0 without one), for the storefront's header. Reads
+/// without locking or creating anything.
+pub async fn item_count(
+    conn: &mut PgConnection,
+    customer: Option<Uuid>,
+    guest_token: Option<&str>,
+) -> AppResult<i64> {
+    let count: Option<i64> = match (customer, guest_token) {
+        (Some(customer), _) => sqlx::query_scalar(
+            "select coalesce(sum(ci.quantity), 0)::bigint from carts c join cart_items ci on ci.cart_id = c.id \
+             where c.customer_id = $1 and c.status = 'active'",
+        )
+        .bind(customer)
+        .fetch_optional(conn)
+        .await?,
+        (None, Some(token)) => sqlx::query_scalar(
+            "select coalesce(sum(ci.quantity), 0)::bigint from carts c join cart_items ci on ci.cart_id = c.id \
+             where c.token_hash = $1 and c.status = 'active' and c.customer_id is null \
+             and c.updated_at > now() - make_interval(days => $2)",
+        )
+        .bind(secret_token_hash(token))
+        .bind(GUEST_CART_DAYS)
+        .fetch_optional(conn)
+        .await?,
+        (None, None) => None,
+    };
+    Ok(count.unwrap_or(0))
 }
 
 /// How often [`customer_cart`] looks again for a cart that a concurrent checkout retired.

@@ -5,10 +5,11 @@
 //!
 //! Rule: every function here takes the connection of a `TenantTx`; nothing names a schema.
 
-mod categories;
+pub mod categories;
 mod categories_api;
 mod products;
 mod products_api;
+pub mod storefront;
 mod storefront_api;
 mod validation;
 

@@ -1,124 +1,22 @@
 //! The storefront catalog: `GET /v1/store/products`, `GET /v1/store/products/{slug}`,
-//! `GET /v1/store/categories`. Public (no token), active products only.
+//! `GET /v1/store/categories`. Public (no token), active products only; the reading itself is
+//! `catalog::storefront`, shared with the HTML pages.
 
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Enum, Object, OpenApi};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use super::categories;
-use super::products::{self, ProductKey};
-use super::validation::ProductOption;
-use crate::error::{AppError, AppResult, StorefrontErrors, StorefrontListErrors};
-use crate::media::{self, StoreImage};
+use super::storefront::{
+    self, StoreCategory, StoreFilter, StoreProduct, StoreProductPage, StoreSort,
+};
+use crate::error::{StorefrontErrors, StorefrontListErrors};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
+use crate::values::page_limit;
 
 pub struct StorefrontApi {
     pub state: AppState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum StoreSort {
-    /// Newest first (default).
-    Newest,
-    /// Cheapest first, by lowest variant price.
-    PriceAsc,
-    /// Most expensive first, by lowest variant price.
-    PriceDesc,
-    /// Alphabetical.
-    Name,
-}
-
-/// Where the previous page stopped, in the sort's own key.
-#[derive(Debug, Serialize, Deserialize)]
-enum StoreCursor {
-    Newest(Uuid),
-    Price(i64, Uuid),
-    Name(String, Uuid),
-}
-
-#[derive(Debug, Object, sqlx::FromRow)]
-pub struct StoreProductSummary {
-    pub id: Uuid,
-    pub name: String,
-    pub slug: String,
-    /// Lowest variant price, minor units.
-    pub price_min: i64,
-    /// Highest variant price, minor units.
-    pub price_max: i64,
-    /// Highest "compare at" price among variants, for a struck-through price.
-    #[oai(nullable)]
-    pub compare_at_price: Option<i64>,
-    /// Some variant has stock.
-    pub in_stock: bool,
-    /// The database's lowercase of the name: the key of the `name` sort's cursor.
-    #[oai(skip)]
-    pub sort_name: String,
-    /// The product's primary image; absent when it has none.
-    #[sqlx(skip)]
-    #[oai(nullable)]
-    pub image: Option<StoreImage>,
-}
-
-#[derive(Debug, Object)]
-pub struct StoreProductPage {
-    pub items: Vec<StoreProductSummary>,
-    pub currency: String,
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Object)]
-pub struct StoreVariant {
-    pub id: Uuid,
-    pub title: String,
-    pub price: i64,
-    #[oai(nullable)]
-    pub compare_at_price: Option<i64>,
-    pub option_values: Vec<String>,
-    /// In stock now.
-    pub available: bool,
-}
-
-#[derive(Debug, Object, sqlx::FromRow)]
-pub struct CategoryRef {
-    pub id: Uuid,
-    pub name: String,
-    pub slug: String,
-}
-
-#[derive(Debug, Object)]
-pub struct StoreProduct {
-    pub id: Uuid,
-    pub name: String,
-    pub slug: String,
-    pub description: String,
-    pub options: Vec<ProductOption>,
-    pub variants: Vec<StoreVariant>,
-    pub categories: Vec<CategoryRef>,
-    pub price_min: i64,
-    pub price_max: i64,
-    pub currency: String,
-    pub in_stock: bool,
-    /// The product's images, the primary one first, then in the shop's order.
-    pub images: Vec<StoreImage>,
-}
-
-#[derive(Debug, Object)]
-pub struct StoreCategory {
-    pub id: Uuid,
-    #[oai(nullable)]
-    pub parent_id: Option<Uuid>,
-    pub name: String,
-    pub slug: String,
-    pub description: String,
-    /// 0 for top-level categories; the list is in tree order (each parent before its children).
-    pub depth: u32,
 }
 
 #[OpenApi(prefix_path = "/v1/store", tag = "crate::openapi_tags::Tag::Storefront")]
@@ -150,7 +48,10 @@ impl StorefrontApi {
             cursor: cursor.0,
             limit: page_limit(limit.0)?,
         };
-        Ok(Json(self.browse(&tenant, filter).await?))
+        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+        let page = storefront::browse(&mut tx, &filter).await?;
+        tx.commit().await?;
+        Ok(Json(page.finish(self.state.store.as_ref(), tenant.id, &tenant.currency).await?))
     }
 
     /// One active product by its slug
@@ -161,44 +62,11 @@ impl StorefrontApi {
         slug: Path<String>,
     ) -> Result<Json<StoreProduct>, StorefrontErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let product =
-            products::load_product(&mut tx, ProductKey::ActiveSlug(&slug.0), &tenant.currency)
-                .await?;
-        let categories: Vec<CategoryRef> = sqlx::query_as(
-            "select c.id, c.name, c.slug from categories c join product_categories pc on pc.category_id = c.id \
-             where pc.product_id = $1 order by c.position, c.name",
-        )
-        .bind(product.id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let images = media::product_images(&mut tx, product.id).await?;
+        let (mut product, images) = storefront::product(&mut tx, &slug.0, &tenant.currency).await?;
         tx.commit().await?;
         let images = images.into_urls(self.state.store.as_ref(), tenant.id).await?;
-        Ok(Json(StoreProduct {
-            images: images.into_iter().map(|(_, image)| image).collect(),
-            id: product.id,
-            name: product.name,
-            slug: product.slug,
-            description: product.description,
-            options: product.options,
-            in_stock: product.total_stock > 0,
-            variants: product
-                .variants
-                .into_iter()
-                .map(|v| StoreVariant {
-                    id: v.id,
-                    title: v.title,
-                    price: v.price,
-                    compare_at_price: v.compare_at_price,
-                    option_values: v.option_values,
-                    available: v.stock > 0,
-                })
-                .collect(),
-            categories,
-            price_min: product.price_min,
-            price_max: product.price_max,
-            currency: product.currency,
-        }))
+        product.images = images.into_iter().map(|(_, image)| image).collect();
+        Ok(Json(product))
     }
 
     /// The shop's categories, in tree order
@@ -208,147 +76,8 @@ impl StorefrontApi {
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<StoreCategory>>, StorefrontErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let all = categories::list(&mut tx).await?;
+        let tree = storefront::category_tree(&mut tx).await?;
         tx.commit().await?;
-        Ok(Json(tree_order(all)))
+        Ok(Json(tree))
     }
-}
-
-struct StoreFilter {
-    category: Option<String>,
-    min_price: Option<i64>,
-    max_price: Option<i64>,
-    sort: StoreSort,
-    cursor: Option<String>,
-    limit: i64,
-}
-
-impl StorefrontApi {
-    async fn browse(&self, tenant: &Tenant, filter: StoreFilter) -> AppResult<StoreProductPage> {
-        if filter.min_price.is_some_and(|p| p < 0) {
-            return Err(AppError::validation("min_price", "must not be negative"));
-        }
-        if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)
-            && min > max
-        {
-            return Err(AppError::validation("max_price", "must not be below min_price"));
-        }
-        let cursor: Option<StoreCursor> =
-            filter.cursor.as_deref().map(decode_cursor).transpose()?;
-        let (keyset, order) = match filter.sort {
-            StoreSort::Newest => ("($4::uuid is null or p.id < $4)", "p.id desc"),
-            StoreSort::PriceAsc => (
-                "($5::bigint is null or (p.price_min, p.id) > ($5, $4::uuid))",
-                "p.price_min, p.id",
-            ),
-            StoreSort::PriceDesc => (
-                "($5::bigint is null or (p.price_min, p.id) < ($5, $4::uuid))",
-                "p.price_min desc, p.id desc",
-            ),
-            StoreSort::Name => (
-                "($6::text is null or (lower(p.name), p.id) > ($6, $4::uuid))",
-                "lower(p.name), p.id",
-            ),
-        };
-        let (after_id, after_price, after_name) = match (filter.sort, cursor) {
-            (_, None) => (None, None, None),
-            (StoreSort::Newest, Some(StoreCursor::Newest(id))) => (Some(id), None, None),
-            (StoreSort::PriceAsc | StoreSort::PriceDesc, Some(StoreCursor::Price(price, id))) => {
-                (Some(id), Some(price), None)
-            }
-            (StoreSort::Name, Some(StoreCursor::Name(name, id))) => (Some(id), None, Some(name)),
-            _ => {
-                return Err(AppError::bad_request(
-                    "invalid_cursor",
-                    "the cursor belongs to another sort order",
-                ));
-            }
-        };
-        let sql = format!(
-            "with recursive scope (id, depth) as ( \
-                 select id, 1 from categories where slug = $1 \
-                 union all select c.id, s.depth + 1 from categories c join scope s on c.parent_id = s.id \
-                     where s.depth < {max_depth}) \
-             select p.id, p.name, p.slug, p.price_min, p.price_max, p.total_stock > 0 as in_stock, lower(p.name) as sort_name, \
-                 p.compare_at_max as compare_at_price \
-             from products p \
-             where p.status = 'active' \
-               and ($1::text is null or exists (select 1 from product_categories pc \
-                    where pc.product_id = p.id and pc.category_id in (select id from scope))) \
-               and ($2::bigint is null or p.price_min >= $2) \
-               and ($3::bigint is null or p.price_min <= $3) \
-               and {keyset} \
-             order by {order} limit $7",
-            max_depth = categories::MAX_DEPTH,
-        );
-
-        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
-        if let Some(slug) = &filter.category {
-            let exists: bool =
-                sqlx::query_scalar("select exists (select 1 from categories where slug = $1)")
-                    .bind(slug)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if !exists {
-                return Err(categories::not_found());
-            }
-        }
-        let mut items: Vec<StoreProductSummary> = sqlx::query_as(&sql)
-            .bind(&filter.category)
-            .bind(filter.min_price)
-            .bind(filter.max_price)
-            .bind(after_id)
-            .bind(after_price)
-            .bind(after_name)
-            .bind(filter.limit + 1)
-            .fetch_all(&mut *tx)
-            .await?;
-        // The page's primary images in one query, not one per product.
-        let ids: Vec<Uuid> = items.iter().map(|item| item.id).collect();
-        let images = media::primary_images(&mut tx, &ids).await?;
-        tx.commit().await?;
-        let mut images = images.into_map(self.state.store.as_ref(), tenant.id).await?;
-        for item in &mut items {
-            item.image = images.remove(&item.id);
-        }
-
-        let next_cursor = next_page(&mut items, filter.limit).map(|last| {
-            encode_cursor(&match filter.sort {
-                StoreSort::Newest => StoreCursor::Newest(last.id),
-                StoreSort::PriceAsc | StoreSort::PriceDesc => {
-                    StoreCursor::Price(last.price_min, last.id)
-                }
-                StoreSort::Name => StoreCursor::Name(last.sort_name.clone(), last.id),
-            })
-        });
-        Ok(StoreProductPage { items, currency: tenant.currency.clone(), next_cursor })
-    }
-}
-
-/// Orders a flat category list so that each parent comes before its children, siblings by
-/// position then name.
-fn tree_order(all: Vec<categories::Category>) -> Vec<StoreCategory> {
-    fn visit(
-        parent: Option<Uuid>,
-        depth: u32,
-        all: &[categories::Category],
-        out: &mut Vec<StoreCategory>,
-    ) {
-        for c in all.iter().filter(|c| c.parent_id == parent) {
-            out.push(StoreCategory {
-                id: c.id,
-                parent_id: c.parent_id,
-                name: c.name.clone(),
-                slug: c.slug.clone(),
-                description: c.description.clone(),
-                depth,
-            });
-            if depth < 64 {
-                visit(Some(c.id), depth + 1, all, out);
-            }
-        }
-    }
-    let mut out = Vec::with_capacity(all.len());
-    visit(None, 0, &all, &mut out);
-    out
 }

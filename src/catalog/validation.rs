@@ -19,7 +19,7 @@ pub struct ProductOption {
 }
 
 /// A variant as written by the admin API; `id` names an existing variant to update.
-#[derive(Debug, Clone, Object)]
+#[derive(serde::Serialize, Debug, Clone, Object)]
 pub struct NewVariant {
     /// Present to update an existing variant of this product; absent to add one.
     #[oai(nullable)]

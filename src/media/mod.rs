@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 pub use deletion::{ObjectDeleter, ObjectDeletion};
 pub use media_api::MediaAdminApi;
-pub use storefront::{StoreImage, primary_images, product_images, storage_bytes};
+pub use storefront::{ImageRows, StoreImage, primary_images, product_images, storage_bytes};
 pub use uploads_api::MediaUploadsApi;
 
 use crate::error::{AppError, AppResult};

@@ -111,7 +111,7 @@ pub struct SearchQuery {
     pub per_page: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Object, serde::Deserialize)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Object, serde::Deserialize)]
 pub struct SearchHit {
     pub id: Uuid,
     pub name: String,
@@ -121,7 +121,7 @@ pub struct SearchHit {
     pub in_stock: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Deserialize)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object, serde::Deserialize)]
 pub struct FacetValue {
     /// The value to filter on (a category slug, an option value).
     pub value: String,
@@ -131,14 +131,14 @@ pub struct FacetValue {
     pub count: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object)]
 pub struct OptionFacet {
     /// Option name, lowercased, e.g. `size`; filter with `option=size:M`.
     pub name: String,
     pub values: Vec<FacetValue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object)]
 pub struct PriceBucket {
     /// Inclusive lower bound, minor units.
     pub min: i64,
@@ -147,7 +147,7 @@ pub struct PriceBucket {
     pub count: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Object)]
+#[derive(serde::Serialize, Debug, Clone, Default, PartialEq, Object)]
 pub struct Facets {
     pub categories: Vec<FacetValue>,
     pub price: Vec<PriceBucket>,
@@ -164,7 +164,7 @@ pub struct SearchResults {
     pub facets: Facets,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object)]
 pub struct Suggestion {
     pub name: String,
     pub slug: String,

@@ -31,7 +31,7 @@ use crate::routes::openapi_service;
 use crate::search::{SearchIndexer, SearchIndexing};
 use crate::state::{AppState, connect};
 use crate::tenancy::resolver::TenantResolver;
-use crate::{cart, idempotency, media, payments, search, storage, webhooks};
+use crate::{cart, idempotency, media, payments, search, storage, storefront, webhooks};
 
 pub use middleware::MAX_UPLOAD_BODY_BYTES;
 
@@ -63,8 +63,28 @@ fn consumers(state: &AppState, self_url: String) -> anyhow::Result<Consumers> {
         .with_housekeeping(idempotency::ExpiredKeys))
 }
 
-/// The whole HTTP endpoint, middleware included.
-pub fn endpoint(state: AppState) -> impl Endpoint {
+/// The whole HTTP endpoint, middleware included: the storefront's pages
+/// ([`storefront::Pages`]) for every path that is not the API's.
+pub fn endpoint(state: AppState, pages: storefront::Pages) -> impl Endpoint {
+    PagesOrApi { api: api_endpoint(state), pages }.around(middleware::request_context)
+}
+
+/// Sends page requests (shop hosts, theme assets) to the storefront, the rest to the API.
+struct PagesOrApi<A> {
+    api: A,
+    pages: storefront::Pages,
+}
+
+impl<A: Endpoint<Output = Response>> Endpoint for PagesOrApi<A> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if self.pages.serves(&req) { self.pages.call(req).await } else { self.api.call(req).await }
+    }
+}
+
+/// The API, its documents and the health checks.
+fn api_endpoint(state: AppState) -> impl Endpoint<Output = Response> {
     let api = openapi_service(&state);
     let allowed = middleware::AllowedMethods::from_spec(
         &api.spec(),
@@ -101,7 +121,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .data(state.tokens.clone())
         .data(state.sessions.clone())
         .data(state)
-        .around(middleware::request_context)
+        .map_to_response()
 }
 
 #[handler]
@@ -138,6 +158,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     state: AppState,
     listener: sqlx::postgres::PgListener,
+    pages: storefront::Pages,
 }
 
 impl Application {
@@ -157,7 +178,9 @@ impl Application {
             .check()
             .await
             .with_context(|| format!("checking object storage ({})", state.store.kind()))?;
-        Ok(Self { acceptor, state, listener })
+        let pages =
+            storefront::Pages::new(state.clone()).context("loading the storefront theme")?;
+        Ok(Self { acceptor, state, listener, pages })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -193,6 +216,6 @@ impl Application {
             self.state.rbac.clone(),
             waker,
         ));
-        Server::new_with_acceptor(self.acceptor).run(endpoint(self.state)).await
+        Server::new_with_acceptor(self.acceptor).run(endpoint(self.state, self.pages)).await
     }
 }

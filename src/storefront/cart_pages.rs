@@ -1,0 +1,189 @@
+//! The cart page and its forms: add (from a product page), change a quantity (0 removes),
+//! apply or remove a discount code. Each form answers 303 back to a page; a refusal (not
+//! enough stock, an unknown code) comes back as `?error=<code>`, shown as a message.
+
+use minijinja::context;
+use poem::web::{Form, Path};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::catalog_pages::error_of;
+use super::see_other;
+use super::site::Site;
+use crate::cart::{self, Shopper, changes};
+use crate::catalog::storefront;
+use crate::error::{AppError, AppResult};
+use crate::values::new_secret_token;
+
+/// The shopper of this request, if they have a cart or an account.
+fn shopper(site: &Site) -> Option<Shopper> {
+    match (site.customer, site.cart_token()) {
+        (Some(customer), _) => Some(Shopper::Customer(customer)),
+        (None, Some(token)) => Some(Shopper::Guest { token: token.to_owned() }),
+        (None, None) => None,
+    }
+}
+
+#[handler]
+pub async fn cart_page(req: &Request) -> poem::Result<Response> {
+    let site = super::site_of(req)?;
+    let mut page = site.begin().await?;
+    let view = match shopper(&site) {
+        Some(shopper) => match cart::find_cart(&mut page.tx, &shopper, None).await {
+            Ok(row) => Some(cart::view(&mut page.tx, &site.tenant, &row).await?),
+            Err(AppError::NotFound { .. }) => None, // an expired guest cart
+            Err(err) => return Err(err.into()),
+        },
+        None => None,
+    };
+    let layout = page.commit().await?;
+    let data = context! {
+        page_title => "cart",
+        cart => minijinja::Value::from_serialize(&view),
+        error => error_of(req),
+        noindex => true,
+        canonical => format!("{}/cart", site.base_url),
+    };
+    Ok(site.show(&layout, "cart.html", data))
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    product: String,
+    /// The chosen value of each option, in the product's option order.
+    #[serde(default)]
+    option: Vec<String>,
+    #[serde(default)]
+    variant: Option<Uuid>,
+    #[serde(default = "one")]
+    quantity: i32,
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// `POST /cart/items`: the variant is the one whose option values were chosen (or the
+/// product's only variant).
+#[handler]
+pub async fn add_item(req: &Request, Form(form): Form<AddForm>) -> poem::Result<Response> {
+    let site = super::site_of(req)?;
+    let back = format!("/products/{}", form.product);
+    let outcome = add_to_cart(&site, &form).await;
+    Ok(match outcome {
+        Ok(()) => see_other("/cart"),
+        Err(err) if !err.status().is_server_error() => {
+            see_other(&format!("{back}?error={}", err.body().error.code))
+        }
+        Err(err) => return Err(err.into()),
+    })
+}
+
+async fn add_to_cart(site: &Site, form: &AddForm) -> AppResult<()> {
+    changes::check_quantity(form.quantity)?;
+    let mut tx = crate::tenancy::TenantTx::begin(&site.state.pool, &site.tenant).await?;
+    let (product, _) = storefront::product(&mut tx, &form.product, &site.tenant.currency).await?;
+    let variant = product
+        .variants
+        .iter()
+        .find(|v| match form.variant {
+            Some(id) => v.id == id,
+            None => product.variants.len() == 1 || v.option_values == form.option,
+        })
+        .ok_or_else(|| AppError::not_found("variant_not_found", "no variant with these options"))?;
+    let row = match shopper(site) {
+        Some(shopper) => match cart::find_cart(&mut tx, &shopper, None).await {
+            Ok(row) => row,
+            Err(AppError::NotFound { .. }) => new_guest_cart(site, &mut tx).await?,
+            Err(err) => return Err(err),
+        },
+        None => new_guest_cart(site, &mut tx).await?,
+    };
+    changes::add_item(&mut tx, &row, variant.id, form.quantity).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn new_guest_cart(
+    site: &Site,
+    tx: &mut crate::tenancy::TenantTx,
+) -> AppResult<cart::CartRow> {
+    let token = new_secret_token("ct");
+    let row = cart::create_guest_cart(tx, &token).await?;
+    site.set_cart_cookie(&token);
+    Ok(row)
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    quantity: i32,
+}
+
+/// `POST /cart/items/{line}`: a new quantity; 0 removes the line.
+#[handler]
+pub async fn change_item(
+    req: &Request,
+    Path(line): Path<Uuid>,
+    Form(form): Form<ChangeForm>,
+) -> poem::Result<Response> {
+    let site = super::site_of(req)?;
+    cart_change(&site, move |tx, row| {
+        Box::pin(async move {
+            if form.quantity == 0 {
+                changes::remove_line(tx, row, line).await
+            } else {
+                changes::check_quantity(form.quantity)?;
+                changes::set_quantity(tx, row, line, form.quantity).await
+            }
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct DiscountForm {
+    code: String,
+}
+
+#[handler]
+pub async fn apply_code(req: &Request, Form(form): Form<DiscountForm>) -> poem::Result<Response> {
+    let site = super::site_of(req)?;
+    cart_change(&site, move |tx, row| {
+        Box::pin(async move { changes::apply_discount(tx, row, &form.code).await })
+    })
+    .await
+}
+
+#[handler]
+pub async fn remove_code(req: &Request) -> poem::Result<Response> {
+    let site = super::site_of(req)?;
+    cart_change(&site, |tx, row| Box::pin(async move { changes::remove_discount(tx, row).await }))
+        .await
+}
+
+type Change<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;
+
+/// Applies `change` to the shopper's cart in one transaction, then back to the cart page
+/// (with the refusal's code, if refused).
+async fn cart_change<F>(site: &Site, change: F) -> poem::Result<Response>
+where
+    F: for<'a> FnOnce(&'a mut sqlx::PgConnection, &'a cart::CartRow) -> Change<'a>,
+{
+    let Some(shopper) = shopper(site) else { return Ok(see_other("/cart")) };
+    let outcome = async {
+        let mut tx = crate::tenancy::TenantTx::begin(&site.state.pool, &site.tenant).await?;
+        let row = cart::find_cart(&mut tx, &shopper, None).await?;
+        change(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    Ok(match outcome {
+        Ok(()) => see_other("/cart"),
+        Err(err) if !err.status().is_server_error() => {
+            see_other(&format!("/cart?error={}", err.body().error.code))
+        }
+        Err(err) => return Err(err.into()),
+    })
+}

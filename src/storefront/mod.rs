@@ -1,0 +1,266 @@
+//! The storefront: server-rendered HTML pages on each shop's host (its subdomain or a custom
+//! domain), for the shop's customers. Pages call the same domain functions as the JSON API
+//! (`catalog::storefront`, `cart`, `search`), never the API over HTTP.
+//!
+//! Request path: [`Pages`] takes every request that is not an API route (`server` decides),
+//! finds the shop from the `Host` only (never `X-Shop`: a page belongs to the host it is on),
+//! answers a suspended shop with a plain 503 page and an unknown host with a plain 404 page,
+//! refuses a POST without its CSRF token, identifies the customer from the session cookie, and
+//! hands the request to the page. Every answer carries the security headers of
+//! [`security::add_headers`]; every error becomes a page in the shop's look.
+//!
+//! Layout: `site.rs` (the request's context and cookies), `theme.rs` (templates, messages and
+//! assets of `themes/default/`), `money.rs`, `contrast.rs`, `security.rs`, and one file per
+//! page group: `catalog_pages.rs` (home, category, product, search), `cart_pages.rs`.
+
+mod cart_pages;
+mod catalog_pages;
+mod contrast;
+pub mod money;
+mod security;
+mod site;
+mod theme;
+
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, Request, Response, Route, get, post};
+
+use self::site::{CSRF_COOKIE, Site, parse_cookies};
+use self::theme::Theme;
+use crate::error::AppError;
+use crate::shop::storefront_settings;
+use crate::state::AppState;
+use crate::tenancy::registry::LookupKey;
+use crate::tenancy::resolver::{HostShop, classify_host, lookup};
+use crate::tenancy::{ShopStatus, TenantTx};
+
+/// Largest form body a page accepts.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Whether `path` can be a page (everything but the API, its documents and health checks).
+fn is_page_path(path: &str) -> bool {
+    let api = path == "/v1"
+        || path.starts_with("/v1/")
+        || path == "/docs"
+        || path.starts_with("/docs/")
+        || matches!(path, "/openapi.json" | "/healthz" | "/readyz");
+    !api
+}
+
+/// The storefront endpoint for every page request.
+pub struct Pages {
+    state: AppState,
+    theme: Arc<Theme>,
+    routes: Route,
+}
+
+impl Pages {
+    pub fn new(state: AppState) -> anyhow::Result<Self> {
+        let routes = Route::new()
+            .at("/", get(catalog_pages::home_page))
+            .at("/categories/:slug", get(catalog_pages::category_page))
+            .at("/products/:slug", get(catalog_pages::product_page))
+            .at("/search", get(catalog_pages::search_page))
+            .at("/search/suggest", get(catalog_pages::suggest))
+            .at("/cart", get(cart_pages::cart_page))
+            .at("/cart/items", post(cart_pages::add_item))
+            .at("/cart/items/:id", post(cart_pages::change_item))
+            .at("/cart/discount", post(cart_pages::apply_code))
+            .at("/cart/discount/remove", post(cart_pages::remove_code));
+        Ok(Self { state, theme: Theme::load()?, routes })
+    }
+
+    /// Whether this request is for a page: a theme asset on any host, or a page path on a
+    /// shop's host (subdomain or custom domain). The platform host keeps answering JSON.
+    pub fn serves(&self, req: &Request) -> bool {
+        let path = req.uri().path();
+        if path.starts_with("/assets/") {
+            return true;
+        }
+        let host = req.header("host").or_else(|| req.uri().host()).unwrap_or_default();
+        is_page_path(path)
+            && classify_host(host, &self.state.config.base_domain) != HostShop::Platform
+    }
+
+    async fn shop_page(&self, mut req: Request) -> Response {
+        let host = req.header("host").or_else(|| req.uri().host()).unwrap_or_default().to_owned();
+        let key = match classify_host(&host, &self.state.config.base_domain) {
+            HostShop::Subdomain(slug) => LookupKey::Slug(slug),
+            HostShop::CustomDomain(domain) => LookupKey::Domain(domain),
+            HostShop::Platform => return self.plain_page(StatusCode::NOT_FOUND, "not_found"), // not routed here
+        };
+        let tenant = match lookup(&self.state.tenants, key).await {
+            Ok(tenant) => tenant,
+            Err(AppError::NotFound { .. }) => {
+                return self.plain_page(StatusCode::NOT_FOUND, "not_found");
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "resolving a storefront host");
+                return self.plain_page(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+            }
+        };
+        match tenant.status {
+            ShopStatus::Active => {}
+            ShopStatus::Suspended => {
+                let mut response = self.plain_page(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+                return response;
+            }
+            ShopStatus::Deleted | ShopStatus::Purged => {
+                return self.plain_page(StatusCode::NOT_FOUND, "not_found");
+            }
+        }
+        tracing::Span::current().record("shop", tenant.slug.as_str());
+        let cookies = parse_cookies(req.header("cookie"));
+        let mut site = Site::new(self.state.clone(), self.theme.clone(), tenant, cookies);
+        if req.method() == Method::POST {
+            match csrf_checked(&mut req, &site).await {
+                Ok(()) => {}
+                Err(status) => return self.error_page(&site, status, "form_expired").await,
+            }
+        }
+        site.identify().await;
+        let site = Arc::new(site);
+        req.extensions_mut().insert(site.clone());
+        let response = match self.routes.call(req).await {
+            Ok(response) => response,
+            Err(err) if err.status() == StatusCode::NOT_FOUND => {
+                self.error_page(&site, StatusCode::NOT_FOUND, "not_found").await
+            }
+            Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
+                self.error_page(&site, StatusCode::METHOD_NOT_ALLOWED, "not_found").await
+            }
+            Err(err) => match err.downcast::<AppError>() {
+                Ok(app) => self.app_error_page(&site, app).await,
+                Err(err) => self.error_page(&site, err.status(), "error").await,
+            },
+        };
+        finish(response, &site)
+    }
+
+    async fn app_error_page(&self, site: &Site, err: AppError) -> Response {
+        let status = poem::error::ResponseError::status(&err);
+        if status.is_server_error() {
+            tracing::error!(shop = %site.tenant.slug, error = %err, "storefront page failed");
+            return self.error_page(site, status, "error").await;
+        }
+        let kind = if status == StatusCode::NOT_FOUND { "not_found" } else { "bad_request" };
+        self.error_page(site, status, kind).await
+    }
+
+    /// An error page in the shop's look (its settings read in a short transaction of its own;
+    /// the default look if even that fails).
+    async fn error_page(&self, site: &Site, status: StatusCode, kind: &str) -> Response {
+        let look = async {
+            let mut tx = TenantTx::begin(&site.state.pool, &site.tenant).await?;
+            let settings = storefront_settings::load(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<_, AppError>(settings)
+        }
+        .await;
+        let data = minijinja::context! { kind => kind, status => status.as_u16() };
+        match look {
+            Ok(settings) => site.render(&settings, &[], 0, "error.html", status, data),
+            Err(_) => self.plain_page(status, kind),
+        }
+    }
+
+    /// A page outside any shop's look: unknown host, unavailable shop.
+    fn plain_page(&self, status: StatusCode, kind: &str) -> Response {
+        let nonce = security::random_token();
+        let context = minijinja::context! {
+            kind => kind, status => status.as_u16(), locale => "en", nonce => nonce,
+        };
+        let body = self.theme.render("plain.html", context).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "plain page failed");
+            "<!doctype html><title>Unavailable</title>".to_owned()
+        });
+        let mut response = html(status, body);
+        security::add_headers(&mut response, &nonce);
+        response
+    }
+
+    fn asset(&self, path: &str) -> Option<Response> {
+        let asset = self.theme.asset(path)?;
+        Some(
+            Response::builder()
+                .header(header::CONTENT_TYPE, asset.content_type)
+                .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
+                .header("x-content-type-options", "nosniff")
+                .body(asset.bytes.to_vec()),
+        )
+    }
+}
+
+impl Endpoint for Pages {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path().to_owned();
+        if path.starts_with("/assets/") {
+            return Ok(self
+                .asset(&path)
+                .unwrap_or_else(|| self.plain_page(StatusCode::NOT_FOUND, "not_found")));
+        }
+        Ok(self.shop_page(req).await)
+    }
+}
+
+/// Reads a POST's form, refusing it (403) unless its `csrf` field matches the `sf_csrf`
+/// cookie on this shop; then puts the body back for the page.
+async fn csrf_checked(req: &mut Request, site: &Site) -> Result<(), StatusCode> {
+    let body = req.take_body().into_bytes_limit(MAX_FORM_BYTES).await.map_err(|err| {
+        if err.to_string().contains("payload too large") {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    })?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    let cookie = site.cookies.get(CSRF_COOKIE).map(String::as_str).unwrap_or("");
+    if !security::csrf_valid(&site.state.config.jwt_secret, site.tenant.id, cookie, sent) {
+        return Err(StatusCode::FORBIDDEN);
+    }
+    req.set_body(body);
+    Ok(())
+}
+
+/// Adds the cookies and security headers of `site` to a page's response.
+fn finish(mut response: Response, site: &Site) -> Response {
+    for cookie in site.take_cookies() {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    }
+    security::add_headers(&mut response, &site.nonce);
+    response
+}
+
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(body)
+}
+
+/// 303 to `location` (after a form POST).
+pub(crate) fn see_other(location: &str) -> Response {
+    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, location).finish()
+}
+
+/// The page's context as the request carries it.
+pub(crate) fn site_of(req: &Request) -> poem::Result<Arc<Site>> {
+    req.extensions()
+        .get::<Arc<Site>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("storefront page without a site")).into())
+}

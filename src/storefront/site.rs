@@ -1,0 +1,276 @@
+//! One storefront request's context ([`Site`]): the shop (from the host only), the theme, the
+//! shopper's cookies, the signed-in customer, the CSRF token, and the cookies the response
+//! must set. Pages open their one transaction through [`Site::begin`], which reads what every
+//! page shows (the storefront settings, the category menu, the cart's item count).
+//!
+//! Cookies are host-only (no `Domain` attribute: a shop's cookies never reach another shop's
+//! host), `HttpOnly`, `SameSite=Lax`, and `Secure` when the public URL is https:
+//! - `sf_cart`: a guest cart's secret token;
+//! - `sf_session` / `sf_refresh`: the customer's access token and refresh token, the same
+//!   tokens the JSON API issues, bound to the shop; an expired access token is renewed with the
+//!   refresh token on the next page;
+//! - `sf_csrf`: a random value; every form carries `HMAC(key, shop id, value)` and every POST
+//!   is refused without it (see `security`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use minijinja::Value;
+use poem::Response;
+use poem::http::StatusCode;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::theme::Theme;
+use super::{contrast, security};
+use crate::auth::tokens::TokenKind;
+use crate::catalog::storefront::{StoreCategory, category_tree};
+use crate::error::AppResult;
+use crate::sessions;
+use crate::shop::storefront_settings::{self, SOCIAL_NETWORKS, StorefrontSettings};
+use crate::state::AppState;
+use crate::tenancy::{Tenant, TenantTx};
+
+pub const CART_COOKIE: &str = "sf_cart";
+pub const SESSION_COOKIE: &str = "sf_session";
+pub const REFRESH_COOKIE: &str = "sf_refresh";
+pub const CSRF_COOKIE: &str = "sf_csrf";
+
+pub struct Site {
+    pub state: AppState,
+    pub theme: Arc<Theme>,
+    pub tenant: Tenant,
+    /// The shop's public base URL (`https://tinashop.example.com`), for canonical links.
+    pub base_url: String,
+    pub cookies: HashMap<String, String>,
+    pub customer: Option<Uuid>,
+    /// The CSRF value for this page's forms.
+    pub csrf: String,
+    /// The CSP nonce of this response's one `<style>` element (the accent colour).
+    pub nonce: String,
+    pub secure: bool,
+    set_cookies: Mutex<Vec<String>>,
+}
+
+/// A page's transaction, with what the layout shows.
+pub struct Page {
+    pub tx: TenantTx,
+    pub layout: Layout,
+}
+
+/// What every page shows around its own content.
+pub struct Layout {
+    pub settings: StorefrontSettings,
+    /// Every category in tree order (the menu shows the top level).
+    pub menu: Vec<StoreCategory>,
+    pub cart_count: i64,
+}
+
+impl Page {
+    /// Commits the page's reads; what the layout needs stays.
+    pub async fn commit(self) -> AppResult<Layout> {
+        self.tx.commit().await?;
+        Ok(self.layout)
+    }
+}
+
+/// What the layout needs to know of the shop.
+#[derive(Serialize)]
+struct ShopView<'a> {
+    name: &'a str,
+    url: &'a str,
+    accent: &'a str,
+    accent_text: &'static str,
+    accent_ink: String,
+    announcement: &'a str,
+    social: Vec<(&'a str, &'a str)>,
+}
+
+impl Site {
+    pub fn new(
+        state: AppState,
+        theme: Arc<Theme>,
+        tenant: Tenant,
+        cookies: HashMap<String, String>,
+    ) -> Self {
+        let secure = state.config.public_url_template.starts_with("https://");
+        let base_url = state.shop_url(&tenant.slug);
+        let mut set_cookies = Vec::new();
+        let csrf_cookie = match cookies.get(CSRF_COOKIE).filter(|v| security::well_formed(v)) {
+            Some(value) => value.clone(),
+            None => {
+                let value = security::random_token();
+                set_cookies.push(cookie(CSRF_COOKIE, &value, None, secure));
+                value
+            }
+        };
+        let csrf = security::csrf_token(&state.config.jwt_secret, tenant.id, &csrf_cookie);
+        Self {
+            state,
+            theme,
+            tenant,
+            base_url,
+            cookies,
+            customer: None,
+            csrf,
+            nonce: security::random_token(),
+            secure,
+            set_cookies: Mutex::new(set_cookies),
+        }
+    }
+
+    /// Finds the signed-in customer from the session cookies, renewing an expired access
+    /// token with the refresh token (and forgetting both when that fails).
+    pub async fn identify(&mut self) {
+        let claims = self
+            .cookies
+            .get(SESSION_COOKIE)
+            .and_then(|token| self.state.tokens.verify(token, &[TokenKind::Customer]))
+            .filter(|claims| claims.shop == Some(self.tenant.id.0));
+        if let Some(claims) = claims {
+            let revoked = match claims.sid {
+                Some(sid) => {
+                    self.state.sessions.is_revoked(&self.tenant, sid).await.unwrap_or(true)
+                }
+                None => false,
+            };
+            if !revoked {
+                self.customer = Some(claims.sub);
+                return;
+            }
+        }
+        let Some(refresh) = self.cookies.get(REFRESH_COOKIE).cloned() else { return };
+        match sessions::refresh(&self.state, &self.tenant, TokenKind::Customer, &refresh).await {
+            Ok(pair) => {
+                if let Some(claims) =
+                    self.state.tokens.verify(&pair.access_token, &[TokenKind::Customer])
+                {
+                    self.customer = Some(claims.sub);
+                }
+                self.sign_in_cookies(&pair.access_token, &pair.refresh_token);
+            }
+            Err(_) => self.sign_out_cookies(),
+        }
+    }
+
+    pub fn sign_in_cookies(&self, access: &str, refresh: &str) {
+        let days = self.state.config.refresh_token_ttl_days.saturating_mul(86_400);
+        self.set_cookie(cookie(SESSION_COOKIE, access, None, self.secure));
+        self.set_cookie(cookie(REFRESH_COOKIE, refresh, Some(days), self.secure));
+    }
+
+    pub fn sign_out_cookies(&self) {
+        for name in [SESSION_COOKIE, REFRESH_COOKIE] {
+            self.set_cookie(cookie(name, "", Some(0), self.secure));
+        }
+    }
+
+    pub fn set_cart_cookie(&self, token: &str) {
+        self.set_cookie(cookie(CART_COOKIE, token, Some(30 * 86_400), self.secure));
+    }
+
+    pub fn cart_token(&self) -> Option<&str> {
+        self.cookies.get(CART_COOKIE).map(String::as_str).filter(|t| !t.is_empty())
+    }
+
+    fn set_cookie(&self, header: String) {
+        if let Ok(mut cookies) = self.set_cookies.lock() {
+            cookies.push(header);
+        }
+    }
+
+    /// The `Set-Cookie` values of this response.
+    pub fn take_cookies(&self) -> Vec<String> {
+        self.set_cookies.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
+    }
+
+    /// Opens the page's transaction and reads what the layout shows.
+    pub async fn begin(&self) -> AppResult<Page> {
+        let mut tx = TenantTx::begin(&self.state.pool, &self.tenant).await?;
+        let settings = storefront_settings::load(&mut tx).await?;
+        let menu = category_tree(&mut tx).await?;
+        let cart_count = crate::cart::item_count(&mut tx, self.customer, self.cart_token()).await?;
+        Ok(Page { tx, layout: Layout { settings, menu, cart_count } })
+    }
+
+    /// Renders `template` in the layout of the shop, with `data` merged into the context.
+    pub fn render(
+        &self,
+        settings: &StorefrontSettings,
+        menu: &[StoreCategory],
+        cart_count: i64,
+        template: &str,
+        status: StatusCode,
+        data: Value,
+    ) -> Response {
+        let accent = settings.accent_color.as_str();
+        let shop = ShopView {
+            name: &self.tenant.name,
+            url: &self.base_url,
+            accent,
+            accent_text: contrast::text_on(accent),
+            accent_ink: contrast::ink_on_white(accent),
+            announcement: &settings.announcement,
+            social: SOCIAL_NETWORKS
+                .iter()
+                .filter_map(|n| settings.social_links.get(*n).map(|url| (*n, url.as_str())))
+                .collect(),
+        };
+        let context = minijinja::context! {
+            shop => Value::from_serialize(&shop),
+            locale => settings.locale,
+            currency => self.tenant.currency,
+            menu => Value::from_serialize(menu.iter().filter(|c| c.depth == 0).collect::<Vec<_>>()),
+            cart_count => cart_count,
+            signed_in => self.customer.is_some(),
+            csrf => self.csrf,
+            nonce => self.nonce,
+            ..data
+        };
+        match self.theme.render(template, context) {
+            Ok(html) => super::html(status, html),
+            Err(err) => {
+                tracing::error!(shop = %self.tenant.slug, template, error = %format!("{err:#}"), "template failed");
+                super::html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_owned(),
+                )
+            }
+        }
+    }
+
+    /// A page of `layout` with status 200.
+    pub fn show(&self, layout: &Layout, template: &str, data: Value) -> Response {
+        self.render(
+            &layout.settings,
+            &layout.menu,
+            layout.cart_count,
+            template,
+            StatusCode::OK,
+            data,
+        )
+    }
+}
+
+/// A `Set-Cookie` value: host-only, `Path=/`, `HttpOnly`, `SameSite=Lax`, `Secure` on https.
+fn cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
+    let mut out = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        out.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        out.push_str("; Secure");
+    }
+    out
+}
+
+/// The request's cookies by name (the first of a repeated name wins).
+pub fn parse_cookies(header: Option<&str>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for pair in header.unwrap_or_default().split(';') {
+        if let Some((name, value)) = pair.trim().split_once('=') {
+            out.entry(name.trim().to_owned()).or_insert_with(|| value.trim().to_owned());
+        }
+    }
+    out
+}

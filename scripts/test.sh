@@ -15,6 +15,8 @@ echo "==> cargo fmt --check"
 cargo fmt --check
 echo "==> scripts/module-deps.py"
 python3 scripts/module-deps.py
+echo "==> terraform checks"
+bash scripts/check-terraform.sh
 
 start_postgres "$STATE_DIR/test-pg" "$TEST_PG_PORT"
 # Fresh databases per run; shop roles are cluster-wide, so drop those of earlier runs too. The

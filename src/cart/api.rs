@@ -13,13 +13,13 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
+use super::changes::Change;
 use super::{CART_TOKEN_HEADER, Cart, CartRow, Shopper};
 use crate::auth::principal::ShopperAuth;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
-use crate::values::new_secret_token;
 
 pub struct CartApi {
     pub state: AppState,
@@ -100,8 +100,7 @@ impl CartApi {
         let (token, cart) = match customer {
             Some(customer) => (None, super::customer_cart(&mut tx, customer).await?),
             None => {
-                let token = new_secret_token("ct");
-                let cart = super::create_guest_cart(&mut tx, &token).await?;
+                let (token, cart) = super::start_guest_cart(&mut tx).await?;
                 (Some(token), cart)
             }
         };
@@ -241,12 +240,9 @@ impl CartApi {
         body: Json<ApplyDiscount>,
     ) -> Result<Json<Cart>, CartErrors> {
         let shopper = shopper(&auth, req, cart_token.0.as_deref())?;
-        let code = body.0.code.trim().to_owned();
-        if code.is_empty() || code.len() > 64 {
-            return Err(AppError::validation("code", "must be 1–64 characters").into());
-        }
+        let code = super::changes::parse_code(&body.0.code)?;
         self.with_cart(&tenant, &shopper, cart_token.0.as_deref(), move |tx, cart| {
-            Box::pin(async move { super::changes::apply_discount(tx, cart, &code).await })
+            Box::pin(async move { super::changes::apply_discount(tx, cart, code).await })
         })
         .await
     }
@@ -267,8 +263,6 @@ impl CartApi {
         .await
     }
 }
-
-type Change<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;
 
 impl CartApi {
     /// Finds the shopper's cart, applies `change` and answers with the cart as it now is, all in

@@ -7,6 +7,10 @@ use uuid::Uuid;
 use super::{CartRow, MAX_LINE_QUANTITY, MAX_LINES};
 use crate::error::{AppError, AppResult};
 
+/// A change to a locked cart, run inside its transaction (the API's `with_cart`, the cart
+/// page's forms).
+pub type Change<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;
+
 pub fn check_quantity(quantity: i32) -> AppResult<()> {
     if (1..=MAX_LINE_QUANTITY).contains(&quantity) {
         Ok(())
@@ -118,12 +122,22 @@ pub async fn remove_line(conn: &mut PgConnection, cart: &CartRow, line: Uuid) ->
     super::touch(conn, cart.id).await
 }
 
-/// Applies a discount code when it applies to this cart now (else the reason, 404/422).
-pub async fn apply_discount(conn: &mut PgConnection, cart: &CartRow, code: &str) -> AppResult<()> {
-    let code = code.trim().to_owned();
+/// A discount code as a shopper typed it: trimmed, 1–64 bytes.
+pub fn parse_code(raw: &str) -> AppResult<String> {
+    let code = raw.trim();
     if code.is_empty() || code.len() > 64 {
         return Err(AppError::validation("code", "must be 1–64 characters"));
     }
+    Ok(code.to_owned())
+}
+
+/// Applies a discount code ([`parse_code`]) when it applies to this cart now (else the
+/// reason, 404/422).
+pub async fn apply_discount(
+    conn: &mut PgConnection,
+    cart: &CartRow,
+    code: String,
+) -> AppResult<()> {
     let lines = super::load_lines(conn, cart.id).await?;
     let check = super::discount::check(conn, Some(&code), &lines, cart.customer_id, None)
         .await?

@@ -137,7 +137,15 @@ pub fn cart_not_found() -> AppError {
 }
 
 /// Creates a guest cart; returns it with its token (shown only now).
-pub async fn create_guest_cart(conn: &mut PgConnection, token: &str) -> AppResult<CartRow> {
+/// A new guest cart with a new secret token: `(token, cart)`. The token is shown to the guest
+/// once; only its hash is stored.
+pub async fn start_guest_cart(conn: &mut PgConnection) -> AppResult<(String, CartRow)> {
+    let token = crate::values::new_secret_token("ct");
+    let cart = create_guest_cart(conn, &token).await?;
+    Ok((token, cart))
+}
+
+async fn create_guest_cart(conn: &mut PgConnection, token: &str) -> AppResult<CartRow> {
     Ok(sqlx::query_as(&format!(
         "insert into carts (id, token_hash) values ($1, $2) returning {CART_COLUMNS}"
     ))

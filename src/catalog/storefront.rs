@@ -292,6 +292,28 @@ pub async fn product(
     Ok((view, images))
 }
 
+/// The variant of an active product a customer chose: by id, by its option values (in the
+/// product's option order), or the product's only variant. Reads the product and its variants
+/// only (no categories, no images).
+pub async fn chosen_variant(
+    conn: &mut PgConnection,
+    slug: &str,
+    variant: Option<Uuid>,
+    option_values: &[String],
+) -> AppResult<Uuid> {
+    let product = products::load_product(conn, ProductKey::ActiveSlug(slug), "").await?;
+    let only = product.variants.len() == 1;
+    product
+        .variants
+        .iter()
+        .find(|v| match variant {
+            Some(id) => v.id == id,
+            None => only || v.option_values == option_values,
+        })
+        .map(|v| v.id)
+        .ok_or_else(|| AppError::not_found("variant_not_found", "no variant with these options"))
+}
+
 /// The shop's categories in tree order.
 pub async fn category_tree(conn: &mut PgConnection) -> AppResult<Vec<StoreCategory>> {
     Ok(tree_order(categories::list(conn).await?))

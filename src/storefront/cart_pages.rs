@@ -8,13 +8,13 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::catalog_pages::error_of;
 use super::see_other;
 use super::site::Site;
-use crate::cart::{self, Shopper, changes};
+use crate::cart::changes::{self, Change};
+use crate::cart::{self, Shopper};
 use crate::catalog::storefront;
 use crate::error::{AppError, AppResult};
-use crate::values::new_secret_token;
+use crate::tenancy::TenantTx;
 
 /// The shopper of this request, if they have a cart or an account.
 fn shopper(site: &Site) -> Option<Shopper> {
@@ -41,7 +41,7 @@ pub async fn cart_page(req: &Request) -> poem::Result<Response> {
     let data = context! {
         page_title => "cart",
         cart => minijinja::Value::from_serialize(&view),
-        error => error_of(req),
+        error => super::error_of(req),
         noindex => true,
         canonical => format!("{}/cart", site.base_url),
     };
@@ -82,16 +82,9 @@ pub async fn add_item(req: &Request, Form(form): Form<AddForm>) -> poem::Result<
 
 async fn add_to_cart(site: &Site, form: &AddForm) -> AppResult<()> {
     changes::check_quantity(form.quantity)?;
-    let mut tx = crate::tenancy::TenantTx::begin(&site.state.pool, &site.tenant).await?;
-    let (product, _) = storefront::product(&mut tx, &form.product, &site.tenant.currency).await?;
-    let variant = product
-        .variants
-        .iter()
-        .find(|v| match form.variant {
-            Some(id) => v.id == id,
-            None => product.variants.len() == 1 || v.option_values == form.option,
-        })
-        .ok_or_else(|| AppError::not_found("variant_not_found", "no variant with these options"))?;
+    let mut tx = TenantTx::begin(&site.state.pool, &site.tenant).await?;
+    let variant =
+        storefront::chosen_variant(&mut tx, &form.product, form.variant, &form.option).await?;
     let row = match shopper(site) {
         Some(shopper) => match cart::find_cart(&mut tx, &shopper, None).await {
             Ok(row) => row,
@@ -100,17 +93,13 @@ async fn add_to_cart(site: &Site, form: &AddForm) -> AppResult<()> {
         },
         None => new_guest_cart(site, &mut tx).await?,
     };
-    changes::add_item(&mut tx, &row, variant.id, form.quantity).await?;
+    changes::add_item(&mut tx, &row, variant, form.quantity).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn new_guest_cart(
-    site: &Site,
-    tx: &mut crate::tenancy::TenantTx,
-) -> AppResult<cart::CartRow> {
-    let token = new_secret_token("ct");
-    let row = cart::create_guest_cart(tx, &token).await?;
+async fn new_guest_cart(site: &Site, tx: &mut TenantTx) -> AppResult<cart::CartRow> {
+    let (token, row) = cart::start_guest_cart(tx).await?;
     site.set_cart_cookie(&token);
     Ok(row)
 }
@@ -150,7 +139,10 @@ pub struct DiscountForm {
 pub async fn apply_code(req: &Request, Form(form): Form<DiscountForm>) -> poem::Result<Response> {
     let site = super::site_of(req)?;
     cart_change(&site, move |tx, row| {
-        Box::pin(async move { changes::apply_discount(tx, row, &form.code).await })
+        Box::pin(async move {
+            let code = changes::parse_code(&form.code)?;
+            changes::apply_discount(tx, row, code).await
+        })
     })
     .await
 }
@@ -162,8 +154,6 @@ pub async fn remove_code(req: &Request) -> poem::Result<Response> {
         .await
 }
 
-type Change<'a> = std::pin::Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>>;
-
 /// Applies `change` to the shopper's cart in one transaction, then back to the cart page
 /// (with the refusal's code, if refused).
 async fn cart_change<F>(site: &Site, change: F) -> poem::Result<Response>
@@ -172,7 +162,7 @@ where
 {
     let Some(shopper) = shopper(site) else { return Ok(see_other("/cart")) };
     let outcome = async {
-        let mut tx = crate::tenancy::TenantTx::begin(&site.state.pool, &site.tenant).await?;
+        let mut tx = TenantTx::begin(&site.state.pool, &site.tenant).await?;
         let row = cart::find_cart(&mut tx, &shopper, None).await?;
         change(&mut tx, &row).await?;
         tx.commit().await?;

@@ -69,12 +69,10 @@ pub struct Filters {
     page: Option<u32>,
 }
 
-/// `option=size:M` pairs, read from the raw query (they repeat).
-fn options_of(req: &Request) -> Vec<(String, String)> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.uri().query().unwrap_or_default()).unwrap_or_default();
+/// `option=size:M` pairs of the query (they repeat).
+fn options_of(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
-        .into_iter()
+        .iter()
         .filter(|(key, _)| key == "option")
         .filter_map(|(_, value)| {
             let (name, value) = value.split_once(':')?;
@@ -149,7 +147,8 @@ async fn listing(
     let currency = site.tenant.currency.clone();
     let (min_price, max_price) =
         (parse_price(&filters.min, &currency), parse_price(&filters.max, &currency));
-    let options = options_of(req);
+    let pairs = super::query_pairs(req);
+    let options = options_of(&pairs);
     let query = SearchQuery {
         text: text.clone(),
         categories: category.map(|slug| vec![slug.to_owned()]).unwrap_or_default(),
@@ -183,8 +182,6 @@ async fn listing(
             m
         });
     // The query string of the page links: the same filters, another page.
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.uri().query().unwrap_or_default()).unwrap_or_default();
     let kept: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "page").collect();
     let mut query_without_page = serde_urlencoded::to_string(&kept).unwrap_or_default();
     if !query_without_page.is_empty() {
@@ -297,7 +294,7 @@ pub async fn product_page(req: &Request, Path(slug): Path<String>) -> poem::Resu
         page_title => product.name,
         description => description,
         og_image => product.images.first().map(|i| i.url.clone()),
-        error => error_of(req),
+        error => super::error_of(req),
     };
     Ok(site.show(&layout, "product.html", data))
 }
@@ -316,16 +313,6 @@ fn breadcrumbs(site: &Site, product: &storefront::StoreProduct) -> Vec<serde_jso
         "@type": "ListItem", "position": items.len() + 1, "name": product.name,
     }));
     items
-}
-
-/// The `error` code a form redirected back with (`?error=insufficient_stock`), if it is one
-/// of ours (letters and `_` only), to show its message.
-pub fn error_of(req: &Request) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.uri().query().unwrap_or_default()).unwrap_or_default();
-    pairs.into_iter().find(|(k, _)| k == "error").map(|(_, v)| v).filter(|v| {
-        (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-    })
 }
 
 #[cfg(test)]

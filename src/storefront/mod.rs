@@ -26,7 +26,8 @@ use std::sync::Arc;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, Request, Response, Route, get, post};
 
-use self::site::{CSRF_COOKIE, Site, parse_cookies};
+use self::security::CsrfKey;
+use self::site::{Site, parse_cookies};
 use self::theme::Theme;
 use crate::error::AppError;
 use crate::shop::storefront_settings;
@@ -52,6 +53,7 @@ fn is_page_path(path: &str) -> bool {
 pub struct Pages {
     state: AppState,
     theme: Arc<Theme>,
+    csrf_key: CsrfKey,
     routes: Route,
 }
 
@@ -68,7 +70,8 @@ impl Pages {
             .at("/cart/items/:id", post(cart_pages::change_item))
             .at("/cart/discount", post(cart_pages::apply_code))
             .at("/cart/discount/remove", post(cart_pages::remove_code));
-        Ok(Self { state, theme: Theme::load()?, routes })
+        let csrf_key = CsrfKey::derive(&state.config.jwt_secret);
+        Ok(Self { state, theme: Theme::load()?, csrf_key, routes })
     }
 
     /// Whether this request is for a page: a theme asset on any host, or a page path on a
@@ -115,7 +118,8 @@ impl Pages {
         }
         tracing::Span::current().record("shop", tenant.slug.as_str());
         let cookies = parse_cookies(req.header("cookie"));
-        let mut site = Site::new(self.state.clone(), self.theme.clone(), tenant, cookies);
+        let mut site =
+            Site::new(self.state.clone(), self.theme.clone(), &self.csrf_key, tenant, cookies);
         if req.method() == Method::POST {
             match csrf_checked(&mut req, &site).await {
                 Ok(()) => {}
@@ -209,8 +213,8 @@ impl Endpoint for Pages {
     }
 }
 
-/// Reads a POST's form, refusing it (403) unless its `csrf` field matches the `sf_csrf`
-/// cookie on this shop; then puts the body back for the page.
+/// Reads a POST's form, refusing it (403) unless its `csrf` field is the token of its
+/// `sf_csrf` cookie on this shop ([`Site::csrf`]); then puts the body back for the page.
 async fn csrf_checked(req: &mut Request, site: &Site) -> Result<(), StatusCode> {
     let body = req.take_body().into_bytes_limit(MAX_FORM_BYTES).await.map_err(|err| {
         if err.to_string().contains("payload too large") {
@@ -221,8 +225,7 @@ async fn csrf_checked(req: &mut Request, site: &Site) -> Result<(), StatusCode> 
     })?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
-    let cookie = site.cookies.get(CSRF_COOKIE).map(String::as_str).unwrap_or("");
-    if !security::csrf_valid(&site.state.config.jwt_secret, site.tenant.id, cookie, sent) {
+    if !security::same_token(&site.csrf, sent) {
         return Err(StatusCode::FORBIDDEN);
     }
     req.set_body(body);
@@ -263,4 +266,17 @@ pub(crate) fn site_of(req: &Request) -> poem::Result<Arc<Site>> {
         .get::<Arc<Site>>()
         .cloned()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("storefront page without a site")).into())
+}
+
+/// The request's query as name/value pairs, in order (names may repeat).
+pub(crate) fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(req.uri().query().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The `error` code a form redirected back with (`?error=insufficient_stock`), if it is one
+/// of ours (letters and `_` only), to show its message.
+pub(crate) fn error_of(req: &Request) -> Option<String> {
+    query_pairs(req).into_iter().find(|(k, _)| k == "error").map(|(_, v)| v).filter(|v| {
+        (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    })
 }

@@ -67,10 +67,9 @@ pub fn decimal(amount: i64, code: &str) -> String {
     if exp == 0 {
         return amount.to_string();
     }
-    let scale = 10i64.pow(exp);
+    let scale = 10u64.pow(exp);
     let sign = if amount < 0 { "-" } else { "" };
     let amount = amount.unsigned_abs();
-    let scale = scale.unsigned_abs();
     format!("{sign}{}.{:0width$}", amount / scale, amount % scale, width = exp as usize)
 }
 

@@ -2,8 +2,9 @@
 //! page carries.
 //!
 //! CSRF: the `sf_csrf` cookie holds a random value; forms carry
-//! `HMAC-SHA256(key, shop id ":" value)` with a key derived from the JWT secret. A POST whose
-//! `csrf` field does not match its cookie is refused before any handler runs (`mod.rs`). Tying
+//! `HMAC-SHA256(key, shop id ":" value)` with a key derived once from the JWT secret
+//! ([`CsrfKey`]). A POST whose `csrf` field is not the token of its cookie is refused before
+//! any handler runs (`mod.rs`). Tying
 //! the token to the shop means a value obtained on one shop's pages is useless on another's.
 
 use hmac::{Hmac, Mac};
@@ -27,21 +28,30 @@ pub fn well_formed(value: &str) -> bool {
     value.len() == 64 && value.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// The token a form of this shop carries for the `sf_csrf` cookie `value`.
-pub fn csrf_token(secret: &str, shop: ShopId, value: &str) -> String {
-    let mut key = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    key.update(b"shopfleet storefront csrf");
-    let key = key.finalize().into_bytes();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
-    mac.update(shop.0.as_bytes());
-    mac.update(b":");
-    mac.update(value.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+/// The key of the storefront's CSRF tokens, derived from the JWT secret once at start-up.
+pub struct CsrfKey(Vec<u8>);
+
+impl CsrfKey {
+    pub fn derive(secret: &str) -> Self {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+        mac.update(b"shopfleet storefront csrf");
+        Self(mac.finalize().into_bytes().to_vec())
+    }
+
+    /// The token a form of this shop carries for the `sf_csrf` cookie `value`.
+    pub fn token(&self, shop: ShopId, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(shop.0.as_bytes());
+        mac.update(b":");
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
 }
 
-/// Whether `sent` is the form token for the cookie `value` on this shop.
-pub fn csrf_valid(secret: &str, shop: ShopId, value: &str, sent: &str) -> bool {
-    well_formed(value) && csrf_token(secret, shop, value).as_bytes().ct_eq(sent.as_bytes()).into()
+/// Whether a form sent the `expected` token (constant time).
+pub fn same_token(expected: &str, sent: &str) -> bool {
+    expected.as_bytes().ct_eq(sent.as_bytes()).into()
 }
 
 /// Headers of every page: a Content-Security-Policy that allows no inline script and only this
@@ -74,12 +84,13 @@ mod tests {
     #[test]
     fn a_csrf_token_is_valid_for_its_cookie_and_shop_only() {
         let (a, b) = (ShopId(uuid::Uuid::now_v7()), ShopId(uuid::Uuid::now_v7()));
+        let (key, other) = (CsrfKey::derive("secret"), CsrfKey::derive("other"));
         let cookie = random_token();
-        let token = csrf_token("secret", a, &cookie);
-        assert!(csrf_valid("secret", a, &cookie, &token));
-        assert!(!csrf_valid("secret", b, &cookie, &token), "another shop");
-        assert!(!csrf_valid("secret", a, &random_token(), &token), "another cookie");
-        assert!(!csrf_valid("other", a, &cookie, &token), "another key");
-        assert!(!csrf_valid("secret", a, &cookie, ""));
+        let token = key.token(a, &cookie);
+        assert!(same_token(&key.token(a, &cookie), &token));
+        assert!(!same_token(&key.token(b, &cookie), &token), "another shop");
+        assert!(!same_token(&key.token(a, &random_token()), &token), "another cookie");
+        assert!(!same_token(&other.token(a, &cookie), &token), "another key");
+        assert!(!same_token(&key.token(a, &cookie), ""));
     }
 }

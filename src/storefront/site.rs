@@ -21,8 +21,9 @@ use poem::http::StatusCode;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::contrast;
+use super::security::{self, CsrfKey};
 use super::theme::Theme;
-use super::{contrast, security};
 use crate::auth::tokens::TokenKind;
 use crate::catalog::storefront::{StoreCategory, category_tree};
 use crate::error::AppResult;
@@ -44,7 +45,8 @@ pub struct Site {
     pub base_url: String,
     pub cookies: HashMap<String, String>,
     pub customer: Option<Uuid>,
-    /// The CSRF value for this page's forms.
+    /// The CSRF token of this page's forms, for the request's `sf_csrf` cookie (or for the new
+    /// one this response sets, which no earlier form can carry).
     pub csrf: String,
     /// The CSP nonce of this response's one `<style>` element (the accent colour).
     pub nonce: String,
@@ -90,6 +92,7 @@ impl Site {
     pub fn new(
         state: AppState,
         theme: Arc<Theme>,
+        csrf_key: &CsrfKey,
         tenant: Tenant,
         cookies: HashMap<String, String>,
     ) -> Self {
@@ -104,7 +107,7 @@ impl Site {
                 value
             }
         };
-        let csrf = security::csrf_token(&state.config.jwt_secret, tenant.id, &csrf_cookie);
+        let csrf = csrf_key.token(tenant.id, &csrf_cookie);
         Self {
             state,
             theme,

@@ -21,6 +21,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         staff::StaffApi { state: state.clone() },
         staff::RolesApi { state: state.clone() },
         shop::ShopApi { state: state.clone() },
+        shop::DomainsApi { state: state.clone() },
         customers::CustomerAccountApi { state: state.clone() },
         platform::PlatformApi { state: state.clone() },
     );

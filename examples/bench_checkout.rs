@@ -43,6 +43,7 @@ fn config() -> anyhow::Result<ServerConfig> {
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),
+        dns_resolver: None,
         webhooks: Default::default(),
     })
 }

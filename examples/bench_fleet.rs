@@ -68,6 +68,7 @@ async fn signup(count: usize) -> anyhow::Result<()> {
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),
+        dns_resolver: None,
     };
     let application = Application::build(config).await?;
     let url = format!("http://{}/v1/signup", application.local_addr());
@@ -212,6 +213,7 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
             status: shopfleet::tenancy::ShopStatus::Active,
             schema_name: tenant.1,
             role_name: tenant.2,
+            primary_domain: None,
         };
         let mut tx = TenantTx::begin(&pool, &tenant).await?;
         let have: i64 =

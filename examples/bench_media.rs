@@ -200,6 +200,7 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),
+        dns_resolver: None,
     };
     let store: Arc<dyn ObjectStore> = storage::from_config(&storage_config, LocalUrls::unused());
     let application = Application::build(config).await?;

@@ -152,6 +152,7 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),
+        dns_resolver: None,
     };
     let application = Application::build(config).await?;
     let base = format!("http://{}", application.local_addr());

@@ -6,7 +6,8 @@
 #
 # Called by scripts/test.sh (which has started the private PostgreSQL); runs on its own too.
 # Environment: TEST_PG_PORT (default 54339), SCHEMATHESIS_PORT (default 29780),
-# SCHEMATHESIS_MAX_EXAMPLES (default 10), CARGO_TARGET_DIR.
+# SCHEMATHESIS_MAX_EXAMPLES (default 10), CARGO_TARGET_DIR; TEST_DNS_ADDR (set by
+# scripts/test.sh) becomes the server's DNS_RESOLVER, so domain verification asks no real DNS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -48,6 +49,9 @@ export PUBLIC_URL_TEMPLATE="http://{host}:$PORT"
 export STORAGE_DIR="$work/objects"
 export RUST_LOG="${RUST_LOG:-warn}"
 export ACCESS_TOKEN_TTL_SECS=3600
+if [ -n "${TEST_DNS_ADDR:-}" ]; then
+  export DNS_RESOLVER="$TEST_DNS_ADDR"
+fi
 "$BIN" migrate >/dev/null
 
 "$BIN" serve >"$work/server.log" 2>&1 &

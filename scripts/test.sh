@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks formatting, module dependencies and lints, sets up the real services the tests need (a
-# private PostgreSQL, an S3-compatible server) and runs every test. Idempotent; touches only the
-# services it starts itself (PostgreSQL on 54339, moto on 54370).
+# private PostgreSQL, an S3-compatible server, a DNS server) and runs every test. Idempotent;
+# touches only the services it starts itself (PostgreSQL on 54339, moto on 54370, the DNS
+# server on 54353; TEST_PG_PORT, TEST_S3_PORT, TEST_DNS_PORT choose others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -9,6 +10,7 @@ source scripts/lib/services.sh
 STATE_DIR="${SHOPFLEET_STATE_DIR:-$PWD/.shopfleet}"
 TEST_PG_PORT="${TEST_PG_PORT:-54339}"
 TEST_S3_PORT="${TEST_S3_PORT:-54370}"
+TEST_DNS_PORT="${TEST_DNS_PORT:-54353}"
 
 # Hygiene first: formatting, then no import circle between modules (docs/ARCHITECTURE.md).
 echo "==> cargo fmt --check"
@@ -36,6 +38,11 @@ export TEST_ADMIN_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$TEST_PG_
 # S3: moto's server; tests make their own buckets. Dummy credentials: moto accepts any.
 start_moto "$STATE_DIR/test-s3" "$TEST_S3_PORT"
 export TEST_S3_ENDPOINT="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+
+# DNS: custom domains are verified by TXT records, which the tests write as files for this
+# server (the servers under test ask it: DNS_RESOLVER).
+start_dns "$STATE_DIR/test-dns" "$TEST_DNS_PORT"
+export TEST_DNS_ADDR="$DNS_ADDR" TEST_DNS_RECORDS_DIR="$DNS_RECORDS_DIR"
 
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings

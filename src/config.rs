@@ -274,6 +274,11 @@ pub struct ServerConfig {
     /// headless storefront: comma-separated, exact (`https://store.example.com`).
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
+
+    /// Name server (`ip:port`) asked for the TXT records that verify custom domains; the
+    /// system's (`/etc/resolv.conf`) when unset.
+    #[arg(long, env = "DNS_RESOLVER")]
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -293,6 +298,7 @@ impl fmt::Debug for ServerConfig {
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("password_hash_queue", &self.password_hash_queue)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("dns_resolver", &self.dns_resolver)
             .finish_non_exhaustive()
     }
 }

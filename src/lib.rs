@@ -10,6 +10,7 @@ pub mod config;
 pub mod customers;
 pub mod demo;
 pub mod discounts;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod idempotency;

@@ -22,6 +22,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
         staff::RolesApi { state: state.clone() },
         (
             shop::ShopApi { state: state.clone() },
+            shop::DomainsApi { state: state.clone() },
             shop::StorefrontSettingsApi { state: state.clone() },
         ),
         customers::CustomerAccountApi { state: state.clone() },

@@ -1,5 +1,5 @@
 //! `AppState`: the handles that request handlers share (pool, tenant registry, RBAC, token
-//! keys, search engine, object store, configuration). Built once by the server.
+//! keys, search engine, object store, DNS resolver, configuration). Built once by the server.
 //!
 //! Rule: this module sits below every domain: it holds handles of infrastructure and imports no
 //! domain's API. A part that needs one handle takes that handle, not the whole state (the
@@ -18,6 +18,7 @@ use crate::auth::rbac::Rbac;
 use crate::auth::revocation::SessionCheck;
 use crate::auth::tokens::TokenKeys;
 use crate::config::{DatabaseConfig, ServerConfig};
+use crate::dns::TxtResolver;
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{self, LocalUrls, ObjectStore};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub meili: Option<Arc<MeiliEngine>>,
     /// Object storage (S3 or a local directory): product images.
     pub store: Arc<dyn ObjectStore>,
+    /// TXT lookups that verify custom domains (`DNS_RESOLVER`).
+    pub dns: TxtResolver,
 }
 
 impl AppState {
@@ -57,10 +60,12 @@ impl AppState {
                 base_url: config.url_of_host(&config.base_domain),
             },
         );
+        let dns = TxtResolver::new(config.dns_resolver).context("configuring DNS lookups")?;
         Ok(Self {
             search,
             meili,
             store,
+            dns,
             tenants: TenantRegistry::new(pool.clone(), config.tenant_cache_capacity),
             rbac: Rbac::new(pool.clone(), config.tenant_cache_capacity),
             tokens: Arc::new(TokenKeys::new(

@@ -242,27 +242,25 @@ async fn hosts_resolve_to_shops_and_conflicts_or_unknowns_are_refused() {
 }
 
 #[tokio::test]
-async fn a_custom_domain_serves_its_shop_until_removed_and_cannot_be_claimed_twice() {
+async fn a_verified_custom_domain_serves_its_shop_until_removed_and_cannot_be_claimed_twice() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("dom-a").await, app.signup("dom-b").await);
-    let domain = format!("www.{}.example.org", a.slug);
+    let domain = dns::unique_hostname("dom");
 
     // Unknown before it is attached.
     let (status, _) =
         read(app.host(Method::GET, &domain, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (status, body) = app
-        .owner(
-            &a,
-            Method::POST,
-            "/v1/admin/domains",
-            Some(json!({ "hostname": domain.to_uppercase() })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let domain_id = body["id"].as_str().unwrap().to_owned();
-    assert_eq!(body["hostname"], domain);
+    // Claimed in any case, stored lowercase; verified by its TXT record (tests/domains.rs has
+    // the steps in detail).
+    let claim = app.claim_domain(&a, &domain.to_uppercase()).await;
+    assert_eq!(claim["hostname"], domain);
+    let domain_id = claim["id"].as_str().unwrap().to_owned();
+    let (name, value) = dns::record_of(&claim);
+    dns::set_txt(&name, &[&value]);
+    let (status, body) = app.verify_domain(&a, &claim).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, body) = read(
         app.host(Method::GET, &domain, "/v1/admin/shop")
@@ -308,6 +306,7 @@ async fn a_custom_domain_serves_its_shop_until_removed_and_cannot_be_claimed_twi
     let (status, _) =
         read(app.host(Method::GET, &domain, "/v1/store/products").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a removed domain must stop resolving at once");
+    dns::remove_txt(&name);
 }
 
 #[tokio::test]

@@ -137,5 +137,55 @@ start_moto() {
   return 1
 }
 
+# The records directory served by the test DNS server on 127.0.0.1:PORT, printed when that is
+# what answers there (it names itself: scripts/lib/dns_server.py), nothing otherwise.
+test_dns_records_of() {
+  python3 - "$1" 2>/dev/null <<'PY' || true
+import sys
+from dnslib import DNSRecord
+reply = DNSRecord.parse(
+    DNSRecord.question("whoami.shopfleet-test-dns", "TXT").send("127.0.0.1", int(sys.argv[1]), timeout=1)
+)
+for rr in reply.rr:
+    value = b"".join(rr.rdata.data).decode()
+    if value.startswith("shopfleet-test-dns "):
+        print(value.split(" ", 1)[1])
+PY
+}
+
+# start_dns DIR PORT: a DNS server for the tests (scripts/lib/dns_server.py, on `dnslib` from
+# PyPI) on 127.0.0.1:PORT, UDP and TCP, answering TXT queries from the files in DIR/records (one
+# file per name, one value per line); log and pid in DIR. Idempotent: the server already serving
+# that directory on that port is reused. Sets DNS_ADDR and DNS_RECORDS_DIR.
+start_dns() {
+  local dir="$1" port="$2" serving
+  mkdir -p "$dir/records"
+  DNS_RECORDS_DIR="$(cd "$dir/records" && pwd)"
+  DNS_ADDR="127.0.0.1:$port"
+  if ! python3 -c "import dnslib" 2>/dev/null; then
+    echo "==> installing dnslib with pip"
+    python3 -m pip install -q dnslib
+  fi
+  serving="$(test_dns_records_of "$port")"
+  if [ "$serving" = "$DNS_RECORDS_DIR" ]; then
+    return 0
+  fi
+  if [ -n "$serving" ] || port_in_use "$port"; then
+    echo "error: port $port is taken by a server that is not the test DNS server of $dir;" >&2
+    echo "       choose another port (see the script's *_DNS_PORT variable)." >&2
+    return 1
+  fi
+  echo "==> starting the test DNS server on 127.0.0.1:$port"
+  nohup python3 "$(dirname "${BASH_SOURCE[0]}")/dns_server.py" --port "$port" \
+    --records "$DNS_RECORDS_DIR" >"$dir/dns.log" 2>&1 </dev/null &
+  echo $! >"$dir/dns.pid"
+  for _ in $(seq 1 50); do
+    [ "$(test_dns_records_of "$port")" = "$DNS_RECORDS_DIR" ] && return 0
+    sleep 0.2
+  done
+  echo "error: the test DNS server did not start on port $port; see $dir/dns.log" >&2
+  return 1
+}
+
 # Where cargo builds: a cache outside the checkout, so fresh clones (CI) reuse earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shopfleet/target}"

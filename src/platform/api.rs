@@ -50,6 +50,7 @@ pub struct ShopDetail {
     pub shop: ShopRecord,
     /// Storefront URL on the platform's domain.
     pub url: String,
+    /// The verified custom domains the shop answers on (unverified claims are left out).
     pub domains: Vec<String>,
     /// Tenant migration version of this build; `schema_version` below it means pending work.
     pub latest_schema_version: i64,

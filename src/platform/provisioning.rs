@@ -60,6 +60,7 @@ pub async fn provision(
         status: ShopStatus::Active,
         schema_name: schema_name_for(&new.slug),
         role_name: role_name_for(id),
+        primary_domain: None,
     };
     let version = migrations.iter().map(|m| m.version).max().unwrap_or(0);
 

@@ -124,6 +124,8 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
         status: ShopStatus::parse(&shop.status).unwrap_or(ShopStatus::Active),
         schema_name: shop.schema_name.clone(),
         role_name: shop.role_name.clone(),
+        // Not needed to count rows in the shop's schema.
+        primary_domain: None,
     };
     let mut tx = TenantTx::begin(pool, &tenant).await?;
     let (products, active_products, staff, customers): (i64, i64, i64, i64) = sqlx::query_as(
@@ -189,7 +191,8 @@ pub async fn plan_exists(conn: &mut PgConnection, plan: &str) -> AppResult<bool>
 
 pub async fn domains_of(pool: &PgPool, id: Uuid) -> AppResult<Vec<String>> {
     Ok(sqlx::query_scalar(
-        "select hostname from platform.domains where shop_id = $1 order by hostname",
+        "select hostname from platform.domains where shop_id = $1 and verified_at is not null \
+         order by hostname",
     )
     .bind(id)
     .fetch_all(pool)

@@ -1,9 +1,9 @@
 //! CORS: which browser origins may read the API's responses.
 //!
 //! A shop route (`/v1/admin`, `/v1/store`) allows the shop's own hosts as origins — its
-//! subdomain of `BASE_DOMAIN` and its custom domains, over http or https, on any port — and
-//! every route allows the origins configured in `CORS_ALLOWED_ORIGINS` (a headless storefront,
-//! say). A request from any other origin is served as if it sent no `Origin`: its response
+//! subdomain of `BASE_DOMAIN` and its verified custom domains, over http or https, on any
+//! port — and every route allows the origins configured in `CORS_ALLOWED_ORIGINS` (a headless
+//! storefront, say). A request from any other origin is served as if it sent no `Origin`: its response
 //! carries no CORS headers, so the browser keeps it from the page; its preflight is 403
 //! `origin_not_allowed`. Tokens travel in `Authorization` headers, never cookies, so nothing
 //! here is about credentials.

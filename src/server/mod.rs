@@ -31,7 +31,7 @@ use crate::routes::openapi_service;
 use crate::search::{SearchIndexer, SearchIndexing};
 use crate::state::{AppState, connect};
 use crate::tenancy::resolver::TenantResolver;
-use crate::{cart, idempotency, media, payments, search, storage, storefront, webhooks};
+use crate::{cart, idempotency, media, payments, search, shop, storage, storefront, webhooks};
 
 pub use middleware::MAX_UPLOAD_BODY_BYTES;
 
@@ -195,14 +195,19 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process ends, with the outbox worker alongside (and, with MeiliSearch,
-    /// its health probe, which hurries waiting indexing when it comes back).
+    /// Serves until the process ends, with the outbox worker alongside, the re-check of verified
+    /// custom domains (`shop::verification`) and, with MeiliSearch, its health probe, which
+    /// hurries waiting indexing when it comes back.
     pub async fn run(self) -> std::io::Result<()> {
         let consumers =
             consumers(&self.state, self_url(self.local_addr())).map_err(std::io::Error::other)?;
         let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(consumers));
         let waker = worker.waker();
         tokio::spawn(worker.run());
+        tokio::spawn(shop::verification::recheck_loop(
+            self.state.pool.clone(),
+            self.state.dns.clone(),
+        ));
         if let Some(meili) = self.state.meili.clone() {
             tokio::spawn(search::health::probe(
                 meili,

@@ -1,12 +1,10 @@
-//! `GET/PATCH /v1/admin/shop` and `GET/POST /v1/admin/domains`, `DELETE /v1/admin/domains/{id}`.
+//! `GET/PATCH /v1/admin/shop`.
 
 use poem::web::Data;
-use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
-use super::domains::{self, Domain};
 use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
@@ -49,23 +47,6 @@ pub struct ShopSettingsUpdate {
     pub contact_email: Option<String>,
 }
 
-#[derive(Debug, Object)]
-pub struct NewDomain {
-    pub hostname: String,
-}
-
-#[derive(ApiResponse)]
-enum DomainCreated {
-    #[oai(status = 201)]
-    Created(Json<Domain>),
-}
-
-#[derive(ApiResponse)]
-enum DomainDeleted {
-    #[oai(status = 204)]
-    NoContent,
-}
-
 #[OpenApi(prefix_path = "/v1/admin", tag = "crate::openapi_tags::Tag::Shop")]
 impl ShopApi {
     /// The shop's settings
@@ -105,50 +86,6 @@ impl ShopApi {
         .await?;
         self.state.tenants.invalidate_all();
         Ok(Json(self.settings(&tenant).await?))
-    }
-
-    /// The shop's custom domains
-    #[oai(path = "/domains", method = "get")]
-    async fn list_domains(
-        &self,
-        auth: StaffAuth,
-        tenant: Data<&Tenant>,
-    ) -> Result<Json<Vec<Domain>>, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, Permission::DomainsRead).await?;
-        Ok(Json(domains::list(&self.state.pool, tenant.id).await?))
-    }
-
-    /// Attach a custom domain
-    ///
-    /// The storefront answers on it as soon as DNS points at the platform. `domain_taken` (409)
-    /// if any shop already uses it.
-    #[oai(path = "/domains", method = "post")]
-    async fn add_domain(
-        &self,
-        auth: StaffAuth,
-        tenant: Data<&Tenant>,
-        body: Json<NewDomain>,
-    ) -> Result<DomainCreated, ShopWriteErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, Permission::DomainsWrite).await?;
-        let hostname = domains::parse_hostname(&body.hostname, &self.state.config.base_domain)?;
-        let domain = domains::add(&self.state.pool, tenant.id, &hostname).await?;
-        // Other instances hear of it by NOTIFY; this one must not answer from its cache meanwhile.
-        self.state.tenants.invalidate_all();
-        Ok(DomainCreated::Created(Json(domain)))
-    }
-
-    /// Detach a custom domain
-    #[oai(path = "/domains/:id", method = "delete")]
-    async fn remove_domain(
-        &self,
-        auth: StaffAuth,
-        tenant: Data<&Tenant>,
-        id: Path<Uuid>,
-    ) -> Result<DomainDeleted, ShopReadErrors> {
-        self.state.rbac.require(&tenant, auth.0.id, Permission::DomainsWrite).await?;
-        domains::remove(&self.state.pool, tenant.id, id.0).await?;
-        self.state.tenants.invalidate_all();
-        Ok(DomainDeleted::NoContent)
     }
 }
 

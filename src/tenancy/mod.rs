@@ -52,6 +52,9 @@ pub struct Tenant {
     pub schema_name: String,
     /// `shop_<id as hex>`: the PostgreSQL role that owns the schema.
     pub role_name: String,
+    /// The shop's verified primary custom domain, if it chose one: its canonical host (for
+    /// redirects from the subdomain and canonical URLs).
+    pub primary_domain: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

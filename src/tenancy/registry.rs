@@ -1,13 +1,18 @@
 //! The in-process registry of shops: resolves a slug or a custom domain to a [`Tenant`]
 //! without a database round trip per request.
 //!
+//! A custom domain resolves only once verified (`shop::verification`); an unverified claim is
+//! the same "no such shop" as an unknown host. The tenant carries its verified primary domain.
+//!
 //! Shops found live in a bounded cache with a TTL as a safety net; "no such shop" answers live
 //! in a cache of their own, as bounded and shorter-lived, so that requests for made-up hosts
 //! (each one a miss) can only evict other misses, never a real shop. The resolver refuses
 //! hosts and slugs of the wrong shape before they cost a lookup or a slot.
 //! Changes to `platform.shops` and `platform.domains` fire `NOTIFY shopfleet_tenants` from a
-//! trigger, whoever made them (API, CLI, SQL console); every instance listens and drops its
-//! cache. Shop changes are rare next to reads, so dropping everything keeps the rule simple:
+//! trigger, whoever made them (API, CLI, SQL console, the domain re-check); every instance
+//! listens and drops its cache. (Updates of a domain notify when what routing reads changes:
+//! hostname, shop, verified or not, primary or not; not for re-check bookkeeping.) Shop
+//! changes are rare next to reads, so dropping everything keeps the rule simple:
 //! a cached answer is never older than the last change this instance was told about.
 //!
 //! The listener itself is the server's (`server::listener`), which also routes the RBAC and
@@ -66,10 +71,13 @@ struct TenantRow {
     status: String,
     schema_name: String,
     role_name: String,
+    primary_domain: Option<String>,
 }
 
 const SELECT_TENANT: &str = "select s.id, s.slug, s.name, s.currency, s.plan, s.status, \
-     s.schema_name, s.role_name from platform.shops s";
+     s.schema_name, s.role_name, (select p.hostname from platform.domains p \
+     where p.shop_id = s.id and p.is_primary and p.verified_at is not null) as primary_domain \
+     from platform.shops s";
 
 impl TenantRegistry {
     /// `capacity` shops found, and as many misses in a cache of their own.
@@ -135,6 +143,7 @@ impl TenantRow {
             status: ShopStatus::parse(&self.status)?,
             schema_name: self.schema_name,
             role_name: self.role_name,
+            primary_domain: self.primary_domain,
         })
     }
 }
@@ -173,7 +182,8 @@ async fn fetch(pool: &PgPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::E
         LookupKey::Domain(host) => {
             sqlx::query_as(&format!(
                 "{SELECT_TENANT} join platform.domains d on d.shop_id = s.id \
-                 where d.hostname = $1 and s.status in ('active', 'suspended')"
+                 where d.hostname = $1 and d.verified_at is not null \
+                 and s.status in ('active', 'suspended')"
             ))
             .bind(host)
             .fetch_optional(pool)

@@ -3,7 +3,8 @@
 //! - `Host: tinashop.<base domain>` → slug `tinashop`;
 //! - `Host: <base domain>` (or `localhost` / an IP address: health checks, local clients) plus
 //!   `X-Shop: tinashop` → slug `tinashop`;
-//! - any other host → a custom domain in `platform.domains`.
+//! - any other host → a custom domain in `platform.domains`, once verified (an unverified
+//!   claim is the same 404 as an unknown host).
 //!
 //! A host naming one shop and an `X-Shop` naming another is a 400, never a silent pick. Unknown
 //! and deleted shops are 404, suspended shops 403 `shop_suspended`. A slug or custom domain

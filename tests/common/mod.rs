@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod commerce;
+pub mod dns;
 pub mod objects;
 
 use std::net::SocketAddr;
@@ -114,6 +115,8 @@ pub fn server_config() -> ServerConfig {
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),
+        // The loopback DNS server of scripts/test.sh, whose records the tests write.
+        dns_resolver: std::env::var("TEST_DNS_ADDR").ok().and_then(|addr| addr.parse().ok()),
     }
 }
 

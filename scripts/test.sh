@@ -20,17 +20,10 @@ python3 scripts/module-deps.py
 echo "==> terraform checks"
 bash scripts/check-terraform.sh
 
-start_postgres "$STATE_DIR/test-pg" "$TEST_PG_PORT"
-# Fresh databases per run; shop roles are cluster-wide, so drop those of earlier runs too. The
-# harness (tests/common) gives each test process databases of its own, made as the cluster's
-# superuser, whose password exists on this private test cluster only.
-for db in $(pg_super -tAc "select datname from pg_database where datname like 'shopfleet\_test%'"); do
-  pg_super -c "drop database if exists \"$db\" with (force)" >/dev/null
-done
-pg_super -c "do \$\$ declare r record; begin
-    for r in select rolname from pg_roles where rolname like 'shop\_%' loop
-      execute format('drop role %I', r.rolname);
-    end loop; end \$\$;" >/dev/null
+# A new cluster per run: no database or shop role of an earlier run is left. The harness
+# (tests/common) gives each test process databases of its own, made as the cluster's superuser,
+# whose password exists on this private test cluster only.
+reset_postgres "$STATE_DIR/test-pg" "$TEST_PG_PORT"
 pg_super -c "alter role postgres password 'postgres'" >/dev/null
 export TEST_DATABASE_URL="postgres://shopfleet:shopfleet@127.0.0.1:$TEST_PG_PORT/shopfleet_test"
 export TEST_ADMIN_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$TEST_PG_PORT/postgres"

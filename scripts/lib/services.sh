@@ -86,6 +86,21 @@ CONF
       end if; end \$\$;" >/dev/null
 }
 
+# reset_postgres DIR PORT: like start_postgres, on a new, empty cluster. The private cluster in
+# DIR (and only that one) is stopped and deleted first: a fresh cluster takes seconds, while
+# dropping the hundreds of databases and shop roles a test run leaves takes minutes.
+reset_postgres() {
+  local dir bin
+  dir=$(pg_data_dir_for "$1" "$2")
+  bin=$(pg_bin_dir)
+  if [ -f "$dir/PG_VERSION" ]; then
+    as_pg_user "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1 &&
+      as_pg_user "$bin/pg_ctl" -D "$dir" stop -m immediate >/dev/null
+    rm -rf "${dir:?}"/*
+  fi
+  start_postgres "$1" "$2"
+}
+
 # psql as the cluster's superuser, over the private socket.
 pg_super() {
   as_pg_user psql -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres "$@"

@@ -14,7 +14,7 @@ use crate::auth::password;
 use crate::auth::tokens::{TokenKind, TokenPair, issue_pair};
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
-use crate::platform::provisioning::{NewShop, provision};
+use crate::platform::provisioning::{NewShop, ProvisionedShop, provision};
 use crate::state::AppState;
 use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 use crate::values::{Currency, Email, Name};
@@ -82,31 +82,42 @@ impl SignupApi {
     }
 }
 
+/// Creates a shop with its owner (the API and the platform's sign-up page). Returns the new
+/// shop and the time its owner's password took to hash.
+pub async fn create_shop(
+    state: &AppState,
+    req: SignupRequest,
+) -> AppResult<(ProvisionedShop, std::time::Duration)> {
+    let slug = Slug::parse(&req.slug).map_err(|msg| AppError::validation("slug", msg))?;
+    let name = Name::parse("name", &req.name, 100)?;
+    let currency = Currency::parse("currency", &req.currency)?;
+    let email = Email::parse("owner_email", &req.owner_email)?;
+    password::check_strength(&req.owner_password, email.as_str())
+        .map_err(|msg| AppError::validation("owner_password", msg))?;
+    let owner_name = req.owner_name.trim().chars().take(100).collect::<String>();
+
+    let hash_started = Instant::now();
+    let password_hash = state.passwords.hash(req.owner_password).await?;
+    let hash_time = hash_started.elapsed();
+
+    let new_shop = NewShop {
+        id: ShopId::generate(),
+        slug,
+        name: name.into(),
+        currency: currency.into(),
+        plan: "free".to_owned(),
+        owner_email: email.as_str().to_owned(),
+        owner_name,
+        owner_password_hash: password_hash,
+    };
+    let shop = provision(&state.pool, &migrate::embedded(), &new_shop).await?;
+    tracing::info!(shop = %shop.tenant.slug, provision_ms = shop.database_time.as_secs_f64() * 1000.0, "shop created");
+    Ok((shop, hash_time))
+}
+
 impl SignupApi {
     async fn create(&self, req: SignupRequest) -> AppResult<SignupCreated> {
-        let slug = Slug::parse(&req.slug).map_err(|msg| AppError::validation("slug", msg))?;
-        let name = Name::parse("name", &req.name, 100)?;
-        let currency = Currency::parse("currency", &req.currency)?;
-        let email = Email::parse("owner_email", &req.owner_email)?;
-        password::check_strength(&req.owner_password, email.as_str())
-            .map_err(|msg| AppError::validation("owner_password", msg))?;
-        let owner_name = req.owner_name.trim().chars().take(100).collect::<String>();
-
-        let hash_started = Instant::now();
-        let password_hash = self.state.passwords.hash(req.owner_password).await?;
-        let hash_time = hash_started.elapsed();
-
-        let new_shop = NewShop {
-            id: ShopId::generate(),
-            slug,
-            name: name.into(),
-            currency: currency.into(),
-            plan: "free".to_owned(),
-            owner_email: email.as_str().to_owned(),
-            owner_name,
-            owner_password_hash: password_hash,
-        };
-        let shop = provision(&self.state.pool, &migrate::embedded(), &new_shop).await?;
+        let (shop, hash_time) = create_shop(&self.state, req).await?;
 
         let mut tx = TenantTx::begin(&self.state.pool, &shop.tenant).await?;
         let tokens = issue_pair(
@@ -120,7 +131,6 @@ impl SignupApi {
         .await?;
         tx.commit().await?;
 
-        tracing::info!(shop = %shop.tenant.slug, provision_ms = shop.database_time.as_secs_f64() * 1000.0, "shop created");
         let timing = format!(
             "provision;dur={:.2}, hash;dur={:.2}",
             shop.database_time.as_secs_f64() * 1000.0,

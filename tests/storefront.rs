@@ -3,111 +3,25 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use common::{BASE_DOMAIN, TestApp, TestShop, assert_error};
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use common::browser::{Browser, active_product, csrf_of};
+use common::{BASE_DOMAIN, TestApp, assert_error};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-/// A browser on one host: keeps that host's cookies, as a real browser keeps host-only ones.
-struct Browser<'a> {
-    app: &'a TestApp,
-    host: String,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp, host: &str) -> Self {
-        Self { app, host: host.to_owned(), cookies: HashMap::new() }
-    }
-
-    fn on(app: &'a TestApp, shop: &TestShop) -> Self {
-        Self::new(app, &format!("{}.{BASE_DOMAIN}", shop.slug))
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let request =
-            if cookie.is_empty() { request } else { request.header(COOKIE, cookie.join("; ")) };
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let set_cookies: Vec<String> = headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        for set in &set_cookies {
-            let pair = set.split(';').next().unwrap_or_default();
-            if let Some((name, value)) = pair.split_once('=') {
-                if value.is_empty() {
-                    self.cookies.remove(name);
-                } else {
-                    self.cookies.insert(name.to_owned(), value.to_owned());
-                }
-            }
-        }
-        let body = response.text().await.unwrap_or_default();
-        Page { status, headers, set_cookies, body }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let request = self.app.host(Method::GET, &self.host, path);
-        self.send(request).await
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let request = self.app.host(Method::POST, &self.host, path).form(fields);
-        self.send(request).await
-    }
-}
-
-/// The value of the hidden `csrf` field of a page's forms.
-fn csrf_of(page: &Page) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.body.find(marker).expect("a form with a csrf field") + marker.len();
-    page.body[start..].split('"').next().unwrap_or_default().to_owned()
-}
-
-async fn product(
-    app: &TestApp,
-    shop: &TestShop,
-    name: &str,
-    description: &str,
-    price: i64,
-    stock: i64,
-) -> String {
-    let slug = format!("p-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let (status, body) = app
-        .owner(
-            shop,
-            Method::POST,
-            "/v1/admin/products",
-            Some(json!({
-                "name": name, "slug": slug, "description": description, "status": "active",
-                "variants": [{ "price": price, "stock": stock }]
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    slug
-}
 
 #[tokio::test]
 async fn pages_escape_what_shops_typed_and_carry_the_security_headers() {
     let app = TestApp::spawn().await;
     let shop = app.signup("pages").await;
-    let slug =
-        product(&app, &shop, "<script>alert(1)</script> Mug", "Bold <b>clay</b> mug", 1250, 3)
-            .await;
+    let slug = active_product(
+        &app,
+        &shop,
+        "<script>alert(1)</script> Mug",
+        "Bold <b>clay</b> mug",
+        1250,
+        3,
+    )
+    .await;
     let mut browser = Browser::on(&app, &shop);
 
     let home = browser.get("/").await;
@@ -163,7 +77,7 @@ async fn pages_escape_what_shops_typed_and_carry_the_security_headers() {
 async fn a_vietnamese_shop_speaks_vietnamese_and_writes_dong_without_decimals() {
     let app = TestApp::spawn().await;
     let shop = app.signup_with("vnd", "VND").await;
-    let slug = product(&app, &shop, "Áo thun", "", 350_000, 5).await;
+    let slug = active_product(&app, &shop, "Áo thun", "", 350_000, 5).await;
     let (status, settings) = app
         .owner(&shop, Method::PATCH, "/v1/admin/shop/storefront", Some(json!({ "locale": "vi", "accent_color": "#FFEB3B", "announcement": "Miễn phí giao hàng" })))
         .await;
@@ -209,7 +123,7 @@ async fn a_vietnamese_shop_speaks_vietnamese_and_writes_dong_without_decimals() 
 async fn a_guest_fills_a_cart_through_forms_with_csrf_and_host_only_cookies() {
     let app = TestApp::spawn().await;
     let shop = app.signup("cartpage").await;
-    let slug = product(&app, &shop, "Teapot", "", 4200, 2).await;
+    let slug = active_product(&app, &shop, "Teapot", "", 4200, 2).await;
     let mut browser = Browser::on(&app, &shop);
     let page = browser.get(&format!("/products/{slug}")).await;
     let csrf = csrf_of(&page);
@@ -271,7 +185,7 @@ async fn a_guest_fills_a_cart_through_forms_with_csrf_and_host_only_cookies() {
 async fn nothing_of_one_shop_reaches_another_shops_pages() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("iso-a").await, app.signup("iso-b").await);
-    let slug = product(&app, &a, "Only in A", "", 1000, 5).await;
+    let slug = active_product(&app, &a, "Only in A", "", 1000, 5).await;
     let mut on_a = Browser::on(&app, &a);
     let page = on_a.get(&format!("/products/{slug}")).await;
     let csrf = csrf_of(&page);

@@ -314,6 +314,32 @@ pub async fn chosen_variant(
         .ok_or_else(|| AppError::not_found("variant_not_found", "no variant with these options"))
 }
 
+/// URLs a sitemap file holds at most (sitemaps.org).
+pub const SITEMAP_PAGE: i64 = 50_000;
+
+/// Active products, for the sitemap.
+pub async fn active_product_count(conn: &mut PgConnection) -> AppResult<i64> {
+    Ok(sqlx::query_scalar("select count(*) from products where status = 'active'")
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Page `page` (from 1) of the active products' slugs and last changes, oldest first, for the
+/// sitemap ([`SITEMAP_PAGE`] per page).
+pub async fn sitemap_products(
+    conn: &mut PgConnection,
+    page: i64,
+) -> AppResult<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+    Ok(sqlx::query_as(
+        "select slug, updated_at from products where status = 'active' order by id \
+         offset $1 limit $2",
+    )
+    .bind((page - 1).max(0).saturating_mul(SITEMAP_PAGE))
+    .bind(SITEMAP_PAGE)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// The shop's categories in tree order.
 pub async fn category_tree(conn: &mut PgConnection) -> AppResult<Vec<StoreCategory>> {
     Ok(tree_order(categories::list(conn).await?))

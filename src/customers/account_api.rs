@@ -66,7 +66,7 @@ impl CustomerAccountApi {
         tenant: Data<&Tenant>,
         body: Json<RegisterCustomer>,
     ) -> Result<Registered, RegisterErrors> {
-        Ok(Registered::Created(Json(self.create(&tenant, body.0).await?)))
+        Ok(Registered::Created(Json(register(&self.state, &tenant, body.0).await?)))
     }
 
     /// The signed-in customer's profile
@@ -90,42 +90,35 @@ impl CustomerAccountApi {
     }
 }
 
-impl CustomerAccountApi {
-    async fn create(
-        &self,
-        tenant: &Tenant,
-        req: RegisterCustomer,
-    ) -> AppResult<RegisteredCustomer> {
-        let email = Email::parse("email", &req.email)?;
-        password::check_strength(&req.password, email.as_str())
-            .map_err(|msg| AppError::validation("password", msg))?;
-        let first_name: String = req.first_name.trim().chars().take(100).collect();
-        let last_name: String = req.last_name.trim().chars().take(100).collect();
-        let hash = self.state.passwords.hash(req.password).await?;
+/// Creates a customer account of the shop and signs it in (the API and the sign-up page).
+pub async fn register(
+    state: &AppState,
+    tenant: &Tenant,
+    req: RegisterCustomer,
+) -> AppResult<RegisteredCustomer> {
+    let email = Email::parse("email", &req.email)?;
+    password::check_strength(&req.password, email.as_str())
+        .map_err(|msg| AppError::validation("password", msg))?;
+    let first_name: String = req.first_name.trim().chars().take(100).collect();
+    let last_name: String = req.last_name.trim().chars().take(100).collect();
+    let hash = state.passwords.hash(req.password).await?;
 
-        let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
-        let customer: CustomerProfile = sqlx::query_as(
-            "insert into customers (id, email, password_hash, first_name, last_name) values ($1, $2, $3, $4, $5) \
-             returning id, email, first_name, last_name, created_at",
-        )
-        .bind(Uuid::now_v7())
-        .bind(email.as_str())
-        .bind(hash)
-        .bind(first_name)
-        .bind(last_name)
-        .fetch_one(&mut *tx)
-        .await
-        .on_constraint("customers_email_key", |_| AppError::conflict("email_taken", "an account with this e-mail exists"))?;
-        let tokens = issue_pair(
-            &mut tx,
-            &self.state.tokens,
-            TokenKind::Customer,
-            customer.id,
-            tenant.id,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(RegisteredCustomer { customer, tokens })
-    }
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    let customer: CustomerProfile = sqlx::query_as(
+        "insert into customers (id, email, password_hash, first_name, last_name) values ($1, $2, $3, $4, $5) \
+         returning id, email, first_name, last_name, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(email.as_str())
+    .bind(hash)
+    .bind(first_name)
+    .bind(last_name)
+    .fetch_one(&mut *tx)
+    .await
+    .on_constraint("customers_email_key", |_| AppError::conflict("email_taken", "an account with this e-mail exists"))?;
+    let tokens =
+        issue_pair(&mut tx, &state.tokens, TokenKind::Customer, customer.id, tenant.id, None)
+            .await?;
+    tx.commit().await?;
+    Ok(RegisteredCustomer { customer, tokens })
 }

@@ -89,7 +89,7 @@ pub fn validate_address(field_prefix: &str, input: &AddressInput) -> AppResult<A
 }
 
 /// An address in a customer's address book.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object, Serialize, sqlx::FromRow)]
 pub struct Address {
     pub id: Uuid,
     pub name: String,
@@ -183,6 +183,32 @@ pub async fn clear_default(conn: &mut PgConnection, customer: Uuid) -> AppResult
     Ok(())
 }
 
+/// Adds an address to the customer's book (at most [`MAX_ADDRESSES_PER_CUSTOMER`]); the first
+/// one, or one with `make_default`, becomes the default.
+pub async fn add(
+    conn: &mut PgConnection,
+    customer: Uuid,
+    input: &AddressInput,
+    make_default: bool,
+) -> AppResult<Address> {
+    let address = validate_address("", input)?;
+    lock_customer(conn, customer).await?;
+    let existing = count(conn, customer).await?;
+    if existing >= MAX_ADDRESSES_PER_CUSTOMER {
+        return Err(AppError::unprocessable(
+            "too_many_addresses",
+            format!(
+                "a customer can keep at most {MAX_ADDRESSES_PER_CUSTOMER} addresses; delete one first"
+            ),
+        ));
+    }
+    let is_default = make_default || existing == 0;
+    if is_default {
+        clear_default(conn, customer).await?;
+    }
+    insert(conn, customer, &address, is_default).await
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     customer: Uuid,
@@ -236,6 +262,7 @@ pub async fn update(
 
 /// Deletes an address; when it was the default, the newest remaining address becomes the default.
 pub async fn delete(conn: &mut PgConnection, customer: Uuid, id: Uuid) -> AppResult<()> {
+    lock_customer(conn, customer).await?;
     let was_default: bool = sqlx::query_scalar(
         "delete from customer_addresses where id = $1 and customer_id = $2 returning is_default",
     )

@@ -15,7 +15,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::addresses::{self, Address, AddressInput, MAX_ADDRESSES_PER_CUSTOMER, validate_address};
+use super::addresses::{self, Address, AddressInput, validate_address};
 use crate::auth::principal::CustomerAuth;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
@@ -130,7 +130,6 @@ impl CustomerAddressesApi {
         id: Path<Uuid>,
     ) -> Result<AddressDeleted, AddressReadErrors> {
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        addresses::lock_customer(&mut tx, auth.0.id).await?;
         addresses::delete(&mut tx, auth.0.id, id.0).await?;
         tx.commit().await?;
         Ok(AddressDeleted::NoContent)
@@ -139,23 +138,8 @@ impl CustomerAddressesApi {
 
 impl CustomerAddressesApi {
     async fn add(&self, tenant: &Tenant, customer: Uuid, req: &NewAddress) -> AppResult<Address> {
-        let address = validate_address("", &req.address)?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
-        addresses::lock_customer(&mut tx, customer).await?;
-        let existing = addresses::count(&mut tx, customer).await?;
-        if existing >= MAX_ADDRESSES_PER_CUSTOMER {
-            return Err(AppError::unprocessable(
-                "too_many_addresses",
-                format!(
-                    "a customer can keep at most {MAX_ADDRESSES_PER_CUSTOMER} addresses; delete one first"
-                ),
-            ));
-        }
-        let is_default = req.is_default || existing == 0;
-        if is_default {
-            addresses::clear_default(&mut tx, customer).await?;
-        }
-        let created = addresses::insert(&mut tx, customer, &address, is_default).await?;
+        let created = addresses::add(&mut tx, customer, &req.address, req.is_default).await?;
         tx.commit().await?;
         Ok(created)
     }

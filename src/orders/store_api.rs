@@ -32,7 +32,7 @@ enum CheckoutResponse {
 }
 
 /// An order in a list.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object, serde::Serialize, sqlx::FromRow)]
 pub struct OrderSummary {
     pub id: Uuid,
     pub number: i64,
@@ -171,7 +171,9 @@ impl OrdersStoreApi {
     }
 }
 
-async fn customer_orders(
+/// A customer's orders, newest first, `limit + 1` rows after `after` (the last one tells
+/// whether there is a next page).
+pub async fn customer_orders(
     conn: &mut PgConnection,
     customer: Uuid,
     after: Option<Uuid>,

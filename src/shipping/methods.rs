@@ -19,7 +19,7 @@ pub(super) const MAX_AMOUNT: i64 = 10_000_000_000_000;
 /// Most shipping methods one shop may define, so that listing them needs no pages.
 pub(super) const MAX_METHODS: i64 = 100;
 
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object, serde::Serialize, sqlx::FromRow)]
 pub struct ShippingMethod {
     pub id: Uuid,
     pub name: String,

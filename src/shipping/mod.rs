@@ -11,5 +11,5 @@ mod methods;
 mod settings_api;
 
 pub use api::{ShippingAdminApi, ShippingStorefrontApi};
-pub use methods::{ShippingMethod, find as find_method, get as get_method};
+pub use methods::{ShippingMethod, find as find_method, get as get_method, list_active};
 pub use settings_api::{CheckoutSettings, CheckoutSettingsApi, load_settings};

@@ -13,11 +13,15 @@
 //! assets of `themes/default/`), `money.rs`, `contrast.rs`, `security.rs`, and one file per
 //! page group: `catalog_pages.rs` (home, category, product, search), `cart_pages.rs`.
 
+mod account_pages;
 mod cart_pages;
 mod catalog_pages;
+mod checkout_pages;
 mod contrast;
+mod landing;
 pub mod money;
 mod security;
+mod seo_pages;
 mod site;
 mod theme;
 
@@ -26,6 +30,7 @@ use std::sync::Arc;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, Request, Response, Route, get, post};
 
+use self::landing::Landing;
 use self::security::CsrfKey;
 use self::site::{Site, parse_cookies};
 use self::theme::Theme;
@@ -69,29 +74,71 @@ impl Pages {
             .at("/cart/items", post(cart_pages::add_item))
             .at("/cart/items/:id", post(cart_pages::change_item))
             .at("/cart/discount", post(cart_pages::apply_code))
-            .at("/cart/discount/remove", post(cart_pages::remove_code));
+            .at("/cart/discount/remove", post(cart_pages::remove_code))
+            .at("/checkout", get(checkout_pages::checkout_page).post(checkout_pages::place_order))
+            .at("/orders/:number", get(checkout_pages::order_page))
+            .at("/account", get(account_pages::account_page))
+            .at("/account/login", get(account_pages::login_page).post(account_pages::login))
+            .at(
+                "/account/register",
+                get(account_pages::register_page).post(account_pages::register),
+            )
+            .at("/account/logout", post(account_pages::logout))
+            .at("/account/addresses", post(account_pages::add_address))
+            .at("/account/addresses/:id/delete", post(account_pages::delete_address))
+            .at("/robots.txt", get(seo_pages::robots))
+            .at("/sitemap.xml", get(seo_pages::sitemap_index))
+            .at("/sitemaps/:file", get(seo_pages::sitemap_file));
         let csrf_key = CsrfKey::derive(&state.config.jwt_secret);
         Ok(Self { state, theme: Theme::load()?, csrf_key, routes })
     }
 
-    /// Whether this request is for a page: a theme asset on any host, or a page path on a
-    /// shop's host (subdomain or custom domain). The platform host keeps answering JSON.
+    /// Whether this request is for a page: a theme asset on any host, a page path on a shop's
+    /// host (subdomain or custom domain), or the platform host's landing page (`GET /`,
+    /// `POST /signup`). Everything else on the platform host is the JSON API.
     pub fn serves(&self, req: &Request) -> bool {
         let path = req.uri().path();
         if path.starts_with("/assets/") {
             return true;
         }
-        let host = req.header("host").or_else(|| req.uri().host()).unwrap_or_default();
-        is_page_path(path)
-            && classify_host(host, &self.state.config.base_domain) != HostShop::Platform
+        match classify_host(host_of(req), &self.state.config.base_domain) {
+            HostShop::Platform => landing_path(req),
+            _ => is_page_path(path),
+        }
+    }
+
+    /// The landing page on the platform host, with its own CSRF token (bound to no shop).
+    async fn platform_page(&self, mut req: Request) -> Response {
+        let cookies = parse_cookies(req.header("cookie"));
+        let (cookie, set_cookie) = site::csrf_cookie(&cookies, site::is_secure(&self.state));
+        let csrf = self.csrf_key.token(landing::PLATFORM, &cookie);
+        let nonce = security::random_token();
+        let landing =
+            Landing { state: &self.state, theme: &self.theme, csrf: &csrf, nonce: &nonce };
+        let mut response = if req.method() == Method::POST {
+            match csrf_checked(&mut req, &csrf).await {
+                Ok(body) => {
+                    landing.signup(serde_urlencoded::from_bytes(&body).unwrap_or_default()).await
+                }
+                Err(status) => self.plain_page(status, "form_expired"),
+            }
+        } else {
+            landing.page()
+        };
+        if let Some(value) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        security::add_headers(&mut response, &nonce);
+        response
     }
 
     async fn shop_page(&self, mut req: Request) -> Response {
-        let host = req.header("host").or_else(|| req.uri().host()).unwrap_or_default().to_owned();
+        let host = host_of(&req).to_owned();
         let key = match classify_host(&host, &self.state.config.base_domain) {
             HostShop::Subdomain(slug) => LookupKey::Slug(slug),
             HostShop::CustomDomain(domain) => LookupKey::Domain(domain),
-            HostShop::Platform => return self.plain_page(StatusCode::NOT_FOUND, "not_found"), // not routed here
+            HostShop::Platform => return self.plain_page(StatusCode::NOT_FOUND, "not_found"),
         };
         let tenant = match lookup(&self.state.tenants, key).await {
             Ok(tenant) => tenant,
@@ -117,12 +164,18 @@ impl Pages {
             }
         }
         tracing::Span::current().record("shop", tenant.slug.as_str());
+        if let Some(location) = primary_domain_redirect(&self.state, &tenant, &req, &host) {
+            return Response::builder()
+                .status(StatusCode::MOVED_PERMANENTLY)
+                .header(header::LOCATION, location)
+                .finish();
+        }
         let cookies = parse_cookies(req.header("cookie"));
         let mut site =
             Site::new(self.state.clone(), self.theme.clone(), &self.csrf_key, tenant, cookies);
         if req.method() == Method::POST {
-            match csrf_checked(&mut req, &site).await {
-                Ok(()) => {}
+            match csrf_checked(&mut req, &site.csrf).await {
+                Ok(body) => req.set_body(body),
                 Err(status) => return self.error_page(&site, status, "form_expired").await,
             }
         }
@@ -209,13 +262,17 @@ impl Endpoint for Pages {
                 .asset(&path)
                 .unwrap_or_else(|| self.plain_page(StatusCode::NOT_FOUND, "not_found")));
         }
+        if classify_host(host_of(&req), &self.state.config.base_domain) == HostShop::Platform {
+            return Ok(self.platform_page(req).await);
+        }
         Ok(self.shop_page(req).await)
     }
 }
 
-/// Reads a POST's form, refusing it (403) unless its `csrf` field is the token of its
-/// `sf_csrf` cookie on this shop ([`Site::csrf`]); then puts the body back for the page.
-async fn csrf_checked(req: &mut Request, site: &Site) -> Result<(), StatusCode> {
+/// Reads a POST's form and returns it, refusing it (403) unless its `csrf` field is
+/// `expected`: the token of the request's `sf_csrf` cookie on this shop ([`Site::csrf`]) or on
+/// the platform host.
+async fn csrf_checked(req: &mut Request, expected: &str) -> Result<bytes::Bytes, StatusCode> {
     let body = req.take_body().into_bytes_limit(MAX_FORM_BYTES).await.map_err(|err| {
         if err.to_string().contains("payload too large") {
             StatusCode::PAYLOAD_TOO_LARGE
@@ -225,11 +282,39 @@ async fn csrf_checked(req: &mut Request, site: &Site) -> Result<(), StatusCode> 
     })?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
-    if !security::same_token(&site.csrf, sent) {
+    if !security::same_token(expected, sent) {
         return Err(StatusCode::FORBIDDEN);
     }
-    req.set_body(body);
-    Ok(())
+    Ok(body)
+}
+
+fn host_of(req: &Request) -> &str {
+    req.header("host").or_else(|| req.uri().host()).unwrap_or_default()
+}
+
+/// The platform host's page routes: the landing page and its form.
+fn landing_path(req: &Request) -> bool {
+    matches!(
+        (req.method(), req.uri().path()),
+        (&Method::GET | &Method::HEAD, "/") | (&Method::POST, "/signup")
+    )
+}
+
+/// Where a page read on another host of a shop that has a verified primary domain moves to
+/// (301): the same path on the primary domain. Form posts are served where they arrive.
+fn primary_domain_redirect(
+    state: &AppState,
+    tenant: &crate::tenancy::Tenant,
+    req: &Request,
+    host: &str,
+) -> Option<String> {
+    let primary = tenant.primary_domain.as_deref()?;
+    let bare = host.rsplit_once(':').map_or(host, |(name, _)| name).trim_end_matches('.');
+    if bare.eq_ignore_ascii_case(primary) || !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    Some(format!("{}{path}", state.config.url_of_host(primary)))
 }
 
 /// Adds the cookies and security headers of `site` to a page's response.

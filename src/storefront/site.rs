@@ -96,17 +96,13 @@ impl Site {
         tenant: Tenant,
         cookies: HashMap<String, String>,
     ) -> Self {
-        let secure = state.config.public_url_template.starts_with("https://");
-        let base_url = state.shop_url(&tenant.slug);
-        let mut set_cookies = Vec::new();
-        let csrf_cookie = match cookies.get(CSRF_COOKIE).filter(|v| security::well_formed(v)) {
-            Some(value) => value.clone(),
-            None => {
-                let value = security::random_token();
-                set_cookies.push(cookie(CSRF_COOKIE, &value, None, secure));
-                value
-            }
+        let secure = is_secure(&state);
+        let base_url = match &tenant.primary_domain {
+            Some(domain) => state.config.url_of_host(domain),
+            None => state.shop_url(&tenant.slug),
         };
+        let (csrf_cookie, set_csrf) = csrf_cookie(&cookies, secure);
+        let set_cookies = set_csrf.into_iter().collect();
         let csrf = csrf_key.token(tenant.id, &csrf_cookie);
         Self {
             state,
@@ -170,6 +166,15 @@ impl Site {
 
     pub fn set_cart_cookie(&self, token: &str) {
         self.set_cookie(cookie(CART_COOKIE, token, Some(30 * 86_400), self.secure));
+    }
+
+    /// Forgets the guest cart (merged into a customer's, or checked out).
+    pub fn clear_cart_cookie(&self) {
+        self.set_cookie(cookie(CART_COOKIE, "", Some(0), self.secure));
+    }
+
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.cookies.get(REFRESH_COOKIE).map(String::as_str).filter(|t| !t.is_empty())
     }
 
     pub fn cart_token(&self) -> Option<&str> {
@@ -252,6 +257,23 @@ impl Site {
             StatusCode::OK,
             data,
         )
+    }
+}
+
+/// Whether the public URLs are https (cookies are then `Secure`).
+pub fn is_secure(state: &AppState) -> bool {
+    state.config.public_url_template.starts_with("https://")
+}
+
+/// The request's `sf_csrf` cookie value, or a new one with the `Set-Cookie` that sets it.
+pub fn csrf_cookie(cookies: &HashMap<String, String>, secure: bool) -> (String, Option<String>) {
+    match cookies.get(CSRF_COOKIE).filter(|v| security::well_formed(v)) {
+        Some(value) => (value.clone(), None),
+        None => {
+            let value = security::random_token();
+            let set = cookie(CSRF_COOKIE, &value, None, secure);
+            (value, Some(set))
+        }
     }
 }
 

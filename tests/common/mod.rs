@@ -6,6 +6,7 @@
 //! start several servers in one process (several instances) share the process's database.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod commerce;
 pub mod dns;
 pub mod objects;

@@ -9,9 +9,14 @@
 //! hands the request to the page. Every answer carries the security headers of
 //! [`security::add_headers`]; every error becomes a page in the shop's look.
 //!
+//! The platform host has one page of its own, the landing page with its sign-up form
+//! (`landing.rs`); everything else there is the JSON API.
+//!
 //! Layout: `site.rs` (the request's context and cookies), `theme.rs` (templates, messages and
 //! assets of `themes/default/`), `money.rs`, `contrast.rs`, `security.rs`, and one file per
-//! page group: `catalog_pages.rs` (home, category, product, search), `cart_pages.rs`.
+//! page group: `catalog_pages.rs` (home, category, product, search), `cart_pages.rs`,
+//! `checkout_pages.rs` (checkout, order status), `account_pages.rs` (sign-up, sign-in,
+//! account, address book), `seo_pages.rs` (robots.txt, sitemaps), `landing.rs`.
 
 mod account_pages;
 mod cart_pages;

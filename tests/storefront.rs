@@ -233,3 +233,50 @@ async fn a_suspended_shop_and_an_unknown_host_get_plain_pages() {
     assert!(page.body.contains("Page not found"));
     assert!(page.headers.contains_key("content-security-policy"));
 }
+
+/// The object key in a local-store URL (`…/v1/objects/<key>?…`).
+fn key_in(url: &str) -> shopfleet::storage::ObjectKey {
+    let path = url.split("/v1/objects/").nth(1).and_then(|rest| rest.split('?').next());
+    shopfleet::storage::ObjectKey::parse_any(path.expect("a local-store URL")).expect("a key")
+}
+
+#[tokio::test]
+async fn a_shop_uploads_a_logo_that_its_pages_show_and_a_replaced_one_is_deleted() {
+    let app = TestApp::spawn().await;
+    let shop = app.signup("logo").await;
+    let png = |n: u8| [&b"\x89PNG\r\n\x1a\n"[..], &[n; 64]].concat();
+    let upload = |body: Vec<u8>| {
+        app.shop(Method::PUT, &shop.slug, "/v1/admin/shop/storefront/logo")
+            .bearer_auth(&shop.token)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+    };
+    let refused = upload(b"GIF? no, plain text".to_vec()).send().await.unwrap();
+    let (status, err) = (refused.status(), refused.json::<serde_json::Value>().await.unwrap());
+    assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_image_type");
+
+    let first: serde_json::Value = upload(png(1)).send().await.unwrap().json().await.unwrap();
+    let first_url = first["logo_url"].as_str().expect("a logo URL").to_owned();
+    let home = Browser::on(&app, &shop).get("/").await;
+    let shown = format!("alt=\"Shop {}\"", shop.slug);
+    assert!(
+        home.body.contains(&shown) && home.body.contains("class=\"brand\" href=\"/\"><img"),
+        "{}",
+        home.body
+    );
+
+    let second: serde_json::Value = upload(png(2)).send().await.unwrap().json().await.unwrap();
+    assert_ne!(second["logo_url"], first["logo_url"]);
+    let old = key_in(&first_url);
+    common::eventually(
+        "the replaced logo's deletion",
+        std::time::Duration::from_secs(20),
+        || async { app.state.store.head(&old).await.ok().flatten().is_none().then_some(()) },
+    )
+    .await;
+    let new = key_in(second["logo_url"].as_str().unwrap());
+    assert!(app.state.store.head(&new).await.unwrap().is_some(), "the new logo stays");
+    let (status, cleared) =
+        app.owner(&shop, Method::DELETE, "/v1/admin/shop/storefront/logo", None).await;
+    assert_eq!((status, &cleared["logo_url"]), (StatusCode::OK, &serde_json::Value::Null));
+}

@@ -142,7 +142,7 @@ fn clean_filename(name: Option<&str>) -> String {
     base.chars().filter(|c| !c.is_control()).take(255).collect::<String>().trim().to_owned()
 }
 
-fn unsupported_type() -> AppError {
+pub fn unsupported_type() -> AppError {
     AppError::unprocessable(
         "unsupported_image_type",
         "the file is not a JPEG, PNG, WebP, GIF or AVIF image (recognised by its content, not its name)",
@@ -151,7 +151,7 @@ fn unsupported_type() -> AppError {
 
 /// Records, in the caller's transaction, that these objects are to be deleted (`reason` is
 /// for whoever reads the outbox).
-async fn emit_deleted(
+pub async fn emit_deleted(
     conn: &mut PgConnection,
     shop: ShopId,
     keys: Vec<String>,

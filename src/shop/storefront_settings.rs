@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 use crate::catalog;
 use crate::error::{AppError, AppResult};
+use crate::media::{self, image_type::ImageType};
+use crate::storage::{ObjectKey, ObjectStore};
+use crate::tenancy::{ShopId, Tenant, TenantTx};
 
 /// Languages the storefront pages speak (a message file each in the theme).
 pub const LOCALES: &[&str] = &["en", "vi"];
@@ -36,6 +39,12 @@ pub struct StorefrontSettings {
     /// Network (`instagram`, `facebook`, `tiktok`, `youtube`, `x`) to an https URL.
     #[sqlx(json)]
     pub social_links: BTreeMap<String, String>,
+    /// The logo's URL (`PUT /v1/admin/shop/storefront/logo`); null: the shop's name is shown.
+    #[oai(nullable, default)]
+    #[sqlx(skip)]
+    pub logo_url: Option<String>,
+    #[oai(skip)]
+    pub logo_key: Option<String>,
 }
 
 /// A change; an omitted field keeps its value.
@@ -55,7 +64,7 @@ pub struct StorefrontSettingsUpdate {
 pub async fn load(conn: &mut PgConnection) -> AppResult<StorefrontSettings> {
     Ok(sqlx::query_as(
         "select locale, accent_color, announcement, hero_title, hero_text, featured_category_id, \
-         social_links from storefront_settings",
+         social_links, logo_key from storefront_settings",
     )
     .fetch_one(conn)
     .await?)
@@ -101,6 +110,70 @@ pub async fn update(
     .execute(&mut *conn)
     .await?;
     load(conn).await
+}
+
+/// Largest logo file (the request body limit is 1 MiB too).
+pub const MAX_LOGO_BYTES: usize = 512 * 1024;
+
+/// Replaces the logo with the image in `bytes` (JPEG, PNG, WebP, GIF or AVIF, recognised by its
+/// content): stores the object, then records its key and the old logo's deletion in one
+/// transaction. If that transaction fails, the new object is deleted again.
+pub async fn set_logo(
+    pool: &sqlx::PgPool,
+    store: &dyn ObjectStore,
+    tenant: &Tenant,
+    bytes: Vec<u8>,
+) -> AppResult<()> {
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(AppError::FileTooLarge { max_bytes: MAX_LOGO_BYTES as u64 });
+    }
+    let kind = ImageType::sniff(&bytes).ok_or_else(media::unsupported_type)?;
+    let key = ObjectKey::new(
+        tenant.id,
+        &format!("storefront/logo-{}.{}", Uuid::now_v7().simple(), kind.extension()),
+    )
+    .map_err(|err| AppError::Internal(anyhow::anyhow!("logo key: {err}")))?;
+    store.put(&key, bytes.into(), kind.mime()).await.map_err(AppError::Internal)?;
+    let recorded = replace_logo(pool, tenant, Some(key.as_str())).await;
+    if recorded.is_err()
+        && let Err(err) = store.delete(&key).await
+    {
+        tracing::warn!(shop = %tenant.slug, key = key.as_str(), error = %err, "an unrecorded logo was left in the store");
+    }
+    recorded
+}
+
+/// Sets (or, with `None`, clears) the logo's key; the old logo's object goes to the outbox.
+pub async fn replace_logo(
+    pool: &sqlx::PgPool,
+    tenant: &Tenant,
+    key: Option<&str>,
+) -> AppResult<()> {
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let old: Option<String> =
+        sqlx::query_scalar("select logo_key from storefront_settings for update")
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query("update storefront_settings set logo_key = $1, updated_at = now()")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    media::emit_deleted(&mut tx, tenant.id, old.into_iter().collect(), "logo replaced").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The settings as shown: with the logo's URL (after the transaction: signing needs none).
+pub async fn with_logo_url(
+    mut settings: StorefrontSettings,
+    store: &dyn ObjectStore,
+    shop: ShopId,
+) -> AppResult<StorefrontSettings> {
+    settings.logo_url = match settings.logo_key.as_deref().map(|k| ObjectKey::parse(shop, k)) {
+        Some(Ok(key)) => Some(store.get_url(&key, media::IMAGE_URL_TTL).await?),
+        _ => None,
+    };
+    Ok(settings)
 }
 
 fn parse_locale(raw: &str) -> AppResult<String> {

@@ -220,7 +220,8 @@ impl Pages {
             let mut tx = TenantTx::begin(&site.state.pool, &site.tenant).await?;
             let settings = storefront_settings::load(&mut tx).await?;
             tx.commit().await?;
-            Ok::<_, AppError>(settings)
+            let store = site.state.store.as_ref();
+            storefront_settings::with_logo_url(settings, store, site.tenant.id).await
         }
         .await;
         let data = minijinja::context! { kind => kind, status => status.as_u16() };

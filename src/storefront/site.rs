@@ -30,7 +30,8 @@ use crate::error::AppResult;
 use crate::sessions;
 use crate::shop::storefront_settings::{self, SOCIAL_NETWORKS, StorefrontSettings};
 use crate::state::AppState;
-use crate::tenancy::{Tenant, TenantTx};
+use crate::storage::ObjectStore;
+use crate::tenancy::{ShopId, Tenant, TenantTx};
 
 pub const CART_COOKIE: &str = "sf_cart";
 pub const SESSION_COOKIE: &str = "sf_session";
@@ -58,6 +59,8 @@ pub struct Site {
 pub struct Page {
     pub tx: TenantTx,
     pub layout: Layout,
+    store: Arc<dyn ObjectStore>,
+    shop: ShopId,
 }
 
 /// What every page shows around its own content.
@@ -72,7 +75,10 @@ impl Page {
     /// Commits the page's reads; what the layout needs stays.
     pub async fn commit(self) -> AppResult<Layout> {
         self.tx.commit().await?;
-        Ok(self.layout)
+        let Layout { settings, menu, cart_count } = self.layout;
+        let settings =
+            storefront_settings::with_logo_url(settings, self.store.as_ref(), self.shop).await?;
+        Ok(Layout { settings, menu, cart_count })
     }
 }
 
@@ -85,6 +91,7 @@ struct ShopView<'a> {
     accent_text: &'static str,
     accent_ink: String,
     announcement: &'a str,
+    logo_url: Option<&'a str>,
     social: Vec<(&'a str, &'a str)>,
 }
 
@@ -198,7 +205,12 @@ impl Site {
         let settings = storefront_settings::load(&mut tx).await?;
         let menu = category_tree(&mut tx).await?;
         let cart_count = crate::cart::item_count(&mut tx, self.customer, self.cart_token()).await?;
-        Ok(Page { tx, layout: Layout { settings, menu, cart_count } })
+        Ok(Page {
+            tx,
+            layout: Layout { settings, menu, cart_count },
+            store: self.state.store.clone(),
+            shop: self.tenant.id,
+        })
     }
 
     /// Renders `template` in the layout of the shop, with `data` merged into the context.
@@ -219,6 +231,7 @@ impl Site {
             accent_text: contrast::text_on(accent),
             accent_ink: contrast::ink_on_white(accent),
             announcement: &settings.announcement,
+            logo_url: settings.logo_url.as_deref(),
             social: SOCIAL_NETWORKS
                 .iter()
                 .filter_map(|n| settings.social_links.get(*n).map(|url| (*n, url.as_str())))

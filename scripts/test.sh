@@ -57,3 +57,8 @@ rm -f "$spec"
 # (database `shopfleet_test_schemathesis`, port SCHEMATHESIS_PORT, default 29780).
 echo "==> schemathesis"
 TEST_PG_PORT="$TEST_PG_PORT" bash scripts/schemathesis.sh
+
+# The storefront in a real browser (scripts/e2e.sh: Debian's Chromium and e2e/'s npm packages,
+# installed when missing; database `shopfleet_test_e2e`, port E2E_PORT, default 29790).
+echo "==> browser end-to-end tests"
+TEST_PG_PORT="$TEST_PG_PORT" bash scripts/e2e.sh

@@ -48,20 +48,39 @@ pub async fn cart_page(req: &Request) -> poem::Result<Response> {
     Ok(site.show(&layout, "cart.html", data))
 }
 
-#[derive(Deserialize)]
+/// The add-to-cart form. Its `option` field repeats (one per option of the product), which
+/// `serde_urlencoded` cannot put into a `Vec` field, so the form is read as its list of pairs.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "Vec<(String, String)>")]
 pub struct AddForm {
     product: String,
     /// The chosen value of each option, in the product's option order.
-    #[serde(default)]
     option: Vec<String>,
-    #[serde(default)]
     variant: Option<Uuid>,
-    #[serde(default = "one")]
     quantity: i32,
 }
 
-fn one() -> i32 {
-    1
+impl TryFrom<Vec<(String, String)>> for AddForm {
+    type Error = String;
+
+    fn try_from(pairs: Vec<(String, String)>) -> Result<Self, String> {
+        let (mut product, mut option, mut variant, mut quantity) = (None, Vec::new(), None, 1);
+        for (name, value) in pairs {
+            match name.as_str() {
+                "product" => product = Some(value),
+                "option" => option.push(value),
+                "variant" if !value.is_empty() => {
+                    variant = Some(value.parse().map_err(|err| format!("variant: {err}"))?);
+                }
+                "quantity" => {
+                    quantity = value.trim().parse().map_err(|err| format!("quantity: {err}"))?;
+                }
+                _ => {}
+            }
+        }
+        let product = product.ok_or("missing field `product`")?;
+        Ok(Self { product, option, variant, quantity })
+    }
 }
 
 /// `POST /cart/items`: the variant is the one whose option values were chosen (or the
@@ -176,4 +195,24 @@ where
         }
         Err(err) => return Err(err.into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AddForm;
+
+    #[test]
+    fn the_add_form_takes_one_option_field_per_option() {
+        let form: AddForm =
+            serde_urlencoded::from_str("csrf=x&product=tee&option=L&option=Navy&quantity=2")
+                .unwrap();
+        assert_eq!(
+            (form.product.as_str(), form.option, form.quantity),
+            ("tee", vec!["L".to_owned(), "Navy".to_owned()], 2)
+        );
+        let single: AddForm = serde_urlencoded::from_str("product=tote").unwrap();
+        assert_eq!((single.option.len(), single.variant, single.quantity), (0, None, 1));
+        assert!(serde_urlencoded::from_str::<AddForm>("product=tee&quantity=two").is_err());
+        assert!(serde_urlencoded::from_str::<AddForm>("option=L").is_err());
+    }
 }

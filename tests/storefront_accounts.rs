@@ -41,7 +41,7 @@ fn address_fields<'a>(csrf: &'a str, key: &'a str, method: &'a str) -> Vec<(&'a 
         ("city", "Hanoi"),
         ("postal_code", "100000"),
         ("country", "VN"),
-        ("shipping_method", method),
+        ("shipping", method),
         ("payment", "test_card"),
         ("card_number", "4242 4242 4242 4242"),
     ]
@@ -56,8 +56,7 @@ async fn a_guest_checks_out_through_the_form_once_however_often_it_is_sent() {
     let form = browser.get("/checkout").await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     assert!(form.body.contains("Lamp") && form.body.contains("$60.00"), "{}", form.body);
-    let (csrf, key, method) =
-        (csrf_of(&form), hidden(&form, "key"), hidden(&form, "shipping_method"));
+    let (csrf, key, method) = (csrf_of(&form), hidden(&form, "key"), hidden(&form, "shipping"));
 
     // A missing city: the form comes back with what was typed and the field marked.
     let mut fields = address_fields(&csrf, &key, &method);
@@ -136,7 +135,7 @@ async fn a_customer_signs_up_buys_and_finds_the_order_in_their_account() {
     let checkout = browser.get("/checkout").await;
     assert!(checkout.body.contains("Lamp") && checkout.body.contains("mai@example.com"));
     let (csrf2, key, method) =
-        (csrf_of(&checkout), hidden(&checkout, "key"), hidden(&checkout, "shipping_method"));
+        (csrf_of(&checkout), hidden(&checkout, "key"), hidden(&checkout, "shipping"));
     let fields = address_fields(&csrf2, &key, &method);
     let fields: Vec<_> = fields.into_iter().filter(|(name, _)| *name != "email").collect();
     let placed = browser.post("/checkout", &fields).await;

@@ -103,3 +103,26 @@ export async function summary(page) {
   assert.equal(terms.length, values.length);
   return Object.fromEntries(terms.map((term, i) => [term.trim(), amount(values[i])]));
 }
+
+/** On the cart page: follows "Check out" to the checkout form. */
+export async function goToCheckout(visitor) {
+  await visitor.submit(visitor.page.getByRole('link', { name: 'Check out' }));
+  assert.equal(new URL(visitor.page.url()).pathname, '/checkout');
+}
+
+/** On the checkout page: fills the address (and the e-mail of a guest) and pays with the test
+ *  card; returns the order page's heading (`Order #1001`). */
+export async function placeOrder(visitor, { email, card = '4242 4242 4242 4242' } = {}) {
+  const page = visitor.page;
+  if (email) await page.getByLabel('E-mail', { exact: true }).fill(email);
+  await page.getByLabel('Full name').fill('Lan Nguyen');
+  await page.getByLabel('Street and number').fill('12 Hang Bac');
+  await page.getByLabel('City').fill('Hanoi');
+  await page.getByLabel('Postal code').fill('100000');
+  await page.getByLabel('Country').fill('VN');
+  await page.getByLabel('Card', { exact: true }).check();
+  await page.getByLabel('Card number').fill(card);
+  await visitor.submit(page.getByRole('button', { name: /^Place order/ }));
+  assert.match(new URL(page.url()).pathname, /^\/orders\/\d+$/);
+  return textOf(heading(page));
+}

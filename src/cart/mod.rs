@@ -405,6 +405,29 @@ pub async fn price(
     Ok(Priced { lines, discount, shipping, totals, settings })
 }
 
+/// The cart's total with each of `methods` (in their order): what checkout will charge with
+/// that method, for the checkout page to show and to send back as the expected total. One
+/// read of the lines, settings and discount for all of them.
+pub async fn totals_by_shipping(
+    conn: &mut PgConnection,
+    cart: &CartRow,
+    methods: &[ShippingMethod],
+) -> AppResult<Vec<i64>> {
+    let lines = load_lines(conn, cart.id).await?;
+    let priced =
+        price(conn, lines, cart.discount_code.as_deref(), None, cart.customer_id, None).await?;
+    let price_lines: Vec<PriceLine> =
+        priced.lines.iter().map(|l| l.price_line(&priced.discount.discountable)).collect();
+    Ok(methods
+        .iter()
+        .map(|method| {
+            let rule = Some(method.rule());
+            pricing::compute(&price_lines, priced.discount.rule(), rule, priced.settings.tax())
+                .total
+        })
+        .collect())
+}
+
 /// The full response for a cart; records that the customer has now seen the current prices.
 pub async fn view(conn: &mut PgConnection, tenant: &Tenant, cart: &CartRow) -> AppResult<Cart> {
     let lines = load_lines(conn, cart.id).await?;

@@ -47,14 +47,14 @@ pub struct CheckoutForm {
     country: String,
     #[serde(default)]
     phone: String,
+    /// `<method id>:<total with it>`: the radio button the buyer chose carries the total shown
+    /// beside it, which checkout must still find (else 409 `price_changed`).
     #[serde(default)]
-    shipping_method: Option<Uuid>,
+    shipping: String,
     #[serde(default)]
     payment: String,
     #[serde(default)]
     card_number: String,
-    #[serde(default)]
-    expected_total: Option<i64>,
     /// Made when the form was first shown; the same for every submit of that form.
     #[serde(default)]
     key: String,
@@ -90,6 +90,7 @@ async fn show_form(
         return Ok(see_other("/cart"));
     }
     let methods = shipping::list_active(&mut page.tx, None).await?;
+    let totals = cart::totals_by_shipping(&mut page.tx, &row, &methods).await?;
     let email = match site.customer {
         Some(customer) => {
             sqlx::query_scalar::<_, String>("select email from customers where id = $1")
@@ -111,14 +112,32 @@ async fn show_form(
     };
     let form = CheckoutForm {
         email: if form.email.is_empty() { email.unwrap_or_default() } else { form.email },
-        expected_total: Some(view.total),
         ..form
     };
+    let chosen = form.shipping.split_once(':').and_then(|(id, _)| id.parse::<Uuid>().ok());
+    let options: Vec<Value> = methods
+        .iter()
+        .zip(&totals)
+        .enumerate()
+        .map(|(i, (method, total))| {
+            let checked = chosen.map_or(i == 0, |id| id == method.id);
+            Value::from_serialize(serde_json::json!({
+                "checked": checked,
+                "id": method.id,
+                "value": format!("{}:{total}", method.id),
+                "name": method.name,
+                "price": method.price,
+                "free_above": method.free_above,
+                "countries": method.countries,
+                "total": total,
+            }))
+        })
+        .collect();
     let data = context! {
         page_title => "checkout",
         noindex => true,
         cart => Value::from_serialize(&view),
-        methods => Value::from_serialize(&methods),
+        methods => options,
         countries => Value::from_serialize(&countries),
         anywhere => methods.iter().any(|m| m.countries.is_empty()),
         form => Value::from_serialize(&form),
@@ -152,6 +171,10 @@ fn shopper(site: &Site) -> Option<Shopper> {
 pub async fn place_order(req: &Request, Form(form): Form<CheckoutForm>) -> poem::Result<Response> {
     let site = super::site_of(req)?;
     let Some(shopper) = shopper(&site) else { return Ok(see_other("/cart")) };
+    let (method, expected_total) = match form.shipping.split_once(':') {
+        Some((id, total)) => (id.parse().unwrap_or_default(), total.parse().ok()),
+        None => (Uuid::nil(), None),
+    };
     let request = CheckoutRequest {
         email: (site.customer.is_none()).then(|| form.email.clone()),
         shipping_address: AddressInput {
@@ -164,12 +187,12 @@ pub async fn place_order(req: &Request, Form(form): Form<CheckoutForm>) -> poem:
             country: form.country.trim().to_ascii_uppercase(),
             phone: form.phone.clone(),
         },
-        shipping_method_id: form.shipping_method.unwrap_or_default(),
+        shipping_method_id: method,
         payment: PaymentInput {
             method: form.payment.clone(),
             card_number: (form.payment == "test_card").then(|| form.card_number.clone()),
         },
-        expected_total: form.expected_total,
+        expected_total,
     };
     let key = Some(form.key.as_str()).filter(|k| !k.is_empty());
     let placed = orders::checkout::checkout(

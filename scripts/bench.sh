@@ -3,7 +3,7 @@
 # database each run), its own server (port 18080) and, for `media`, its own S3-compatible
 # server (moto, port 54380); touches nothing else.
 #   scripts/bench.sh            all of them
-#   scripts/bench.sh signup     one of: signup migrate storefront search media checkout outbox
+#   scripts/bench.sh signup     one of: signup migrate storefront pages search media checkout outbox
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -18,6 +18,7 @@ OUTBOX_SHOPS="${OUTBOX_SHOPS:-4}"
 OUTBOX_EVENTS="${OUTBOX_EVENTS:-500}"
 OUTBOX_RATE="${OUTBOX_RATE:-100}"
 DURATION="${BENCH_DURATION:-20s}"
+PAGES_CONNECTIONS="${PAGES_CONNECTIONS:-16}"
 what="${1:-all}"
 
 ensure_packages wrk
@@ -80,6 +81,38 @@ if [[ "$what" == all || "$what" == storefront ]]; then
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -i -q -s 10 pgbench 2>/dev/null
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -S -c 64 -j 2 -T "${DURATION%s}" pgbench 2>/dev/null \
     | grep -E "^(tps|latency|number of transactions)"
+fi
+
+if [[ "$what" == all || "$what" == pages ]]; then
+  # The HTML storefront: home, a category and a product page of the two demo shops (seed-demo),
+  # each request to the next shop by its Host, beside the JSON storefront list on the same
+  # shops in the same run.
+  echo "==> pages: storefront HTML pages of the demo shops, 1 connection for 10 s and $PAGES_CONNECTIONS for $DURATION each"
+  "$bin/shopfleet" migrate >/dev/null
+  "$bin/shopfleet" seed-demo >/dev/null
+  start_server
+  tina=tinashop.shops.bench mico=micocah.shops.bench
+  for target in \
+    "home|$tina /;$mico /" \
+    "category|$tina /categories/t-shirts;$mico /categories/single-origin" \
+    "product|$tina /products/classic-crew-tee;$mico /products/ethiopia-yirgacheffe" \
+    "json list|$tina /v1/store/products;$mico /v1/store/products"; do
+    name="${target%%|*}"
+    export PAGES="${target#*|}"
+    echo "--- $name: $PAGES"
+    wrk -t2 -c"$PAGES_CONNECTIONS" -d3s -s scripts/bench/pages.lua "http://127.0.0.1:$BENCH_HTTP_PORT" >/dev/null
+    for run in "1 1 10s" "2 $PAGES_CONNECTIONS $DURATION"; do
+      read -r threads connections duration <<<"$run"
+      echo "$connections connection(s):"
+      out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency -s scripts/bench/pages.lua "http://127.0.0.1:$BENCH_HTTP_PORT")
+      echo "$out" | grep -E "Requests/sec|Transfer/sec|^ +(50|99)%|Non-2xx|Socket errors"
+      if grep -q "Non-2xx" <<<"$out"; then
+        echo "error: some pages did not answer 200" >&2
+        exit 1
+      fi
+    done
+  done
+  stop_server
 fi
 
 if [[ "$what" == all || "$what" == search ]]; then

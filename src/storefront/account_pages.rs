@@ -62,7 +62,7 @@ async fn form_page(
         error_code => message.as_ref().map(|(code, _)| code.clone()),
         error_detail => message.map(|(_, detail)| detail),
     };
-    Ok(site.render(&layout.settings, &layout.menu, layout.cart_count, template, status, data))
+    Ok(site.show_status(&layout, template, status, data))
 }
 
 #[handler]

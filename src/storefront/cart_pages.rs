@@ -10,26 +10,17 @@ use uuid::Uuid;
 
 use super::see_other;
 use super::site::Site;
+use crate::cart;
 use crate::cart::changes::{self, Change};
-use crate::cart::{self, Shopper};
 use crate::catalog::storefront;
 use crate::error::{AppError, AppResult};
 use crate::tenancy::TenantTx;
-
-/// The shopper of this request, if they have a cart or an account.
-fn shopper(site: &Site) -> Option<Shopper> {
-    match (site.customer, site.cart_token()) {
-        (Some(customer), _) => Some(Shopper::Customer(customer)),
-        (None, Some(token)) => Some(Shopper::Guest { token: token.to_owned() }),
-        (None, None) => None,
-    }
-}
 
 #[handler]
 pub async fn cart_page(req: &Request) -> poem::Result<Response> {
     let site = super::site_of(req)?;
     let mut page = site.begin().await?;
-    let view = match shopper(&site) {
+    let view = match site.shopper() {
         Some(shopper) => match cart::find_cart(&mut page.tx, &shopper, None).await {
             Ok(row) => Some(cart::view(&mut page.tx, &site.tenant, &row).await?),
             Err(AppError::NotFound { .. }) => None, // an expired guest cart
@@ -104,7 +95,7 @@ async fn add_to_cart(site: &Site, form: &AddForm) -> AppResult<()> {
     let mut tx = TenantTx::begin(&site.state.pool, &site.tenant).await?;
     let variant =
         storefront::chosen_variant(&mut tx, &form.product, form.variant, &form.option).await?;
-    let row = match shopper(site) {
+    let row = match site.shopper() {
         Some(shopper) => match cart::find_cart(&mut tx, &shopper, None).await {
             Ok(row) => row,
             Err(AppError::NotFound { .. }) => new_guest_cart(site, &mut tx).await?,
@@ -179,7 +170,7 @@ async fn cart_change<F>(site: &Site, change: F) -> poem::Result<Response>
 where
     F: for<'a> FnOnce(&'a mut sqlx::PgConnection, &'a cart::CartRow) -> Change<'a>,
 {
-    let Some(shopper) = shopper(site) else { return Ok(see_other("/cart")) };
+    let Some(shopper) = site.shopper() else { return Ok(see_other("/cart")) };
     let outcome = async {
         let mut tx = TenantTx::begin(&site.state.pool, &site.tenant).await?;
         let row = cart::find_cart(&mut tx, &shopper, None).await?;

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::see_other;
-use super::site::{Layout, Site};
-use crate::cart::{self, Shopper};
+use super::site::Site;
+use crate::cart;
 use crate::customers::AddressInput;
 use crate::error::{AppError, AppResult};
 use crate::orders::checkout::{CheckoutRequest, CheckoutResult};
@@ -78,7 +78,7 @@ async fn show_form(
     error: Option<AppError>,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let Some(shopper) = shopper(site) else { return Ok(see_other("/cart")) };
+    let Some(shopper) = site.shopper() else { return Ok(see_other("/cart")) };
     let mut page = site.begin().await?;
     let row = match cart::find_cart(&mut page.tx, &shopper, None).await {
         Ok(row) => row,
@@ -145,32 +145,14 @@ async fn show_form(
         error_field => error_field,
         error_code => error_code,
     };
-    Ok(render(site, &layout, "checkout.html", status, data))
-}
-
-fn render(
-    site: &Site,
-    layout: &Layout,
-    template: &str,
-    status: StatusCode,
-    data: Value,
-) -> Response {
-    site.render(&layout.settings, &layout.menu, layout.cart_count, template, status, data)
-}
-
-fn shopper(site: &Site) -> Option<Shopper> {
-    match (site.customer, site.cart_token()) {
-        (Some(customer), _) => Some(Shopper::Customer(customer)),
-        (None, Some(token)) => Some(Shopper::Guest { token: token.to_owned() }),
-        (None, None) => None,
-    }
+    Ok(site.show_status(&layout, "checkout.html", status, data))
 }
 
 /// `POST /checkout`: places the order, then 303 to its page; a refusal shows the form again.
 #[handler]
 pub async fn place_order(req: &Request, Form(form): Form<CheckoutForm>) -> poem::Result<Response> {
     let site = super::site_of(req)?;
-    let Some(shopper) = shopper(&site) else { return Ok(see_other("/cart")) };
+    let Some(shopper) = site.shopper() else { return Ok(see_other("/cart")) };
     let (method, expected_total) = match form.shipping.split_once(':') {
         Some((id, total)) => (id.parse().unwrap_or_default(), total.parse().ok()),
         None => (Uuid::nil(), None),

@@ -25,6 +25,7 @@ use super::contrast;
 use super::security::{self, CsrfKey};
 use super::theme::Theme;
 use crate::auth::tokens::TokenKind;
+use crate::cart::Shopper;
 use crate::catalog::storefront::{StoreCategory, category_tree};
 use crate::error::AppResult;
 use crate::sessions;
@@ -262,14 +263,27 @@ impl Site {
 
     /// A page of `layout` with status 200.
     pub fn show(&self, layout: &Layout, template: &str, data: Value) -> Response {
-        self.render(
-            &layout.settings,
-            &layout.menu,
-            layout.cart_count,
-            template,
-            StatusCode::OK,
-            data,
-        )
+        self.show_status(layout, template, StatusCode::OK, data)
+    }
+
+    /// A page of `layout` with `status` (a form shown again after a refusal).
+    pub fn show_status(
+        &self,
+        layout: &Layout,
+        template: &str,
+        status: StatusCode,
+        data: Value,
+    ) -> Response {
+        self.render(&layout.settings, &layout.menu, layout.cart_count, template, status, data)
+    }
+
+    /// The shopper of this request, if they have an account or a cart.
+    pub fn shopper(&self) -> Option<Shopper> {
+        match (self.customer, self.cart_token()) {
+            (Some(customer), _) => Some(Shopper::Customer(customer)),
+            (None, Some(token)) => Some(Shopper::Guest { token: token.to_owned() }),
+            (None, None) => None,
+        }
     }
 }
 

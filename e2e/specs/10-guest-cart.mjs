@@ -1,7 +1,8 @@
 // A guest on tinashop (VND), with JavaScript: finds a product through a misspelt search, picks
 // a variant (site.js updates the price and availability), fills the cart, applies WELCOME10,
 // changes a quantity and removes a line. Then, in the same browser, another shop's host shows
-// none of it, and tinashop's cart is still there: the cookies are host-only.
+// none of it, and tinashop's cart is still there (the cookies are host-only); the guest then
+// checks out with the test card and sees the order number.
 //
 // Demo data (src/demo.rs): Classic Crew Tee costs 159.000 ₫ + 10.000 ₫ per variant in option
 // order (Size S M L XL × Colour White Black Navy); its S / White has no stock; the compare-at
@@ -12,6 +13,8 @@ import { eventually, expectText, shopUrl, test, textOf } from '../lib/harness.mj
 import {
   addToCart,
   applyCode,
+  goToCheckout,
+  placeOrder,
   cartCount,
   cartLine,
   changeQuantity,
@@ -112,4 +115,10 @@ test('a guest finds a product with a typo, picks a variant and works the cart (J
   assert.equal(await cartCount(page), 3);
   assert.equal((await lineOf(page, 'Classic Crew Tee')).quantity, 3);
   await expectText(page.getByText(/^Code WELCOME10 applied\./), /Code WELCOME10 applied\./);
+
+  // And checks out with the test card: the order's number, and the discounted items in it.
+  await goToCheckout(guest);
+  const title = await placeOrder(guest, { email: 'guest@example.com' });
+  assert.match(title, /^Order #\d+$/);
+  assert.ok((await textOf(page.getByRole('main'))).includes('Classic Crew Tee'), 'the order lists the tee');
 });

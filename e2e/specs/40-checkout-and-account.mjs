@@ -1,6 +1,7 @@
 // Checkout and accounts in the browser: a guest checks out with the test card and sees the
 // order number and, after the gateway's call-back, "Paid"; a customer signs up, buys, and
-// finds the order in their account; signed out, the header offers "Sign in" again. The new
+// finds the order in their account, while another shop's host in the same browser knows
+// nothing of the session; signed out, the header offers "Sign in" again. The new
 // page types (checkout, order, sign-in, sign-up, account, the platform's landing page) pass
 // axe-core like the others.
 
@@ -53,6 +54,11 @@ test('a customer signs up, buys, and finds the order in their account', async (t
   await customer.open('/account');
   await t.scan(customer, 'account');
   assert.ok(await page.getByRole('link', { name: number }).isVisible(), `${number} in the account`);
+  // Signed in on tinashop is nothing on micocah: the same browser is a stranger there.
+  await customer.open('/', { shop: 'micocah' });
+  assert.ok(await page.getByRole('link', { name: 'Sign in' }).isVisible(), 'micocah offers to sign in');
+  await customer.open('/account', { shop: 'micocah' });
+  assert.equal(new URL(page.url()).pathname, '/account/login');
   await customer.submit(page.getByRole('button', { name: 'Sign out' }));
   assert.ok(await page.getByRole('link', { name: 'Sign in' }).isVisible());
   await customer.open('/account/login');

@@ -178,7 +178,16 @@ pub async fn update(
 }
 
 /// Deletes the endpoint with its deliveries (cascade). Whether it existed.
+///
+/// Locks the endpoint's deliveries (outbox rows) before the endpoint: the worker recording an
+/// attempt locks its delivery first and then, by the foreign key, the endpoint. Taking them the
+/// other way round (the cascade does) could deadlock with a delivery finishing meanwhile, and
+/// the deadlock's loser would be this request.
 pub async fn delete(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
+    sqlx::query("select 1 from outbox where endpoint_id = $1 order by id for update")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(sqlx::query("delete from webhook_endpoints where id = $1")
         .bind(id)
         .execute(conn)

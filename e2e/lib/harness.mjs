@@ -112,6 +112,9 @@ export class Visitor {
       (r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame() && (r.status() < 300 || r.status() >= 400),
     );
     const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+    // If the action itself fails, these must not reject unhandled and end the whole run.
+    answered.catch(() => {});
+    navigated.catch(() => {});
     await (typeof action === 'function' ? action() : action.click());
     const [response] = await Promise.all([answered, navigated]);
     this.t.expectStatus(response.url(), status);

@@ -59,6 +59,7 @@ test('a customer signs up, buys, and finds the order in their account', async (t
   assert.ok(await page.getByRole('link', { name: 'Sign in' }).isVisible(), 'micocah offers to sign in');
   await customer.open('/account', { shop: 'micocah' });
   assert.equal(new URL(page.url()).pathname, '/account/login');
+  await customer.open('/account');
   await customer.submit(page.getByRole('button', { name: 'Sign out' }));
   assert.ok(await page.getByRole('link', { name: 'Sign in' }).isVisible());
   await customer.open('/account/login');

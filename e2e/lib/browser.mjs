@@ -59,7 +59,13 @@ export async function startChromium(executable = '/usr/bin/chromium') {
       await exited;
       clearTimeout(timer);
     }
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still write to the profile for a moment after the
+    // browser exits: retry, and never fail a finished run over a temporary directory.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    } catch (err) {
+      console.warn(`could not remove the browser profile ${profile}: ${err.message}`);
+    }
   };
   return { browser, version: browser.version(), stop };
 }

@@ -101,6 +101,33 @@ pub async fn checkout(
         return Ok((status, body));
     }
 
+    // 2.–7. Everything else, in the same transaction. A refusal rolls back at once, before the
+    // answer leaves: the key's row stays locked until then, and a client retrying the moment it
+    // has the answer would otherwise find its key "in use".
+    match place(&mut tx, tenant, shopper, guest_token, request).await {
+        Ok(body) => {
+            // 8. The response, stored under the key, then the commit.
+            idempotency::store(&mut tx, &key, 201, &body).await?;
+            tx.commit().await?;
+            Ok((201, body))
+        }
+        Err(err) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a refused checkout");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Steps 2 to 7 of the module doc in the checkout's transaction; the response body.
+async fn place(
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    shopper: &Shopper,
+    guest_token: Option<&str>,
+    request: &CheckoutRequest,
+) -> AppResult<Value> {
     // 2. The request and the shopper's cart.
     let provider = provider_for_checkout(request.payment.method.trim())?;
     let accepted = provider.accept(&request.payment)?;
@@ -109,14 +136,14 @@ pub async fn checkout(
         Shopper::Customer(id) => Some(*id),
         Shopper::Guest { .. } => None,
     };
-    let email = buyer_email(&mut tx, customer, request).await?;
-    let cart = cart::find_cart(&mut tx, shopper, guest_token).await?;
+    let email = buyer_email(tx, customer, request).await?;
+    let cart = cart::find_cart(tx, shopper, guest_token).await?;
 
     // 3. Its lines, locked; 4. the price.
-    let lines = lock_lines(&mut tx, cart.id).await?;
-    let method = shipping_method(&mut tx, request.shipping_method_id, &address).await?;
-    let discount_check = check_discount(&mut tx, &cart, &lines, customer, &email).await?;
-    let settings = shipping::load_settings(&mut tx).await?;
+    let lines = lock_lines(tx, cart.id).await?;
+    let method = shipping_method(tx, request.shipping_method_id, &address).await?;
+    let discount_check = check_discount(tx, &cart, &lines, customer, &email).await?;
+    let settings = shipping::load_settings(tx).await?;
     let price_lines: Vec<pricing::PriceLine> =
         lines.iter().map(|l| l.price_line(&discount_check.discountable)).collect();
     let totals =
@@ -131,8 +158,8 @@ pub async fn checkout(
     }
 
     // 5. Stock; 6. the discount's use.
-    let low = take_stock(&mut tx, tenant, &lines, settings.low_stock_threshold).await?;
-    count_discount_use(&mut tx, &discount_check).await?;
+    let low = take_stock(tx, tenant, &lines, settings.low_stock_threshold).await?;
+    count_discount_use(tx, &discount_check).await?;
 
     // 7. The order, its items, payment and history, and its events.
     let order_token = new_secret_token("ot");
@@ -147,7 +174,7 @@ pub async fn checkout(
     let payment_status =
         if paid_in_full { PaymentStatus::Succeeded } else { PaymentStatus::Pending };
     write_order(
-        &mut tx,
+        tx,
         &OrderDraft {
             tenant,
             customer,
@@ -169,18 +196,15 @@ pub async fn checkout(
     )
     .await?;
     let order_id = payment.order_id;
-    let order = emit_order_event(&mut tx, tenant.id, EventKind::OrderCreated, order_id).await?;
+    let order = emit_order_event(tx, tenant.id, EventKind::OrderCreated, order_id).await?;
     if paid_in_full {
-        emit_order_event(&mut tx, tenant.id, EventKind::OrderPaid, order_id).await?;
+        emit_order_event(tx, tenant.id, EventKind::OrderPaid, order_id).await?;
     }
-    emit_low_stock(&mut tx, tenant.id, low).await?;
-    let instructions = if paid_in_full {
-        None
-    } else {
-        provider.after_checkout(&mut tx, tenant.id, &payment).await?
-    };
+    emit_low_stock(tx, tenant.id, low).await?;
+    let instructions =
+        if paid_in_full { None } else { provider.after_checkout(tx, tenant.id, &payment).await? };
 
-    // 8. The response, stored under the key, then the commit.
+    // The response (stored under the key by the caller).
     let result = CheckoutResult {
         order,
         order_token,
@@ -191,10 +215,7 @@ pub async fn checkout(
             instructions,
         },
     };
-    let body = serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))?;
-    idempotency::store(&mut tx, &key, 201, &body).await?;
-    tx.commit().await?;
-    Ok((201, body))
+    serde_json::to_value(&result).map_err(|err| AppError::Internal(err.into()))
 }
 
 /// The e-mail the order is for: a customer's account's, or the guest's (required).

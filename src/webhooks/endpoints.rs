@@ -213,7 +213,7 @@ pub enum DeliveryState {
 }
 
 /// One attempt of a delivery.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct DeliveryAttempt {
     /// 1-based.
     pub attempt: i32,
@@ -268,13 +268,9 @@ struct DeliveryRow {
     dead_at: Option<DateTime<Utc>>,
     last_error: Option<String>,
     in_flight: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct AttemptRow {
-    outbox_id: Uuid,
-    #[sqlx(flatten)]
-    attempt: DeliveryAttempt,
+    /// Its attempts, oldest first, read in the same statement (one snapshot: a delivery is
+    /// never shown under way with the attempt it has just finished).
+    attempt_list: sqlx::types::Json<Vec<DeliveryAttempt>>,
 }
 
 /// The endpoint's deliveries, newest first, with their attempts.
@@ -285,9 +281,13 @@ pub async fn deliveries(
     limit: i64,
 ) -> AppResult<Vec<Delivery>> {
     let rows: Vec<DeliveryRow> = sqlx::query_as(
-        "select id, event_id, kind, payload, created_at, attempts, available_at, processed_at, dead_at, last_error, \
-         coalesce(locked_until > now(), false) as in_flight \
-         from outbox where consumer = $1 and endpoint_id = $2 and ($3::uuid is null or id < $3) order by id desc limit $4",
+        "select o.id, o.event_id, o.kind, o.payload, o.created_at, o.attempts, o.available_at, \
+         o.processed_at, o.dead_at, o.last_error, coalesce(o.locked_until > now(), false) as in_flight, \
+         coalesce((select json_agg(json_build_object('attempt', a.attempt, 'started_at', a.started_at, \
+             'duration_ms', a.duration_ms, 'status_code', a.status_code, 'error', a.error) \
+             order by a.attempt, a.id) from webhook_attempts a where a.outbox_id = o.id), '[]') as attempt_list \
+         from outbox o where o.consumer = $1 and o.endpoint_id = $2 and ($3::uuid is null or o.id < $3) \
+         order by o.id desc limit $4",
     )
     .bind(CONSUMER)
     .bind(endpoint)
@@ -295,19 +295,6 @@ pub async fn deliveries(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let attempts: Vec<AttemptRow> = sqlx::query_as(
-        "select outbox_id, attempt, started_at, duration_ms, status_code, error from webhook_attempts \
-         where outbox_id = any($1) order by outbox_id, attempt, id",
-    )
-    .bind(&ids)
-    .fetch_all(conn)
-    .await?;
-    let mut by_row: std::collections::HashMap<Uuid, Vec<DeliveryAttempt>> =
-        std::collections::HashMap::new();
-    for row in attempts {
-        by_row.entry(row.outbox_id).or_default().push(row.attempt);
-    }
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -320,7 +307,7 @@ pub async fn deliveries(
             };
             let open = matches!(state, DeliveryState::Pending | DeliveryState::Retrying);
             Delivery {
-                attempts: by_row.remove(&row.id).unwrap_or_default(),
+                attempts: row.attempt_list.0,
                 id: row.id,
                 event_id: row.event_id,
                 event_type: row.kind,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks formatting, module dependencies and lints, sets up the real services the tests need (a
-# private PostgreSQL, an S3-compatible server, a DNS server) and runs every test. Idempotent;
-# touches only the services it starts itself (PostgreSQL on 54339, moto on 54370, the DNS
-# server on 54353; TEST_PG_PORT, TEST_S3_PORT, TEST_DNS_PORT choose others).
+# private PostgreSQL, an S3-compatible server, a DNS server, a Redis) and runs every test.
+# Idempotent; touches only the services it starts itself (PostgreSQL on 54339, moto on 54370,
+# the DNS server on 54353, Redis on 54379; TEST_PG_PORT, TEST_S3_PORT, TEST_DNS_PORT,
+# TEST_REDIS_PORT choose others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -11,6 +12,7 @@ STATE_DIR="${SHOPFLEET_STATE_DIR:-$PWD/.shopfleet}"
 TEST_PG_PORT="${TEST_PG_PORT:-54339}"
 TEST_S3_PORT="${TEST_S3_PORT:-54370}"
 TEST_DNS_PORT="${TEST_DNS_PORT:-54353}"
+TEST_REDIS_PORT="${TEST_REDIS_PORT:-54379}"
 
 # Hygiene first: formatting, then no import circle between modules (docs/ARCHITECTURE.md).
 echo "==> cargo fmt --check"
@@ -36,6 +38,10 @@ export TEST_S3_ENDPOINT="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCES
 # server (the servers under test ask it: DNS_RESOLVER).
 start_dns "$STATE_DIR/test-dns" "$TEST_DNS_PORT"
 export TEST_DNS_ADDR="$DNS_ADDR" TEST_DNS_RECORDS_DIR="$DNS_RECORDS_DIR"
+
+# Redis: the shared cache and limiter state. Tests that stop a Redis start their own.
+start_redis "$STATE_DIR/test-redis" "$TEST_REDIS_PORT"
+export TEST_REDIS_URL="$REDIS_URL_OF_TESTS"
 
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings

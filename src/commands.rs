@@ -313,6 +313,7 @@ pub fn openapi_document() -> anyhow::Result<String> {
         search: Default::default(),
         storage: Default::default(),
         webhooks: Default::default(),
+        cache: Default::default(),
         jwt_secret: "x".repeat(32),
         access_token_ttl_secs: 900,
         refresh_token_ttl_days: 30,

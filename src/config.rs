@@ -208,6 +208,79 @@ impl WebhookConfig {
     }
 }
 
+/// The cache of storefront reads and the shared state of the rate limits: Redis when
+/// `REDIS_URL` is set (every instance shares it), this process's memory otherwise.
+#[derive(Clone, Args)]
+pub struct CacheConfig {
+    /// Redis URL (`redis://host:6379/0`, `rediss://` for TLS). Use a standalone Redis with
+    /// `maxmemory-policy volatile-lru`: cached values expire, generations must not be evicted.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Connections in the Redis pool of each instance.
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16)]
+    pub redis_pool_size: u32,
+
+    /// Milliseconds a Redis call may take; a slower or failed call bypasses the cache (and the
+    /// limiter falls back to this process) for a second.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 100)]
+    pub redis_timeout_ms: u64,
+
+    /// Longest time, in seconds, a cached storefront read is kept (a change drops it at once;
+    /// this bounds what a missed change notification can leave behind). At most 1800: image
+    /// URLs in cached reads stay valid for an hour.
+    #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 300)]
+    pub cache_ttl_secs: u64,
+
+    /// Megabytes of cached reads kept in this process's memory when Redis is not configured.
+    #[arg(long, env = "CACHE_MEMORY_MB", default_value_t = 64)]
+    pub cache_memory_mb: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            redis_pool_size: 16,
+            redis_timeout_ms: 100,
+            cache_ttl_secs: 300,
+            cache_memory_mb: 64,
+        }
+    }
+}
+
+impl fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheConfig")
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_pool_size", &self.redis_pool_size)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("cache_ttl_secs", &self.cache_ttl_secs)
+            .field("cache_memory_mb", &self.cache_memory_mb)
+            .finish()
+    }
+}
+
+impl CacheConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            bail!("REDIS_URL must be a redis:// or rediss:// URL");
+        }
+        if !(1..=1024).contains(&self.redis_pool_size) {
+            bail!("REDIS_POOL_SIZE must be between 1 and 1024");
+        }
+        if !(1..=10_000).contains(&self.redis_timeout_ms) {
+            bail!("REDIS_TIMEOUT_MS must be between 1 and 10000");
+        }
+        if !(1..=1800).contains(&self.cache_ttl_secs) {
+            bail!("CACHE_TTL_SECS must be between 1 and 1800");
+        }
+        Ok(())
+    }
+}
+
 /// Settings of the HTTP server.
 #[derive(Clone, Args)]
 pub struct ServerConfig {
@@ -222,6 +295,9 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub webhooks: WebhookConfig,
+
+    #[command(flatten)]
+    pub cache: CacheConfig,
 
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
@@ -288,6 +364,7 @@ impl fmt::Debug for ServerConfig {
             .field("search", &self.search)
             .field("storage", &self.storage)
             .field("webhooks", &self.webhooks)
+            .field("cache", &self.cache)
             .field("listen_addr", &self.listen_addr)
             .field("base_domain", &self.base_domain)
             .field("public_url_template", &self.public_url_template)
@@ -324,6 +401,7 @@ impl ServerConfig {
         }
         self.storage.validate()?;
         self.webhooks.validate()?;
+        self.cache.validate()?;
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
             bail!("token lifetimes must be positive");
         }

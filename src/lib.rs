@@ -2,6 +2,7 @@
 //! `README.md` says how to run it.
 
 pub mod auth;
+pub mod cache;
 pub mod cart;
 pub mod catalog;
 pub mod client_text;

@@ -1,5 +1,5 @@
 //! `AppState`: the handles that request handlers share (pool, tenant registry, RBAC, token
-//! keys, search engine, object store, DNS resolver, configuration). Built once by the server.
+//! keys, search engine, object store, DNS resolver, Redis and the cache, configuration). Built once by the server.
 //!
 //! Rule: this module sits below every domain: it holds handles of infrastructure and imports no
 //! domain's API. A part that needs one handle takes that handle, not the whole state (the
@@ -17,6 +17,7 @@ use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::rbac::Rbac;
 use crate::auth::revocation::SessionCheck;
 use crate::auth::tokens::TokenKeys;
+use crate::cache::{Cache, RedisClient};
 use crate::config::{DatabaseConfig, ServerConfig};
 use crate::dns::TxtResolver;
 use crate::search::meili::MeiliEngine;
@@ -46,6 +47,10 @@ pub struct AppState {
     pub store: Arc<dyn ObjectStore>,
     /// TXT lookups that verify custom domains (`DNS_RESOLVER`).
     pub dns: TxtResolver,
+    /// Redis, when `REDIS_URL` is set: the shared cache and rate-limit state.
+    pub redis: Option<RedisClient>,
+    /// Cached storefront reads (Redis, or this process's memory).
+    pub cache: Cache,
 }
 
 impl AppState {
@@ -61,7 +66,21 @@ impl AppState {
             },
         );
         let dns = TxtResolver::new(config.dns_resolver).context("configuring DNS lookups")?;
+        let redis = match &config.cache.redis_url {
+            Some(url) => Some(
+                RedisClient::new(
+                    url,
+                    config.cache.redis_pool_size,
+                    Duration::from_millis(config.cache.redis_timeout_ms),
+                )
+                .context("configuring Redis (REDIS_URL)")?,
+            ),
+            None => None,
+        };
+        let cache = Cache::new(&config.cache, redis.clone());
         Ok(Self {
+            redis,
+            cache,
             search,
             meili,
             store,

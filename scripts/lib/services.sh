@@ -207,5 +207,39 @@ start_dns() {
   return 1
 }
 
+# The data directory of the Redis server answering on 127.0.0.1:PORT, if it answers.
+redis_dir_of() {
+  redis-cli -h 127.0.0.1 -p "$1" --raw config get dir 2>/dev/null | sed -n 2p
+}
+
+# start_redis DIR PORT: a private Redis (Debian's redis-server) on 127.0.0.1:PORT with its data,
+# log and pid in DIR, no persistence, and the eviction policy shopfleet needs (volatile-lru).
+# Idempotent: the server already serving DIR on PORT is reused. Sets REDIS_URL_OF_TESTS.
+start_redis() {
+  local dir port="$2"
+  mkdir -p "$1"
+  dir="$(cd "$1" && pwd)"
+  ensure_packages redis-server
+  REDIS_URL_OF_TESTS="redis://127.0.0.1:$port"
+  if [ "$(redis_dir_of "$port")" = "$dir" ]; then
+    return 0
+  fi
+  if port_in_use "$port"; then
+    echo "error: port $port is taken by a server that is not the Redis of $dir; choose another" >&2
+    echo "       port (see the script's *_REDIS_PORT variable)." >&2
+    return 1
+  fi
+  echo "==> starting Redis on 127.0.0.1:$port"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no \
+    --maxmemory 256mb --maxmemory-policy volatile-lru >/dev/null
+  for _ in $(seq 1 50); do
+    [ "$(redis_dir_of "$port")" = "$dir" ] && return 0
+    sleep 0.1
+  done
+  echo "error: Redis did not start on port $port; see $dir/redis.log" >&2
+  return 1
+}
+
 # Where cargo builds: a cache outside the checkout, so fresh clones (CI) reuse earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shopfleet/target}"

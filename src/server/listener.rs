@@ -1,9 +1,11 @@
 //! The change listener: one PostgreSQL `LISTEN` connection per instance, routing each channel
 //! to the part that reacts to it: shop and domain changes drop the tenant cache, policy
-//! changes drop a shop's enforcer, outbox notifications wake the worker.
+//! changes drop a shop's enforcer, storefront changes move the shop's cache generation, outbox
+//! notifications wake the worker.
 //!
 //! Rule: it is connected before the server accepts requests ([`connect`]), so nothing is
-//! missed; a lost connection drops both caches (notifications may have been missed; the outbox
+//! missed; a lost connection drops the tenant and policy caches and stops trusting cached
+//! generations (notifications may have been missed; the outbox
 //! worker's sweep and schedule recover its side).
 
 use std::time::Duration;
@@ -13,6 +15,8 @@ use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use crate::auth::rbac::{POLICIES_CHANNEL, Rbac};
+use crate::cache::Cache;
+use crate::cache::changes::CACHE_CHANNEL;
 use crate::events::OUTBOX_CHANNEL;
 use crate::events::worker::OutboxWaker;
 use crate::tenancy::ShopId;
@@ -21,7 +25,7 @@ use crate::tenancy::registry::{TENANTS_CHANNEL, TenantRegistry};
 /// Subscribes to change notifications; the listener is then driven by [`run`].
 pub async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all([TENANTS_CHANNEL, POLICIES_CHANNEL, OUTBOX_CHANNEL]).await?;
+    listener.listen_all([TENANTS_CHANNEL, POLICIES_CHANNEL, CACHE_CHANNEL, OUTBOX_CHANNEL]).await?;
     Ok(listener)
 }
 
@@ -30,6 +34,7 @@ pub async fn run(
     mut listener: PgListener,
     tenants: TenantRegistry,
     rbac: Rbac,
+    cache: Cache,
     outbox: OutboxWaker,
 ) {
     loop {
@@ -40,6 +45,13 @@ pub async fn run(
                     Ok(id) => rbac.invalidate(ShopId(id)).await,
                     Err(_) => rbac.invalidate_all(),
                 },
+                CACHE_CHANNEL => {
+                    if let Ok(id) = notification.payload().parse::<Uuid>() {
+                        // Redis may be slow: the bump must not hold up the other channels.
+                        let cache = cache.clone();
+                        tokio::spawn(async move { cache.changed(ShopId(id)).await });
+                    }
+                }
                 OUTBOX_CHANNEL => {
                     if let Ok(id) = notification.payload().parse::<Uuid>() {
                         outbox.wake(ShopId(id));
@@ -51,11 +63,13 @@ pub async fn run(
                 tracing::warn!("change listener reconnected; dropping tenant and policy caches");
                 tenants.invalidate_all();
                 rbac.invalidate_all();
+                cache.forget_generations();
             }
             Err(err) => {
                 tracing::error!(error = %err, "change listener failed; retrying");
                 tenants.invalidate_all();
                 rbac.invalidate_all();
+                cache.forget_generations();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

@@ -22,6 +22,7 @@ use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
 
 use self::cors::CorsPolicy;
+use crate::cache::changes;
 use crate::client_text::RejectNul;
 use crate::config::ServerConfig;
 use crate::error::AppError;
@@ -65,8 +66,16 @@ fn consumers(state: &AppState, self_url: String) -> anyhow::Result<Consumers> {
 
 /// The whole HTTP endpoint, middleware included: the storefront's pages
 /// ([`storefront::Pages`]) for every path that is not the API's.
+/// Every request runs in a [`changes::scope`]: the shops it changed get a new cache generation
+/// before its response leaves.
 pub fn endpoint(state: AppState, pages: storefront::Pages) -> impl Endpoint {
-    PagesOrApi { api: api_endpoint(state), pages }.around(middleware::request_context)
+    let cache = state.cache.clone();
+    PagesOrApi { api: api_endpoint(state), pages }
+        .around(move |next, req| {
+            let cache = cache.clone();
+            async move { changes::scope(&cache, next.call(req)).await }
+        })
+        .around(middleware::request_context)
 }
 
 /// Sends page requests (shop hosts, theme assets) to the storefront, the rest to the API.
@@ -219,6 +228,7 @@ impl Application {
             self.listener,
             self.state.tenants.clone(),
             self.state.rbac.clone(),
+            self.state.cache.clone(),
             waker,
         ));
         Server::new_with_acceptor(self.acceptor).run(endpoint(self.state, self.pages)).await

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig, WebhookConfig};
+use shopfleet::config::{CacheConfig, DatabaseConfig, ServerConfig, StorageConfig, WebhookConfig};
 use shopfleet::server::Application;
 use shopfleet::state::AppState;
 use shopfleet::tenancy::registry::load_tenants;
@@ -104,6 +104,8 @@ pub fn server_config() -> ServerConfig {
         },
         // Webhook tests deliver to a receiver on 127.0.0.1.
         webhooks: WebhookConfig { allow_private_networks: true, ..Default::default() },
+        // This process's memory, the embedded default; tests of Redis use `redis_config`.
+        cache: CacheConfig::default(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: BASE_DOMAIN.into(),
         public_url_template: "http://{host}".into(),
@@ -119,6 +121,17 @@ pub fn server_config() -> ServerConfig {
         // The loopback DNS server of scripts/test.sh, whose records the tests write.
         dns_resolver: std::env::var("TEST_DNS_ADDR").ok().and_then(|addr| addr.parse().ok()),
     }
+}
+
+/// The test configuration with the private Redis of scripts/test.sh (`TEST_REDIS_URL`).
+pub fn redis_config() -> ServerConfig {
+    let mut config = server_config();
+    config.cache.redis_url = Some(redis_url());
+    config
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL (scripts/test.sh starts a Redis)")
 }
 
 pub async fn pool() -> PgPool {

@@ -45,6 +45,7 @@ fn config() -> anyhow::Result<ServerConfig> {
         cors_allowed_origins: Vec::new(),
         dns_resolver: None,
         webhooks: Default::default(),
+        cache: Default::default(),
     })
 }
 

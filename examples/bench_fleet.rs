@@ -56,6 +56,7 @@ async fn signup(count: usize) -> anyhow::Result<()> {
         search: Default::default(),
         storage: Default::default(),
         webhooks: Default::default(),
+        cache: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),

@@ -188,6 +188,7 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         search: Default::default(),
         storage: storage_config.clone(),
         webhooks: Default::default(),
+        cache: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),

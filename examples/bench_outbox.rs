@@ -140,6 +140,7 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
         storage: Default::default(),
         // The receiver is on 127.0.0.1.
         webhooks: WebhookConfig { allow_private_networks: true, ..Default::default() },
+        cache: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),

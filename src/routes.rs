@@ -39,6 +39,7 @@ pub fn openapi_service(state: &AppState) -> OpenApiService<impl poem_openapi::Op
             rbac: state.rbac.clone(),
             engine: state.search.clone(),
             meili: state.meili.clone(),
+            cache: state.cache.clone(),
         },
         inventory::StockAdjustmentsApi { state: state.clone() },
     );

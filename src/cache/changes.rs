@@ -1,21 +1,22 @@
-//! Recording that a transaction changed what a shop's storefront shows.
+//! How a change reaches the cache, in two ways that cannot both be forgotten:
 //!
-//! [`record`] is called inside the change's transaction (by `events::emit` for storefront-
-//! facing event kinds, and by the few writers whose change has no event, such as a stock
-//! movement). It does two things:
-//! - queues `NOTIFY shopfleet_cache, '<shop id>'`, delivered by PostgreSQL only if the
-//!   transaction commits, to every instance's change listener, which bumps the shop's
-//!   generation ([`super::Cache::changed`]): other instances see the change within
-//!   milliseconds;
-//! - remembers the shop for the current request, if it runs inside [`scope`], which bumps the
-//!   generation after the handler has committed and before the response is sent: the client
-//!   that made the change reads it back at once. (A rolled-back change bumps needlessly, which
-//!   costs a few cache misses and is never wrong.)
+//! - **In the database** (tenant migration 0013): a statement trigger on every table that
+//!   storefronts read (products, variants, categories, product categories, media, search terms
+//!   and synonyms, storefront settings) queues `NOTIFY shopfleet_cache, '<shop id>'`, which
+//!   PostgreSQL delivers only if the transaction commits, to every instance's change listener;
+//!   each moves the shop to a new generation ([`super::Cache::changed`]). Whatever code writes
+//!   (an API, a checkout, the outbox worker, a CLI command), every instance sees the change
+//!   within milliseconds of its commit.
+//! - **In the request** ([`record`]): the request that made the change also notes its shop in
+//!   the request's [`scope`], which bumps the generation after the handler has committed and
+//!   before the response is sent, so the client that made a change reads it back at once,
+//!   without waiting for the notification. The server records every successful write through
+//!   the admin API (one rule, so no admin endpoint can forget it); stock movements record
+//!   themselves (a checkout sells out a product). A write that changed nothing storefronts
+//!   read bumps needlessly, which costs a few misses, never a stale read.
 
 use std::cell::RefCell;
 use std::future::Future;
-
-use sqlx::PgConnection;
 
 use super::Cache;
 use crate::tenancy::ShopId;
@@ -27,16 +28,11 @@ tokio::task_local! {
     static CHANGED: RefCell<Vec<ShopId>>;
 }
 
-/// Records, in the caller's transaction, that `shop`'s storefront data changes.
-pub async fn record(conn: &mut PgConnection, shop: ShopId) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(CACHE_CHANNEL)
-        .bind(shop.to_string())
-        .execute(conn)
-        .await?;
-    // Outside a scope (the outbox worker, a CLI command) the notification does it all.
+/// Records that the current request changes `shop`'s storefront data: its generation is
+/// bumped before the response leaves. Outside a [`scope`] (the outbox worker, a CLI command) it
+/// does nothing: the commit-time notification does it all.
+pub fn record(shop: ShopId) {
     let _ = CHANGED.try_with(|changed| changed.borrow_mut().push(shop));
-    Ok(())
 }
 
 /// Runs `work` (a request's handling), then bumps the generation of every shop it changed.

@@ -5,7 +5,12 @@
 //! a call that fails or times out marks Redis down for [`RETRY_AFTER`], during which calls
 //! return `None` at once without trying (the cache is bypassed, the limiter counts in this
 //! process). Warnings are logged at most once per [`WARN_EVERY`], and recovery once.
+//!
+//! A connection whose call failed is marked broken and dropped by the pool when given back
+//! (bb8-redis's manager cannot tell, and pinging on every checkout would double the round
+//! trips), so a restarted Redis is reconnected to.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +29,7 @@ pub struct RedisClient {
 }
 
 struct Inner {
-    pool: bb8::Pool<RedisConnectionManager>,
+    pool: bb8::Pool<Manager>,
     timeout: Duration,
     health: Mutex<Health>,
 }
@@ -38,11 +43,12 @@ struct Health {
 impl RedisClient {
     /// A pool that connects lazily: the server starts (and serves) while Redis is unreachable.
     pub fn new(url: &str, pool_size: u32, timeout: Duration) -> anyhow::Result<Self> {
-        let manager = RedisConnectionManager::new(url)?;
+        let manager = Manager(RedisConnectionManager::new(url)?);
         let pool = bb8::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(timeout)
             .retry_connection(false)
+            .test_on_check_out(false)
             .build_unchecked(manager);
         Ok(Self { inner: Arc::new(Inner { pool, timeout, health: Mutex::default() }) })
     }
@@ -54,9 +60,10 @@ impl RedisClient {
 
     /// Runs one command; `None` when Redis is down, slow or answers an error.
     pub async fn query<T: FromRedisValue>(&self, what: &str, cmd: &redis::Cmd) -> Option<T> {
-        let mut conn = self.connection(what).await?;
-        let result = tokio::time::timeout(self.inner.timeout, cmd.query_async(&mut conn)).await;
-        self.settle(what, result)
+        if !self.is_up() {
+            return None;
+        }
+        self.run(what, async |conn| cmd.query_async(conn).await).await
     }
 
     /// Runs a Lua script (EVALSHA, loading it on first use); `None` as for [`Self::query`].
@@ -65,37 +72,36 @@ impl RedisClient {
         what: &str,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Option<T> {
-        let mut conn = self.connection(what).await?;
-        let result =
-            tokio::time::timeout(self.inner.timeout, invocation.invoke_async(&mut conn)).await;
-        self.settle(what, result)
+        if !self.is_up() {
+            return None;
+        }
+        self.run(what, async |conn| invocation.invoke_async(conn).await).await
     }
 
     /// Whether Redis answers `PING` now (readiness), whatever its recent health.
     pub async fn ping(&self) -> bool {
-        let Some(mut conn) = self.connect("ping").await else { return false };
-        let result =
-            tokio::time::timeout(self.inner.timeout, redis::cmd("PING").query_async(&mut conn))
-                .await;
-        self.settle::<String>("ping", result).is_some()
+        let ping = redis::cmd("PING");
+        self.run::<String>("ping", async |conn| ping.query_async(conn).await).await.is_some()
     }
 
-    async fn connection(&self, what: &str) -> Option<MultiplexedConnection> {
-        if !self.is_up() {
-            return None;
-        }
-        self.connect(what).await
-    }
-
-    async fn connect(&self, what: &str) -> Option<MultiplexedConnection> {
-        match self.inner.pool.get().await {
-            // A multiplexed connection is a cheap handle: clone it and give the slot back.
-            Ok(conn) => Some(conn.clone()),
+    /// Runs `call` on a pooled connection within the timeout, recording the outcome.
+    async fn run<T>(
+        &self,
+        what: &str,
+        call: impl AsyncFnOnce(&mut MultiplexedConnection) -> Result<T, RedisError>,
+    ) -> Option<T> {
+        let mut conn = match self.inner.pool.get().await {
+            Ok(conn) => conn,
             Err(err) => {
                 self.mark_down(what, &err.to_string());
-                None
+                return None;
             }
+        };
+        let result = tokio::time::timeout(self.inner.timeout, call(&mut conn.conn)).await;
+        if !matches!(result, Ok(Ok(_))) {
+            conn.broken.store(true, Ordering::Relaxed);
         }
+        self.settle(what, result)
     }
 
     fn settle<T>(
@@ -143,5 +149,30 @@ impl RedisClient {
         if health.down_until.take().is_some() {
             tracing::info!("Redis is back");
         }
+    }
+}
+
+/// bb8-redis's manager, with connections that a failed call marks broken.
+struct Manager(RedisConnectionManager);
+
+struct Connection {
+    conn: MultiplexedConnection,
+    broken: AtomicBool,
+}
+
+impl bb8::ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = RedisError;
+
+    async fn connect(&self) -> Result<Connection, RedisError> {
+        Ok(Connection { conn: self.0.connect().await?, broken: AtomicBool::new(false) })
+    }
+
+    async fn is_valid(&self, conn: &mut Connection) -> Result<(), RedisError> {
+        self.0.is_valid(&mut conn.conn).await
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        conn.broken.load(Ordering::Relaxed)
     }
 }

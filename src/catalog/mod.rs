@@ -9,12 +9,14 @@ pub mod categories;
 mod categories_api;
 mod products;
 mod products_api;
+mod stock;
 pub mod storefront;
 mod storefront_api;
 mod validation;
 
 pub use categories_api::CategoriesAdminApi;
-pub use products::{NewProduct, ProductStatus, create_product, stock_moved};
+pub use products::{NewProduct, ProductStatus, create_product};
 pub use products_api::ProductsAdminApi;
+pub use stock::stock_moved;
 pub use storefront_api::StorefrontApi;
 pub use validation::{NewVariant, ProductOption};

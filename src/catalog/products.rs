@@ -354,30 +354,6 @@ async fn write_categories(
     Ok(())
 }
 
-/// Stock moved outside the product editor (checkout, cancellation, restock): `changes` are
-/// (product, units added — negative when sold, whether a variant crossed zero). Keeps
-/// `total_stock` in step; when availability changed, also the search document, and emits
-/// `product.updated` so external search indexes follow. The caller holds the rows' locks.
-pub async fn stock_moved(
-    conn: &mut PgConnection,
-    shop: ShopId,
-    changes: &[(Uuid, i64, bool)],
-) -> AppResult<()> {
-    for (product, delta, crossed_zero) in changes {
-        sqlx::query("update products set total_stock = total_stock + $2 where id = $1")
-            .bind(product)
-            .bind(delta)
-            .execute(&mut *conn)
-            .await?;
-        if *crossed_zero {
-            refresh_search_vector(conn, &[*product]).await?;
-            events::emit(conn, shop, events::EventKind::ProductUpdated, json!({ "id": product }))
-                .await?;
-        }
-    }
-    Ok(())
-}
-
 /// Recomputes the product's derived columns (prices, stock, search) from its rows.
 async fn refresh_summary(conn: &mut PgConnection, product: Uuid) -> AppResult<()> {
     sqlx::query(

@@ -4,16 +4,17 @@
 //! transaction; image rows become URLs after it ([`crate::media::ImageRows`]).
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::categories;
 use super::products::{self, ProductKey};
 use super::validation::ProductOption;
+use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::media::{self, ImageRows, StoreImage};
 use crate::storage::ObjectStore;
-use crate::tenancy::ShopId;
+use crate::tenancy::{ShopId, Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page};
 use poem_openapi::{Enum, Object};
 
@@ -38,7 +39,7 @@ enum StoreCursor {
     Name(String, Uuid),
 }
 
-#[derive(serde::Serialize, Debug, Object, sqlx::FromRow)]
+#[derive(serde::Serialize, Debug, Object, sqlx::FromRow, serde::Deserialize)]
 pub struct StoreProductSummary {
     pub id: Uuid,
     pub name: String,
@@ -61,7 +62,7 @@ pub struct StoreProductSummary {
     pub image: Option<StoreImage>,
 }
 
-#[derive(serde::Serialize, Debug, Object)]
+#[derive(serde::Serialize, Debug, Object, serde::Deserialize)]
 pub struct StoreProductPage {
     pub items: Vec<StoreProductSummary>,
     pub currency: String,
@@ -69,7 +70,7 @@ pub struct StoreProductPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(serde::Serialize, Debug, Object)]
+#[derive(serde::Serialize, Debug, Object, serde::Deserialize)]
 pub struct StoreVariant {
     pub id: Uuid,
     pub title: String,
@@ -81,14 +82,14 @@ pub struct StoreVariant {
     pub available: bool,
 }
 
-#[derive(serde::Serialize, Debug, Object, sqlx::FromRow)]
+#[derive(serde::Serialize, Debug, Object, sqlx::FromRow, serde::Deserialize)]
 pub struct CategoryRef {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
 }
 
-#[derive(serde::Serialize, Debug, Object)]
+#[derive(serde::Serialize, Debug, Object, serde::Deserialize)]
 pub struct StoreProduct {
     pub id: Uuid,
     pub name: String,
@@ -105,7 +106,7 @@ pub struct StoreProduct {
     pub images: Vec<StoreImage>,
 }
 
-#[derive(serde::Serialize, Debug, Clone, Object)]
+#[derive(serde::Serialize, Debug, Clone, Object, serde::Deserialize)]
 pub struct StoreCategory {
     pub id: Uuid,
     #[oai(nullable)]
@@ -118,6 +119,7 @@ pub struct StoreCategory {
 }
 
 /// A validated storefront listing request.
+#[derive(Debug)]
 pub struct StoreFilter {
     pub category: Option<String>,
     pub min_price: Option<i64>,
@@ -247,6 +249,27 @@ pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<
         });
         Ok(Browse { items, images, next_cursor })
     }
+}
+
+/// An active product by its slug, with its images' URLs, through the shop's cache: the read
+/// behind `GET /v1/store/products/{slug}` and the product page.
+pub async fn cached_product(
+    cache: &Cache,
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    tenant: &Tenant,
+    slug: &str,
+) -> AppResult<StoreProduct> {
+    cache
+        .read(tenant.id, "store.product", slug, async {
+            let mut tx = TenantTx::begin(pool, tenant).await?;
+            let (mut product, images) = self::product(&mut tx, slug, &tenant.currency).await?;
+            tx.commit().await?;
+            let images = images.into_urls(store, tenant.id).await?;
+            product.images = images.into_iter().map(|(_, image)| image).collect();
+            Ok(product)
+        })
+        .await
 }
 
 /// An active product by its slug, with its categories; its images come back as rows, read last.

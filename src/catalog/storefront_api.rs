@@ -1,6 +1,7 @@
 //! The storefront catalog: `GET /v1/store/products`, `GET /v1/store/products/{slug}`,
 //! `GET /v1/store/categories`. Public (no token), active products only; the reading itself is
-//! `catalog::storefront`, shared with the HTML pages.
+//! `catalog::storefront`, shared with the HTML pages. Every read goes through the shop's cache
+//! (`crate::cache`), keyed by everything the answer depends on.
 
 use poem::web::Data;
 use poem_openapi::OpenApi;
@@ -48,10 +49,18 @@ impl StorefrontApi {
             cursor: cursor.0,
             limit: page_limit(limit.0)?,
         };
-        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let page = storefront::browse(&mut tx, &filter).await?;
-        tx.commit().await?;
-        Ok(Json(page.finish(self.state.store.as_ref(), tenant.id, &tenant.currency).await?))
+        let params = format!("{filter:?}");
+        let page = self
+            .state
+            .cache
+            .read(tenant.id, "store.products", &params, async {
+                let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+                let page = storefront::browse(&mut tx, &filter).await?;
+                tx.commit().await?;
+                page.finish(self.state.store.as_ref(), tenant.id, &tenant.currency).await
+            })
+            .await?;
+        Ok(Json(page))
     }
 
     /// One active product by its slug
@@ -61,11 +70,15 @@ impl StorefrontApi {
         tenant: Data<&Tenant>,
         slug: Path<String>,
     ) -> Result<Json<StoreProduct>, StorefrontErrors> {
-        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let (mut product, images) = storefront::product(&mut tx, &slug.0, &tenant.currency).await?;
-        tx.commit().await?;
-        let images = images.into_urls(self.state.store.as_ref(), tenant.id).await?;
-        product.images = images.into_iter().map(|(_, image)| image).collect();
+        let state = &self.state;
+        let product = storefront::cached_product(
+            &state.cache,
+            &state.pool,
+            state.store.as_ref(),
+            &tenant,
+            &slug,
+        )
+        .await?;
         Ok(Json(product))
     }
 
@@ -75,9 +88,16 @@ impl StorefrontApi {
         &self,
         tenant: Data<&Tenant>,
     ) -> Result<Json<Vec<StoreCategory>>, StorefrontErrors> {
-        let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
-        let tree = storefront::category_tree(&mut tx).await?;
-        tx.commit().await?;
+        let tree = self
+            .state
+            .cache
+            .read(tenant.id, "store.categories", "", async {
+                let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
+                let tree = storefront::category_tree(&mut tx).await?;
+                tx.commit().await?;
+                Ok(tree)
+            })
+            .await?;
         Ok(Json(tree))
     }
 }

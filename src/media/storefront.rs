@@ -18,7 +18,7 @@ use crate::storage::{ObjectKey, ObjectStore};
 use crate::tenancy::ShopId;
 
 /// An image on the storefront.
-#[derive(serde::Serialize, Debug, Clone, Object)]
+#[derive(serde::Serialize, Debug, Clone, Object, serde::Deserialize)]
 pub struct StoreImage {
     /// URL of the image: the bucket's public URL when one is configured, otherwise a signed URL
     /// that stays valid (and the same) for at least an hour.

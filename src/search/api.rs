@@ -16,6 +16,7 @@ use super::{SearchQuery, SearchResults, SearchSort, Suggestion, Synonyms, load_s
 use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::auth::rbac::Rbac;
+use crate::cache::Cache;
 use crate::error::{AppError, AppResult, ShopReadErrors};
 use crate::error_responses;
 use crate::events;
@@ -29,6 +30,8 @@ pub struct SearchApi {
     pub engine: Arc<dyn SearchEngine>,
     /// The same engine when it is MeiliSearch: tenant tokens need its keys.
     pub meili: Option<Arc<MeiliEngine>>,
+    /// Searches and suggestions are cached per shop (see [`super::cached`]).
+    pub cache: Cache,
 }
 
 #[derive(Debug, Object)]
@@ -140,8 +143,21 @@ impl SearchApi {
             page,
             per_page,
         };
-        let mut results = self.engine.search(&tenant, &query).await.map_err(AppError::from)?;
-        self.label_categories(&tenant, &mut results).await?;
+        let params = format!("{query:?}");
+        let results = super::cached(
+            &self.cache,
+            self.engine.as_ref(),
+            tenant.id,
+            "store.search",
+            &params,
+            async {
+                let mut results =
+                    self.engine.search(&tenant, &query).await.map_err(AppError::from)?;
+                self.label_categories(&tenant, &mut results).await?;
+                Ok(results)
+            },
+        )
+        .await?;
         Ok(Json(SearchResponse {
             results,
             currency: tenant.currency.clone(),
@@ -163,8 +179,16 @@ impl SearchApi {
         if q.0.chars().count() > 100 {
             return Err(AppError::validation("q", "at most 100 characters").into());
         }
-        let suggestions =
-            self.engine.suggest(&tenant, &q.0, limit).await.map_err(AppError::from)?;
+        let params = format!("{limit}:{}", q.0);
+        let suggestions = super::cached(
+            &self.cache,
+            self.engine.as_ref(),
+            tenant.id,
+            "store.suggest",
+            &params,
+            async { self.engine.suggest(&tenant, &q.0, limit).await.map_err(AppError::from) },
+        )
+        .await?;
         Ok(Json(suggestions))
     }
 

@@ -8,6 +8,9 @@
 //! behaviour suite in `tests/search.rs`. Synonyms are stored in the shop's schema (the source
 //! of truth for both engines) and pushed to MeiliSearch through the outbox.
 //!
+//! Storefront searches and suggestions go through the shop's cache with the PostgreSQL engine
+//! ([`cached`]).
+//!
 //! Rule: an engine only ever sees the [`Tenant`] it is called for; index names, documents and
 //! queries are derived from it, never from request input.
 
@@ -32,6 +35,7 @@ use uuid::Uuid;
 pub use document::{ProductDocument, index_from_database};
 pub use indexing::{SearchIndexer, SearchIndexing};
 
+use crate::cache::Cache;
 use crate::config::SearchConfig;
 use crate::error::AppError;
 use crate::tenancy::{ShopId, Tenant};
@@ -131,14 +135,14 @@ pub struct FacetValue {
     pub count: i64,
 }
 
-#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object, serde::Deserialize)]
 pub struct OptionFacet {
     /// Option name, lowercased, e.g. `size`; filter with `option=size:M`.
     pub name: String,
     pub values: Vec<FacetValue>,
 }
 
-#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object, serde::Deserialize)]
 pub struct PriceBucket {
     /// Inclusive lower bound, minor units.
     pub min: i64,
@@ -147,14 +151,14 @@ pub struct PriceBucket {
     pub count: i64,
 }
 
-#[derive(serde::Serialize, Debug, Clone, Default, PartialEq, Object)]
+#[derive(serde::Serialize, Debug, Clone, Default, PartialEq, Object, serde::Deserialize)]
 pub struct Facets {
     pub categories: Vec<FacetValue>,
     pub price: Vec<PriceBucket>,
     pub options: Vec<OptionFacet>,
 }
 
-#[derive(Debug, Clone, PartialEq, Object)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Object, serde::Deserialize)]
 pub struct SearchResults {
     pub hits: Vec<SearchHit>,
     /// Matching products in all pages.
@@ -164,7 +168,7 @@ pub struct SearchResults {
     pub facets: Facets,
 }
 
-#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq, Object, serde::Deserialize)]
 pub struct Suggestion {
     pub name: String,
     pub slug: String,
@@ -258,6 +262,29 @@ pub fn option_facets(mut pairs: Vec<(String, i64)>) -> Vec<OptionFacet> {
 pub fn bucket_of(price: i64, min: i64, max: i64, buckets: i64) -> i64 {
     let width = ((max + 1 - min) + buckets - 1) / buckets.max(1);
     (price - min) / width.max(1) + 1
+}
+
+/// Reads `what` of a search through the shop's cache when the engine indexes at commit
+/// (PostgreSQL): a change then moves the cache generation after the index has it. MeiliSearch
+/// follows changes through the outbox, after their commit, so a result cached in between could
+/// outlive the change: it is asked every time (it answers from memory).
+pub async fn cached<T, F>(
+    cache: &Cache,
+    engine: &dyn SearchEngine,
+    shop: ShopId,
+    what: &str,
+    params: &str,
+    load: F,
+) -> crate::error::AppResult<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: std::future::Future<Output = crate::error::AppResult<T>>,
+{
+    if engine.indexes_through_outbox() {
+        load.await
+    } else {
+        cache.read(shop, what, params, load).await
+    }
 }
 
 /// The shop's synonyms, as stored in its schema (the source of truth for both engines).

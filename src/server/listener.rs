@@ -37,6 +37,15 @@ pub async fn run(
     cache: Cache,
     outbox: OutboxWaker,
 ) {
+    // Cache bumps run in order on a task of their own: Redis may be slow, and must not hold up
+    // the other channels.
+    let (bumps, mut bumps_to_apply) = tokio::sync::mpsc::unbounded_channel::<ShopId>();
+    let bumping = cache.clone();
+    tokio::spawn(async move {
+        while let Some(shop) = bumps_to_apply.recv().await {
+            bumping.changed(shop).await;
+        }
+    });
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => match notification.channel() {
@@ -47,9 +56,7 @@ pub async fn run(
                 },
                 CACHE_CHANNEL => {
                     if let Ok(id) = notification.payload().parse::<Uuid>() {
-                        // Redis may be slow: the bump must not hold up the other channels.
-                        let cache = cache.clone();
-                        tokio::spawn(async move { cache.changed(ShopId(id)).await });
+                        let _ = bumps.send(ShopId(id));
                     }
                 }
                 OUTBOX_CHANNEL => {

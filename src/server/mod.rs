@@ -11,12 +11,14 @@
 mod cors;
 pub mod listener;
 pub mod middleware;
+mod revalidation;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use poem::http::Method;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler};
@@ -31,6 +33,7 @@ use crate::events::{self, Consumers, Subscription};
 use crate::routes::openapi_service;
 use crate::search::{SearchIndexer, SearchIndexing};
 use crate::state::{AppState, connect};
+use crate::tenancy::Tenant;
 use crate::tenancy::resolver::TenantResolver;
 use crate::{cart, idempotency, media, payments, search, shop, storage, storefront, webhooks};
 
@@ -117,6 +120,8 @@ fn api_endpoint(state: AppState) -> impl Endpoint<Output = Response> {
         .nest("/docs", docs)
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
+        .around(record_admin_writes)
+        .around(revalidation::revalidate)
         .with(allowed)
         .with(TenantResolver {
             registry: state.tenants.clone(),
@@ -131,6 +136,24 @@ fn api_endpoint(state: AppState) -> impl Endpoint<Output = Response> {
         .data(state.sessions.clone())
         .data(state)
         .map_to_response()
+}
+
+/// A successful write through a shop's admin API records the shop as changed: its cached
+/// storefront reads are dropped before the response leaves (see `cache::changes`). One rule
+/// here rather than a call in each handler, so no admin endpoint can forget it; a write that
+/// changes nothing storefronts show costs a few cache misses.
+async fn record_admin_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let shop = (!matches!(req.method(), &Method::GET | &Method::HEAD | &Method::OPTIONS)
+        && req.uri().path().starts_with("/v1/admin/"))
+    .then(|| req.data::<Tenant>().map(|tenant| tenant.id))
+    .flatten();
+    let response = next.call(req).await?.into_response();
+    if let Some(shop) = shop
+        && response.status().is_success()
+    {
+        changes::record(shop);
+    }
+    Ok(response)
 }
 
 #[handler]

@@ -21,7 +21,7 @@ pub const LOCALES: &[&str] = &["en", "vi"];
 /// Networks a shop may link to, in the order the footer shows them.
 pub const SOCIAL_NETWORKS: &[&str] = &["instagram", "facebook", "tiktok", "youtube", "x"];
 
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(serde::Serialize, Debug, Clone, Object, sqlx::FromRow, serde::Deserialize)]
 pub struct StorefrontSettings {
     /// Language of the pages: `en` or `vi`.
     pub locale: String,

@@ -14,7 +14,8 @@ use super::site::Site;
 use crate::catalog::storefront::{self, StoreFilter, StoreSort};
 use crate::error::{AppError, AppResult};
 use crate::media::{self, StoreImage};
-use crate::search::{SearchHit, SearchQuery, SearchSort};
+use crate::search::{self, Facets, SearchHit, SearchQuery, SearchSort};
+use crate::tenancy::TenantTx;
 
 /// Products on the home page.
 const HOME_PRODUCTS: i64 = 8;
@@ -24,9 +25,9 @@ const PER_PAGE: u32 = 24;
 #[handler]
 pub async fn home_page(req: &Request) -> poem::Result<Response> {
     let site = super::site_of(req)?;
-    let mut page = site.begin().await?;
-    let featured = page.layout.settings.featured_category_id.and_then(|id| {
-        page.layout.menu.iter().find(|c| c.id == id).map(|c| (c.slug.clone(), c.name.clone()))
+    let layout = site.layout().await?;
+    let featured = layout.settings.featured_category_id.and_then(|id| {
+        layout.menu.iter().find(|c| c.id == id).map(|c| (c.slug.clone(), c.name.clone()))
     });
     let filter = StoreFilter {
         category: featured.as_ref().map(|(slug, _)| slug.clone()),
@@ -36,9 +37,16 @@ pub async fn home_page(req: &Request) -> poem::Result<Response> {
         cursor: None,
         limit: HOME_PRODUCTS,
     };
-    let products = storefront::browse(&mut page.tx, &filter).await?;
-    let layout = page.commit().await?;
-    let products = products.finish(site.state.store.as_ref(), site.tenant.id, "").await?;
+    let products = site
+        .state
+        .cache
+        .read(site.tenant.id, "page.home", &format!("{filter:?}"), async {
+            let mut tx = TenantTx::begin(&site.state.pool, &site.tenant).await?;
+            let products = storefront::browse(&mut tx, &filter).await?;
+            tx.commit().await?;
+            products.finish(site.state.store.as_ref(), site.tenant.id, "").await
+        })
+        .await?;
     let data = context! {
         page_title => site.tenant.name,
         products => Value::from_serialize(&products.items),
@@ -115,11 +123,19 @@ fn sort_of(raw: Option<&str>, has_text: bool) -> SearchSort {
 }
 
 /// A product card: a search hit with its primary image.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Card {
     #[serde(flatten)]
     hit: SearchHit,
     image: Option<StoreImage>,
+}
+
+/// What a category or search page lists: the same for every visitor, so cached.
+#[derive(Serialize, Deserialize)]
+struct Listed {
+    cards: Vec<Card>,
+    total: i64,
+    facets: Facets,
 }
 
 /// Runs a search for a category or search page and renders `template`.
@@ -131,10 +147,10 @@ async fn listing(
     template: &str,
     extra: Value,
 ) -> AppResult<Response> {
-    let mut page = site.begin().await?;
+    let layout = site.layout().await?;
     let current = match category {
         Some(slug) => Some(
-            page.layout
+            layout
                 .menu
                 .iter()
                 .find(|c| c.slug == slug)
@@ -160,18 +176,31 @@ async fn listing(
         page: filters.page.unwrap_or(1).clamp(1, 1000),
         per_page: PER_PAGE,
     };
-    let results = site.state.search.search(&site.tenant, &query).await.map_err(AppError::from)?;
-    let ids: Vec<Uuid> = results.hits.iter().map(|hit| hit.id).collect();
-    let images = media::primary_images(&mut page.tx, &ids).await?;
-    let layout = page.commit().await?;
-    let mut images = images.into_map(site.state.store.as_ref(), site.tenant.id).await?;
-    let pages = (results.total + i64::from(PER_PAGE) - 1) / i64::from(PER_PAGE);
-    let cards: Vec<Card> = results
-        .hits
-        .iter()
-        .cloned()
-        .map(|hit| Card { image: images.remove(&hit.id), hit })
-        .collect();
+    let state = &site.state;
+    let listed = search::cached(
+        &state.cache,
+        state.search.as_ref(),
+        site.tenant.id,
+        "page.listing",
+        &format!("{query:?}"),
+        async {
+            let results =
+                state.search.search(&site.tenant, &query).await.map_err(AppError::from)?;
+            let ids: Vec<Uuid> = results.hits.iter().map(|hit| hit.id).collect();
+            let mut tx = TenantTx::begin(&state.pool, &site.tenant).await?;
+            let images = media::primary_images(&mut tx, &ids).await?;
+            tx.commit().await?;
+            let mut images = images.into_map(state.store.as_ref(), site.tenant.id).await?;
+            let cards = results
+                .hits
+                .into_iter()
+                .map(|hit| Card { image: images.remove(&hit.id), hit })
+                .collect();
+            Ok(Listed { cards, total: results.total, facets: results.facets })
+        },
+    )
+    .await?;
+    let pages = (listed.total + i64::from(PER_PAGE) - 1) / i64::from(PER_PAGE);
     let subcategories: Vec<_> = match &current {
         Some(c) => layout.menu.iter().filter(|s| s.parent_id == Some(c.id)).collect(),
         None => Vec::new(),
@@ -192,11 +221,11 @@ async fn listing(
         q => text,
         category => Value::from_serialize(&current),
         subcategories => Value::from_serialize(&subcategories),
-        products => Value::from_serialize(&cards),
-        total => results.total,
+        products => Value::from_serialize(&listed.cards),
+        total => listed.total,
         page => query.page,
         pages => pages,
-        facets => Value::from_serialize(&results.facets),
+        facets => Value::from_serialize(&listed.facets),
         min => filters.min,
         max => filters.max,
         in_stock => query.in_stock,
@@ -243,19 +272,33 @@ pub async fn suggest(
     if text.is_empty() {
         return Ok(Json(Vec::new()));
     }
-    let found = site.state.search.suggest(&site.tenant, &text, 8).await.map_err(AppError::from)?;
+    let state = &site.state;
+    // The same cached read as `GET /v1/store/search/suggest?limit=8`.
+    let found = search::cached(
+        &state.cache,
+        state.search.as_ref(),
+        site.tenant.id,
+        "store.suggest",
+        &format!("8:{text}"),
+        async { state.search.suggest(&site.tenant, &text, 8).await.map_err(AppError::from) },
+    )
+    .await?;
     Ok(Json(found))
 }
 
 #[handler]
 pub async fn product_page(req: &Request, Path(slug): Path<String>) -> poem::Result<Response> {
     let site = super::site_of(req)?;
-    let mut page = site.begin().await?;
-    let (mut product, images) =
-        storefront::product(&mut page.tx, &slug, &site.tenant.currency).await?;
-    let layout = page.commit().await?;
-    let images = images.into_urls(site.state.store.as_ref(), site.tenant.id).await?;
-    product.images = images.into_iter().map(|(_, image)| image).collect();
+    let layout = site.layout().await?;
+    let state = &site.state;
+    let product = storefront::cached_product(
+        &state.cache,
+        &state.pool,
+        state.store.as_ref(),
+        &site.tenant,
+        &slug,
+    )
+    .await?;
     let currency = site.tenant.currency.as_str();
     let url = format!("{}/products/{}", site.base_url, product.slug);
     let json_ld = serde_json::json!([

@@ -1,7 +1,9 @@
 //! One storefront request's context ([`Site`]): the shop (from the host only), the theme, the
 //! shopper's cookies, the signed-in customer, the CSRF token, and the cookies the response
-//! must set. Pages open their one transaction through [`Site::begin`], which reads what every
-//! page shows (the storefront settings, the category menu, the cart's item count).
+//! must set. What every page shows around its content ([`Layout`]: the storefront settings, the
+//! category menu, the cart's item count) comes from [`Site::layout`] for catalog pages, which
+//! need no transaction of their own, or with the page's one transaction from [`Site::begin`].
+//! The shop's part of it is cached (`crate::cache`); the cart's count is the visitor's own.
 //!
 //! Cookies are host-only (no `Domain` attribute: a shop's cookies never reach another shop's
 //! host), `HttpOnly`, `SameSite=Lax`, and `Secure` when the public URL is https:
@@ -18,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use minijinja::Value;
 use poem::Response;
 use poem::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::contrast;
@@ -31,8 +33,7 @@ use crate::error::AppResult;
 use crate::sessions;
 use crate::shop::storefront_settings::{self, SOCIAL_NETWORKS, StorefrontSettings};
 use crate::state::AppState;
-use crate::storage::ObjectStore;
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{Tenant, TenantTx};
 
 pub const CART_COOKIE: &str = "sf_cart";
 pub const SESSION_COOKIE: &str = "sf_session";
@@ -60,8 +61,13 @@ pub struct Site {
 pub struct Page {
     pub tx: TenantTx,
     pub layout: Layout,
-    store: Arc<dyn ObjectStore>,
-    shop: ShopId,
+}
+
+/// The part of the layout every visitor of the shop sees alike: cached.
+#[derive(Serialize, Deserialize)]
+struct ShopLayout {
+    settings: StorefrontSettings,
+    menu: Vec<StoreCategory>,
 }
 
 /// What every page shows around its own content.
@@ -76,10 +82,7 @@ impl Page {
     /// Commits the page's reads; what the layout needs stays.
     pub async fn commit(self) -> AppResult<Layout> {
         self.tx.commit().await?;
-        let Layout { settings, menu, cart_count } = self.layout;
-        let settings =
-            storefront_settings::with_logo_url(settings, self.store.as_ref(), self.shop).await?;
-        Ok(Layout { settings, menu, cart_count })
+        Ok(self.layout)
     }
 }
 
@@ -200,18 +203,48 @@ impl Site {
         self.set_cookies.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
     }
 
-    /// Opens the page's transaction and reads what the layout shows.
+    /// Opens the page's transaction and reads what the layout shows (the shop's part cached).
     pub async fn begin(&self) -> AppResult<Page> {
+        let ShopLayout { settings, menu } = self.shop_layout().await?;
         let mut tx = TenantTx::begin(&self.state.pool, &self.tenant).await?;
-        let settings = storefront_settings::load(&mut tx).await?;
-        let menu = category_tree(&mut tx).await?;
         let cart_count = crate::cart::item_count(&mut tx, self.customer, self.cart_token()).await?;
-        Ok(Page {
-            tx,
-            layout: Layout { settings, menu, cart_count },
-            store: self.state.store.clone(),
-            shop: self.tenant.id,
-        })
+        Ok(Page { tx, layout: Layout { settings, menu, cart_count } })
+    }
+
+    /// What the layout shows, for a page that needs no transaction of its own: the shop's part
+    /// from the cache, and the cart's item count read only when there is a cart to count.
+    pub async fn layout(&self) -> AppResult<Layout> {
+        let ShopLayout { settings, menu } = self.shop_layout().await?;
+        let cart_count = if self.customer.is_some() || self.cart_token().is_some() {
+            let mut tx = TenantTx::begin(&self.state.pool, &self.tenant).await?;
+            let count = crate::cart::item_count(&mut tx, self.customer, self.cart_token()).await?;
+            tx.commit().await?;
+            count
+        } else {
+            0
+        };
+        Ok(Layout { settings, menu, cart_count })
+    }
+
+    /// The storefront settings (with the logo's URL) and the category menu, through the cache.
+    async fn shop_layout(&self) -> AppResult<ShopLayout> {
+        let state = &self.state;
+        state
+            .cache
+            .read(self.tenant.id, "page.layout", "", async {
+                let mut tx = TenantTx::begin(&state.pool, &self.tenant).await?;
+                let settings = storefront_settings::load(&mut tx).await?;
+                let menu = category_tree(&mut tx).await?;
+                tx.commit().await?;
+                let settings = storefront_settings::with_logo_url(
+                    settings,
+                    state.store.as_ref(),
+                    self.tenant.id,
+                )
+                .await?;
+                Ok(ShopLayout { settings, menu })
+            })
+            .await
     }
 
     /// Renders `template` in the layout of the shop, with `data` merged into the context.

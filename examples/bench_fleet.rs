@@ -4,7 +4,8 @@
 //!   whole request and of its database provisioning part (`Server-Timing: provision`).
 //! - `migrate N`: provisions shops until there are N, then times `migrate` with nothing
 //!   pending, and applying one new tenant migration to all of them.
-//! - `seed-storefront N FILE`: N shops with 20 active products each; writes their slugs to FILE.
+//! - `seed-storefront N FILE [PRODUCTS]`: N shops with PRODUCTS (default 20) active products
+//!   each; writes their slugs to FILE.
 //! - `seed-search SHOPS PRODUCTS PREFIX FILE`: SHOPS shops with PRODUCTS varied clothing products
 //!   each (names, descriptions, categories, sizes and colours from a vocabulary).
 
@@ -194,7 +195,7 @@ async fn migrate_bench(count: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
+async fn seed_storefront(count: i64, file: &str, products: i64) -> anyhow::Result<()> {
     let pool = state::connect(&database()).await?;
     migrate::migrate_platform(&pool).await?;
     let slugs = create_shops(&pool, count, "store").await?;
@@ -219,7 +220,7 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
         let mut tx = TenantTx::begin(&pool, &tenant).await?;
         let have: i64 =
             sqlx::query_scalar("select count(*) from products").fetch_one(&mut *tx).await?;
-        for i in have..20 {
+        for i in have..products {
             let product = NewProduct {
                 name: format!("Product {i}"),
                 slug: None,
@@ -251,7 +252,7 @@ async fn seed_storefront(count: i64, file: &str) -> anyhow::Result<()> {
         tx.commit().await?;
     }
     std::fs::write(file, slugs.join("\n") + "\n")?;
-    println!("{} storefront shops with 20 products each; slugs in {file}", slugs.len());
+    println!("{} storefront shops with {products} products each; slugs in {file}", slugs.len());
     Ok(())
 }
 
@@ -400,7 +401,9 @@ async fn main() -> anyhow::Result<()> {
         Some("signup") => signup(usize::try_from(number(1)?)?).await,
         Some("migrate") => migrate_bench(number(1)?).await,
         Some("seed-storefront") => {
-            seed_storefront(number(1)?, args.get(2).context("a file for the slugs")?).await
+            let products = if args.len() > 3 { number(3)? } else { 20 };
+            seed_storefront(number(1)?, args.get(2).context("a file for the slugs")?, products)
+                .await
         }
         Some("seed-search") => {
             seed_search(

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks behind docs/BENCHMARKS.md. Starts its own PostgreSQL (port 54349, a fresh
-# database each run), its own server (port 18080) and, for `media`, its own S3-compatible
-# server (moto, port 54380); touches nothing else.
+# database each run), its own server (port 18080), for `storefront` its own Redis (port 54389)
+# and, for `media`, its own S3-compatible server (moto, port 54380); touches nothing else.
 #   scripts/bench.sh            all of them
-#   scripts/bench.sh signup     one of: signup migrate storefront pages search media checkout outbox
+#   scripts/bench.sh signup     one of: signup migrate storefront fleet pages search media
+#                               checkout outbox
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -12,6 +13,8 @@ STATE_DIR="${SHOPFLEET_STATE_DIR:-$PWD/.shopfleet}"
 BENCH_PG_PORT="${BENCH_PG_PORT:-54349}"
 BENCH_HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
 BENCH_S3_PORT="${BENCH_S3_PORT:-54380}"
+BENCH_REDIS_PORT="${BENCH_REDIS_PORT:-54389}"
+FLEET_SHOPS="${FLEET_SHOPS:-10000}"
 MEDIA_UPLOADS="${MEDIA_UPLOADS:-200}"
 MEDIA_CONCURRENCY="${MEDIA_CONCURRENCY:-8}"
 OUTBOX_SHOPS="${OUTBOX_SHOPS:-4}"
@@ -36,10 +39,11 @@ cargo build --release --quiet --bin shopfleet --example bench_fleet --example be
 bin="$CARGO_TARGET_DIR/release"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $("$(pg_bin_dir)/postgres" --version | awk '{print $3}')"
 
-# The release server on $BENCH_HTTP_PORT, in the background until stop_server.
+# The release server on $BENCH_HTTP_PORT, in the background until stop_server; arguments are
+# extra environment (`REDIS_URL=…`).
 start_server() {
-  JWT_SECRET="bench-secret-bench-secret-bench-secret" LISTEN_ADDR="127.0.0.1:$BENCH_HTTP_PORT" \
-    BASE_DOMAIN=shops.bench DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn \
+  env JWT_SECRET="bench-secret-bench-secret-bench-secret" LISTEN_ADDR="127.0.0.1:$BENCH_HTTP_PORT" \
+    BASE_DOMAIN=shops.bench DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn "$@" \
     "$bin/shopfleet" serve > "$STATE_DIR/bench-server.log" 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null || true' EXIT
@@ -64,16 +68,25 @@ if [[ "$what" == all || "$what" == migrate ]]; then
   "$bin/examples/bench_fleet" migrate 1000
 fi
 
+# GET /v1/store/products over the shops of $1, 64 connections: a 3 s warm-up, then measured.
+storefront_list() {
+  SLUGS_FILE="$1" wrk -t2 -c64 -d3s -s scripts/bench/rotate_shops.lua "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products" >/dev/null
+  SLUGS_FILE="$1" wrk -t2 -c64 -d"$DURATION" --latency -s scripts/bench/rotate_shops.lua \
+    "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products" | grep -E "Requests/sec|^ +(50|90|99)%|Non-2xx|Socket errors"
+}
+
 if [[ "$what" == all || "$what" == storefront ]]; then
-  echo "==> storefront: GET /v1/store/products, 64 connections over 100 shops, $DURATION"
   slugs="$STATE_DIR/bench-slugs.txt"
   "$bin/examples/bench_fleet" seed-storefront 100 "$slugs"
-  start_server
-  # Warm up the tenant and statement caches, then measure.
-  SLUGS_FILE="$slugs" wrk -t2 -c64 -d3s -s scripts/bench/rotate_shops.lua "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products" >/dev/null
-  SLUGS_FILE="$slugs" wrk -t2 -c64 -d"$DURATION" --latency -s scripts/bench/rotate_shops.lua \
-    "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products"
-  stop_server
+  start_redis "$STATE_DIR/bench-redis" "$BENCH_REDIS_PORT"
+  for cache in "warm cache, in-process|CACHE_MEMORY_MB=64" \
+               "warm cache, Redis|REDIS_URL=$STARTED_REDIS_URL" \
+               "no cache (every read from PostgreSQL)|CACHE_MEMORY_MB=0"; do
+    echo "==> storefront: GET /v1/store/products, 64 connections over 100 shops, $DURATION, ${cache%%|*}"
+    start_server "${cache#*|}"
+    storefront_list "$slugs"
+    stop_server
+  done
 
   echo "==> pgbench -S (select-only), 64 clients, same cluster, $DURATION"
   pg_super -c "drop database if exists pgbench with (force)" >/dev/null
@@ -81,6 +94,23 @@ if [[ "$what" == all || "$what" == storefront ]]; then
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -i -q -s 10 pgbench 2>/dev/null
   as_pg_user pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -S -c 64 -j 2 -T "${DURATION%s}" pgbench 2>/dev/null \
     | grep -E "^(tps|latency|number of transactions)"
+fi
+
+if [[ "$what" == all || "$what" == fleet ]]; then
+  # The same list with a hot set of 10 shops, then rotating over the whole fleet (every request
+  # another shop), in-process cache sized for the fleet; the server's memory after each.
+  all="$STATE_DIR/bench-fleet-slugs.txt"
+  ten="$STATE_DIR/bench-fleet-ten.txt"
+  echo "==> fleet: $FLEET_SHOPS shops with 3 products each"
+  "$bin/examples/bench_fleet" seed-storefront "$FLEET_SHOPS" "$all" 3
+  head -n 10 "$all" > "$ten"
+  start_server CACHE_MEMORY_MB=512 TENANT_CACHE_CAPACITY=$((FLEET_SHOPS + 1000))
+  for slugs in "$ten" "$all"; do
+    echo "--- GET /v1/store/products, 64 connections over $(wc -l < "$slugs") shops, $DURATION"
+    storefront_list "$slugs"
+    echo "server RSS: $(awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$server/status")"
+  done
+  stop_server
 fi
 
 if [[ "$what" == all || "$what" == pages ]]; then

@@ -41,7 +41,7 @@ export TEST_DNS_ADDR="$DNS_ADDR" TEST_DNS_RECORDS_DIR="$DNS_RECORDS_DIR"
 
 # Redis: the shared cache and limiter state. Tests that stop a Redis start their own.
 start_redis "$STATE_DIR/test-redis" "$TEST_REDIS_PORT"
-export TEST_REDIS_URL="$REDIS_URL_OF_TESTS"
+export TEST_REDIS_URL="$STARTED_REDIS_URL"
 
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings

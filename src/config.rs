@@ -232,7 +232,8 @@ pub struct CacheConfig {
     #[arg(long, env = "CACHE_TTL_SECS", default_value_t = 300)]
     pub cache_ttl_secs: u64,
 
-    /// Megabytes of cached reads kept in this process's memory when Redis is not configured.
+    /// Megabytes of cached reads kept in this process's memory when Redis is not configured;
+    /// 0 turns the cache off (every read goes to the database).
     #[arg(long, env = "CACHE_MEMORY_MB", default_value_t = 64)]
     pub cache_memory_mb: u64,
 }

@@ -214,13 +214,13 @@ redis_dir_of() {
 
 # start_redis DIR PORT: a private Redis (Debian's redis-server) on 127.0.0.1:PORT with its data,
 # log and pid in DIR, no persistence, and the eviction policy shopfleet needs (volatile-lru).
-# Idempotent: the server already serving DIR on PORT is reused. Sets REDIS_URL_OF_TESTS.
+# Idempotent: the server already serving DIR on PORT is reused. Sets STARTED_REDIS_URL.
 start_redis() {
   local dir port="$2"
   mkdir -p "$1"
   dir="$(cd "$1" && pwd)"
   ensure_packages redis-server
-  REDIS_URL_OF_TESTS="redis://127.0.0.1:$port"
+  STARTED_REDIS_URL="redis://127.0.0.1:$port"
   if [ "$(redis_dir_of "$port")" = "$dir" ]; then
     return 0
   fi

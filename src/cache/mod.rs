@@ -65,6 +65,8 @@ struct Inner {
 enum Store {
     Memory(MemoryStore),
     Redis(RedisStore),
+    /// `CACHE_MEMORY_MB=0` without Redis: every read goes to the database.
+    Off,
 }
 
 /// Counters of this instance's cache reads.
@@ -97,6 +99,7 @@ impl Cache {
         let ttl = Duration::from_secs(config.cache_ttl_secs);
         let store = match redis {
             Some(client) => Store::Redis(RedisStore::new(client, ttl)),
+            None if config.cache_memory_mb == 0 => Store::Off,
             None => Store::Memory(MemoryStore::new(config.cache_memory_mb * 1024 * 1024, ttl)),
         };
         Self {
@@ -157,6 +160,7 @@ impl Cache {
         let generation = match &self.inner.store {
             Store::Memory(store) => store.generation(shop),
             Store::Redis(store) => store.generation(shop).await?,
+            Store::Off => return None,
         };
         let digest = Sha256::digest(params.as_bytes());
         let text = format!("sf:{{{shop}}}:{generation}:{what}:{}", hex::encode(&digest[..12]));
@@ -168,6 +172,7 @@ impl Cache {
         match &self.inner.store {
             Store::Memory(store) => store.set(key.text.clone(), bytes).await,
             Store::Redis(store) => store.set(&key.text, &bytes).await,
+            Store::Off => {}
         }
     }
 
@@ -175,6 +180,7 @@ impl Cache {
         match &self.inner.store {
             Store::Memory(store) => store.get(&key.text).await,
             Store::Redis(store) => store.get(&key.text).await,
+            Store::Off => None,
         }
     }
 
@@ -191,6 +197,7 @@ impl Cache {
         match &self.inner.store {
             Store::Memory(store) => store.forget_generations(),
             Store::Redis(store) => store.forget_generations(),
+            Store::Off => {}
         }
     }
 
@@ -201,6 +208,7 @@ impl Cache {
                 true
             }
             Store::Redis(store) => store.bump(shop).await,
+            Store::Off => true,
         }
     }
 

@@ -95,7 +95,8 @@ impl MediaAdminApi {
     /// `unsupported_image_type` (422) when the content is not a JPEG, PNG, WebP, GIF or AVIF
     /// image, `file_too_large` (413) over the plan's limit, `media_limit_reached` (409) at 50
     /// images, `plan_limit_reached` (403) when the file would take the shop's stored images
-    /// over its plan's storage limit. For large files, prefer the direct upload (`POST /v1/admin/media/uploads`).
+    /// over its plan's storage limit. For large files, prefer the direct upload
+    /// (`POST /v1/admin/media/uploads`).
     #[oai(path = "/:id/media", method = "post")]
     async fn upload(
         &self,

@@ -56,6 +56,10 @@ pub enum AppError {
     /// A file over the shop's plan limit.
     #[error("file too large")]
     FileTooLarge { max_bytes: u64 },
+    /// A creation that would take the shop over its plan's limit for `resource` (`quotas`):
+    /// 403 `plan_limit_reached`, with the limit and the usage before this creation.
+    #[error("plan limit reached for {resource}")]
+    PlanLimitReached { resource: &'static str, limit: i64, usage: i64 },
     /// A service the request needs (the search engine, say) does not answer.
     #[error("{message}")]
     ServiceUnavailable { code: &'static str, message: String },
@@ -104,7 +108,7 @@ impl AppError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::PlanLimitReached { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -146,6 +150,20 @@ impl AppError {
                 format!("files are limited to {max_bytes} bytes on this shop's plan"),
                 None,
             ),
+            Self::PlanLimitReached { resource, limit, usage } => {
+                let mut body = ErrorBody::new(
+                    "plan_limit_reached",
+                    format!(
+                        "this shop's plan allows {limit} {}; it has {usage}",
+                        resource.replace('_', " ")
+                    ),
+                    None,
+                );
+                body.error.resource = Some((*resource).to_owned());
+                body.error.limit = Some(*limit);
+                body.error.usage = Some(*usage);
+                return body;
+            }
             Self::Busy { retry_after_secs } => (
                 "server_busy",
                 format!("the server is busy; retry after {retry_after_secs} s"),
@@ -246,6 +264,20 @@ pub struct ErrorDetail {
     #[oai(skip_serializing_if_is_none)]
     #[oai(nullable)]
     pub field: Option<String>,
+    /// For `plan_limit_reached`: what the plan limits (`products`, `staff`,
+    /// `webhook_endpoints`, `custom_domains`, `storage_bytes`).
+    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
+    pub resource: Option<String>,
+    /// For `plan_limit_reached`: the plan's limit (bytes for `storage_bytes`).
+    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
+    pub limit: Option<i64>,
+    /// For `plan_limit_reached`: the shop's usage before this request (bytes for
+    /// `storage_bytes`); at or above `limit` after a downgrade.
+    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
+    pub usage: Option<i64>,
     /// Id of the request, also in the `X-Request-Id` response header.
     pub request_id: String,
 }
@@ -257,6 +289,9 @@ impl ErrorBody {
                 code: code.to_owned(),
                 message,
                 field,
+                resource: None,
+                limit: None,
+                usage: None,
                 request_id: current_request_id(),
             },
         }

@@ -22,6 +22,7 @@ pub mod orders;
 pub mod payments;
 pub mod platform;
 pub mod pricing;
+pub mod quotas;
 pub mod routes;
 pub mod search;
 pub mod server;

@@ -483,6 +483,9 @@ async fn a_customers_detail_shows_addresses_order_count_and_total_spent() {
 async fn customer_admin_needs_customers_read_and_stays_inside_its_shop() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("cust-rbac-a").await, app.signup("cust-rbac-b").await);
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&a, "basic").await;
+    app.set_plan(&b, "basic").await;
     let customer = any_customer(&app, &a).await;
     let detail = format!("/v1/admin/customers/{}", customer.id);
 

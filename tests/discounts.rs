@@ -329,6 +329,9 @@ async fn discounts_are_listed_newest_first_filtered_and_paged() {
 async fn discounts_need_discount_permissions_and_stay_inside_their_shop() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("disc-rbac-a").await, app.signup("disc-rbac-b").await);
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&a, "basic").await;
+    app.set_plan(&b, "basic").await;
     let created =
         discount(&app, &a, json!({ "code": "SECRET", "kind": "percentage", "value": 50 })).await;
     let path = format!("/v1/admin/discounts/{}", created["id"].as_str().unwrap());

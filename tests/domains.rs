@@ -182,6 +182,9 @@ async fn a_hostname_verified_by_one_shop_cannot_be_claimed_or_verified_by_anothe
 async fn two_shops_verifying_one_hostname_at_once_make_exactly_one_winner() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("race-a").await, app.signup("race-b").await);
+    // More domains than `free` allows (README, "Plans and quotas").
+    app.set_plan(&a, "pro").await;
+    app.set_plan(&b, "pro").await;
     for round in 0..4 {
         let host = unique_hostname(&format!("race{round}"));
         let (claim_a, claim_b) =
@@ -214,6 +217,9 @@ async fn two_shops_verifying_one_hostname_at_once_make_exactly_one_winner() {
 async fn the_primary_domain_is_on_the_tenant_while_it_is_verified_and_attached() {
     let app = TestApp::spawn().await;
     let (shop, other) = (app.signup("dom-primary").await, app.signup("dom-other").await);
+    // More domains than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "pro").await;
+    app.set_plan(&other, "pro").await;
     let (host1, host2) = (unique_hostname("primary1"), unique_hostname("primary2"));
     let first = app.verified_domain(&shop, &host1).await;
     let second = app.verified_domain(&shop, &host2).await;
@@ -339,21 +345,25 @@ async fn a_verified_domain_whose_record_stays_missing_stops_routing_after_the_re
 }
 
 #[tokio::test]
-async fn a_shop_keeps_at_most_ten_domains_claims_included() {
+async fn a_shop_keeps_at_most_its_plans_domains_claims_included() {
     let app = TestApp::spawn().await;
     let shop = app.signup("dom-limit").await;
-    for i in 0..10 {
-        app.claim_domain(&shop, &unique_hostname(&format!("limit{i}"))).await;
-    }
+    // `free` allows one domain, an unverified claim included.
+    app.claim_domain(&shop, &unique_hostname("limit0")).await;
     let (status, body) = app
         .owner(
             &shop,
             Method::POST,
             "/v1/admin/domains",
-            Some(json!({ "hostname": unique_hostname("limit10") })),
+            Some(json!({ "hostname": unique_hostname("limit1") })),
         )
         .await;
-    assert_error(status, &body, StatusCode::CONFLICT, "domain_limit");
+    assert_error(status, &body, StatusCode::FORBIDDEN, "plan_limit_reached");
+    assert_eq!(body["error"]["resource"], "custom_domains", "{body}");
+    assert_eq!(
+        (body["error"]["limit"].clone(), body["error"]["usage"].clone()),
+        (json!(1), json!(1))
+    );
 }
 
 #[tokio::test]

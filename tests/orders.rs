@@ -286,6 +286,8 @@ async fn every_invalid_transition_is_refused_and_every_valid_one_allowed() {
 async fn staff_without_order_permissions_cannot_touch_orders() {
     let app = TestApp::spawn().await;
     let shop = app.signup("ordrbac").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
     let (_, variant) = app.variant(&shop, "Pen", 1000, 10).await;
     let shipping = app.shipping_method(&shop, 0, None).await;
     let done = app.guest_order(&shop, &shipping, &variant, 1, "manual").await;

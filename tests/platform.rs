@@ -29,7 +29,18 @@ async fn platform_admins_list_and_inspect_shops_with_usage() {
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(
         detail["usage"],
-        json!({ "products": 1, "active_products": 1, "staff": 1, "customers": 1, "storage_bytes": 0, "orders": 0, "revenue": 0 })
+        json!({
+            "products": 1, "active_products": 1, "staff": 1, "customers": 1, "storage_bytes": 0,
+            "orders": 0, "revenue": 0,
+            // Usage against the `free` plan's limits (tests/quotas.rs has the rest).
+            "quotas": [
+                { "resource": "products", "usage": 1, "limit": 100, "at_limit": false },
+                { "resource": "staff", "usage": 1, "limit": 2, "at_limit": false },
+                { "resource": "webhook_endpoints", "usage": 0, "limit": 2, "at_limit": false },
+                { "resource": "custom_domains", "usage": 0, "limit": 1, "at_limit": false },
+                { "resource": "storage_bytes", "usage": 0, "limit": 104_857_600, "at_limit": false },
+            ],
+        })
     );
     assert_eq!(detail["schema_version"], detail["latest_schema_version"]);
     assert_eq!(detail["status"], "active");

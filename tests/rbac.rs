@@ -15,6 +15,8 @@ fn product_body(name: &str) -> serde_json::Value {
 async fn each_builtin_role_gets_exactly_its_permissions() {
     let app = TestApp::spawn().await;
     let shop = app.signup("roles").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
     let manager = app.staff_token(&shop, "manager").await;
     let staff = app.staff_token(&shop, "staff").await;
 
@@ -100,6 +102,8 @@ async fn each_builtin_role_gets_exactly_its_permissions() {
 async fn a_custom_role_grants_its_permissions_and_can_be_deleted_when_unused() {
     let app = TestApp::spawn().await;
     let shop = app.signup("custom").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
     let (status, body) = app
         .owner(&shop, Method::POST, "/v1/admin/roles", Some(json!({ "name": "catalog-viewer", "permissions": ["products:read", "categories:read"] })))
         .await;
@@ -156,6 +160,7 @@ async fn a_custom_role_grants_its_permissions_and_can_be_deleted_when_unused() {
 
     // A role of the same name in another shop is unrelated.
     let other = app.signup("custom-other").await;
+    app.set_plan(&other, "basic").await;
     let (status, body) = app
         .owner(
             &other,
@@ -173,6 +178,8 @@ async fn a_custom_role_grants_its_permissions_and_can_be_deleted_when_unused() {
 async fn nobody_can_grant_a_permission_they_do_not_hold() {
     let app = TestApp::spawn().await;
     let shop = app.signup("escalate").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
     let (status, _) = app
         .owner(
             &shop,
@@ -221,6 +228,8 @@ async fn nobody_can_grant_a_permission_they_do_not_hold() {
 async fn the_owner_cannot_be_removed_or_demoted() {
     let app = TestApp::spawn().await;
     let shop = app.signup("owner").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
     let (_, staff) = app.owner(&shop, Method::GET, "/v1/admin/staff", None).await;
     let owner = &staff.as_array().unwrap()[0];
     assert_eq!(owner["is_owner"], true);
@@ -255,6 +264,8 @@ async fn the_owner_cannot_be_removed_or_demoted() {
 async fn role_changes_and_removal_take_effect_on_the_next_request() {
     let app = TestApp::spawn().await;
     let shop = app.signup("change").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
     let email = "moving@example.com";
     let (status, created) = app
         .owner(
@@ -292,6 +303,7 @@ async fn role_changes_and_removal_take_effect_on_the_next_request() {
 
     // Another shop cannot touch this shop's staff by id.
     let other = app.signup("change-other").await;
+    app.set_plan(&other, "basic").await;
     let (status, body) = app
         .owner(
             &other,
@@ -307,6 +319,8 @@ async fn role_changes_and_removal_take_effect_on_the_next_request() {
 async fn a_manager_cannot_change_or_remove_staff_holding_rights_the_manager_lacks() {
     let app = TestApp::spawn().await;
     let shop = app.signup("superior").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
     let (status, _) = app
         .owner(
             &shop,

@@ -138,6 +138,9 @@ async fn the_storefront_offers_active_methods_for_the_destination_country() {
 async fn shipping_needs_shipping_permissions_and_stays_inside_its_shop() {
     let app = TestApp::spawn().await;
     let (a, b) = (app.signup("ship-rbac-a").await, app.signup("ship-rbac-b").await);
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&a, "basic").await;
+    app.set_plan(&b, "basic").await;
     let created = method(&app, &a, json!({ "name": "Standard", "price": 100 })).await;
     let path = format!("/v1/admin/shipping-methods/{}", created["id"].as_str().unwrap());
 
@@ -197,6 +200,8 @@ fn is_hex_secret(value: &Value) -> bool {
 async fn checkout_settings_are_read_by_staff_changed_by_the_owner_and_the_secret_is_the_owners() {
     let app = TestApp::spawn().await;
     let shop = app.signup("settings").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&shop, "basic").await;
 
     let (status, settings) =
         app.owner(&shop, Method::GET, "/v1/admin/checkout-settings", None).await;
@@ -311,6 +316,7 @@ async fn checkout_settings_are_read_by_staff_changed_by_the_owner_and_the_secret
 
     // Another shop's settings are its own.
     let other = app.signup("settings-b").await;
+    app.set_plan(&other, "basic").await;
     let (_, theirs) = app.owner(&other, Method::GET, "/v1/admin/checkout-settings", None).await;
     assert_eq!(theirs["tax_rate_bp"], 0);
     assert_ne!(theirs["payment_callback_secret"], rotated["payment_callback_secret"]);

@@ -799,6 +799,9 @@ async fn another_shops_endpoint_is_not_found_and_roles_without_the_permission_ar
     let app = TestApp::spawn().await;
     let a = app.signup("wh-owner-a").await;
     let b = app.signup("wh-owner-b").await;
+    // More staff than `free` allows (README, "Plans and quotas").
+    app.set_plan(&a, "basic").await;
+    app.set_plan(&b, "basic").await;
     let (id, _) = endpoint(&app, &a, "https://example.com/a", &["*"]).await;
     for (method, path, body) in [
         (Method::GET, format!("/v1/admin/webhooks/{id}"), None),

@@ -11,6 +11,7 @@ use super::products::{self, NewProduct, Product, ProductKey, ProductStatus, Prod
 use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
+use crate::quotas::{self, Resource};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
@@ -108,7 +109,8 @@ impl ProductsAdminApi {
 
     /// Create a product with its variants
     ///
-    /// `slug_taken` or `sku_taken` (409) on duplicates within the shop.
+    /// `slug_taken` or `sku_taken` (409) on duplicates within the shop; `plan_limit_reached`
+    /// (403) when the shop has as many products as its plan allows.
     #[oai(path = "/", method = "post")]
     async fn create(
         &self,
@@ -119,6 +121,7 @@ impl ProductsAdminApi {
         self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let id = products::create_product(&mut tx, tenant.id, &body.0).await?;
+        quotas::enforce(&self.state.pool, &mut tx, tenant.id, Resource::Products, 1).await?;
         let product = products::load_product(&mut tx, ProductKey::Id(id), &tenant.currency).await?;
         tx.commit().await?;
         Ok(ProductCreated::Created(Json(product)))

@@ -17,6 +17,7 @@ use super::{
 use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
+use crate::quotas::{self, Resource};
 use crate::state::AppState;
 use crate::storage::{ObjectBody, ObjectKey};
 use crate::tenancy::{Tenant, TenantTx};
@@ -93,7 +94,9 @@ impl MediaAdminApi {
     ///
     /// `unsupported_image_type` (422) when the content is not a JPEG, PNG, WebP, GIF or AVIF
     /// image, `file_too_large` (413) over the plan's limit, `media_limit_reached` (409) at 50
-    /// images. For large files, prefer the direct upload (`POST /v1/admin/media/uploads`).
+    /// images, `plan_limit_reached` (403) when the file would take the shop's stored images
+    /// over its plan's storage limit. For large files, prefer the direct upload
+    /// (`POST /v1/admin/media/uploads`).
     #[oai(path = "/:id/media", method = "post")]
     async fn upload(
         &self,
@@ -209,7 +212,8 @@ impl MediaAdminApi {
     }
 }
 
-/// Writes an image's row, with the product locked: shared by both upload paths. A direct
+/// Writes an image's row, with the product locked, within the plan's storage quota (403
+/// `plan_limit_reached`, see `quotas`): shared by both upload paths. A direct
 /// upload passes its id and key, and is removed in the same transaction (404 if it is gone
 /// already); its key, when it is not the image's, is deleted through the outbox.
 pub(super) async fn attach(
@@ -230,6 +234,8 @@ pub(super) async fn attach(
     }
     db::ensure_room(&mut tx, new.product).await?;
     let row = db::insert(&mut tx, new).await?;
+    quotas::enforce(&state.pool, &mut tx, tenant.id, Resource::StorageBytes, new.size_bytes)
+        .await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -11,9 +11,10 @@
 //!
 //! An image is accepted by its magic bytes (JPEG, PNG, WebP, GIF, AVIF), whatever its name or
 //! declared type, and up to the shop plan's `max_upload_bytes` (capped at [`MAX_FILE_BYTES`],
-//! which the request body limit in `server` allows on the upload routes). Objects are deleted
-//! through the outbox (`media.deleted`, handled by the `storage` consumer), never inside a
-//! request's transaction.
+//! which the request body limit in `server` allows on the upload routes); the shop's images
+//! together stay within the plan's `max_storage_bytes`, checked when an image's row is written
+//! (`quotas`, 403 `plan_limit_reached`). Objects are deleted through the outbox
+//! (`media.deleted`, handled by the `storage` consumer), never inside a request's transaction.
 //!
 //! Rule: object keys come from [`crate::storage::ObjectKey`] with the tenant's own shop id;
 //! a client never names a key, only ids that are looked up in its own shop's schema.
@@ -54,7 +55,7 @@ const MAX_POSITION: i32 = 10_000;
 
 error_responses!(
     /// An image upload: validation and type checks (422), plan size limit (413), image limit
-    /// per product (409).
+    /// per product (409), plan storage limit (403 `plan_limit_reached`).
     MediaUploadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 413 PayloadTooLarge, 422 Unprocessable }
 );
 

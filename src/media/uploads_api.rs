@@ -109,7 +109,9 @@ impl MediaUploadsApi {
     /// Checks the uploaded object (it exists, has the announced size, and its content is an
     /// image of the announced type) and attaches it to the product. `upload_incomplete` (409)
     /// when nothing was uploaded yet; `upload_size_mismatch` or `unsupported_image_type` (422)
-    /// when the object breaks the terms, which deletes it (upload again while the URL works).
+    /// when the object breaks the terms, which deletes it (upload again while the URL works);
+    /// `plan_limit_reached` (403) when the image would take the shop's stored images over its
+    /// plan's storage limit (the upload stays pending: free space, then complete it again).
     #[oai(path = "/:id/complete", method = "post")]
     async fn complete(
         &self,

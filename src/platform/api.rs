@@ -187,6 +187,11 @@ impl PlatformApi {
     }
 
     /// Change a shop's plan
+    ///
+    /// A downgrade below the shop's current usage is allowed: nothing is deleted, but creating
+    /// more of what is over (or at) the new plan's limit is refused with 403
+    /// `plan_limit_reached` until usage is back under it. `usage.quotas` shows each limit
+    /// against its usage.
     #[oai(path = "/shops/:id", method = "patch")]
     async fn update_shop(
         &self,

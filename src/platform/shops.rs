@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Actor};
 use crate::error::{AppError, AppResult};
+use crate::quotas::{self, QuotaUsage};
 use crate::tenancy::{ShopId, ShopStatus, Tenant, TenantTx};
 
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
@@ -108,6 +109,10 @@ pub struct ShopUsage {
     pub orders: i64,
     /// What the shop's orders have taken, net of refunds, in minor units of its currency.
     pub revenue: i64,
+    /// Each limit of the shop's plan against its usage: products, staff, webhook endpoints,
+    /// custom domains (claims included) and storage bytes. After a downgrade usage may exceed a
+    /// limit; creating more is then refused (`plan_limit_reached`).
+    pub quotas: Vec<QuotaUsage>,
 }
 
 /// Counts inside the shop's own schema (through its `TenantTx`); none for a purged shop.
@@ -147,6 +152,7 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
         (0, 0)
     };
     let storage_bytes = crate::media::storage_bytes(&mut tx).await?;
+    let quotas = quotas::report(pool, &mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(Some(ShopUsage {
         products,
@@ -156,6 +162,7 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
         storage_bytes,
         orders,
         revenue,
+        quotas,
     }))
 }
 

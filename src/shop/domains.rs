@@ -18,10 +18,8 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, OnConstraint};
+use crate::quotas::{self, Resource};
 use crate::tenancy::ShopId;
-
-/// Domains (claims included) one shop may have.
-const MAX_DOMAINS_PER_SHOP: i64 = 10;
 
 /// What the TXT record's value starts with; the token follows.
 pub const RECORD_VALUE_PREFIX: &str = "shopfleet-verify=";
@@ -194,27 +192,12 @@ async fn verified_elsewhere(
 }
 
 /// Adds an unverified claim with a fresh token. 409 `domain_taken` when another shop holds the
-/// hostname verified, `domain_exists` when this shop already has it, `domain_limit` beyond
-/// [`MAX_DOMAINS_PER_SHOP`].
+/// hostname verified, `domain_exists` when this shop already has it; 403 `plan_limit_reached`
+/// when the shop has as many domains (claims included) as its plan allows (`quotas`).
 pub async fn add(pool: &PgPool, shop: ShopId, hostname: &str) -> AppResult<Domain> {
     let mut tx = pool.begin().await?;
-    // Serialise additions per shop so the limit holds under concurrency.
-    sqlx::query("select 1 from platform.shops where id = $1 for update")
-        .bind(shop)
-        .execute(&mut *tx)
-        .await?;
     if verified_elsewhere(&mut tx, shop, hostname).await? {
         return Err(domain_taken());
-    }
-    let count: i64 = sqlx::query_scalar("select count(*) from platform.domains where shop_id = $1")
-        .bind(shop)
-        .fetch_one(&mut *tx)
-        .await?;
-    if count >= MAX_DOMAINS_PER_SHOP {
-        return Err(AppError::conflict(
-            "domain_limit",
-            format!("a shop can have at most {MAX_DOMAINS_PER_SHOP} domains"),
-        ));
     }
     let row: DomainRow = sqlx::query_as(&format!(
         "insert into platform.domains (id, shop_id, hostname, verification_token) \
@@ -229,6 +212,7 @@ pub async fn add(pool: &PgPool, shop: ShopId, hostname: &str) -> AppResult<Domai
     .on_constraint("domains_shop_hostname_key", |_| {
         AppError::conflict("domain_exists", "this shop already has this domain")
     })?;
+    quotas::enforce(pool, &mut tx, shop, Resource::CustomDomains, 1).await?;
     tx.commit().await?;
     Ok(row.into())
 }

@@ -70,7 +70,8 @@ impl DomainsApi {
     /// `dns_record` (`_shopfleet.<hostname>` = `shopfleet-verify=<token>`), point the hostname
     /// at the platform, then call `POST /v1/admin/domains/{id}/verify`. `domain_taken` (409)
     /// if another shop has verified it, `domain_exists` (409) if this shop has it already,
-    /// `domain_limit` (409) beyond 10 domains.
+    /// `plan_limit_reached` (403) when the shop has as many domains (claims included) as its
+    /// plan allows.
     #[oai(path = "/domains", method = "post")]
     async fn add_domain(
         &self,

@@ -15,6 +15,7 @@ use crate::auth::{password, rbac, tokens};
 use crate::error::{
     AppError, AppResult, OnConstraint, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors,
 };
+use crate::quotas::{self, Resource};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{Email, Name};
@@ -116,7 +117,8 @@ impl StaffApi {
     /// Add a staff member
     ///
     /// `email_taken` (409) if the shop has staff with that e-mail; `privilege_escalation` (403)
-    /// for a role with permissions you do not hold.
+    /// for a role with permissions you do not hold; `plan_limit_reached` (403) when the shop
+    /// has as many staff as its plan allows (the owner counts).
     #[oai(path = "/", method = "post")]
     async fn create(
         &self,
@@ -206,6 +208,7 @@ impl StaffApi {
             .on_constraint("staff_email_key", |_| {
                 AppError::conflict("email_taken", "a staff member with this e-mail exists")
             })?;
+        quotas::enforce(&self.state.pool, &mut tx, tenant.id, Resource::Staff, 1).await?;
         rbac::assign_role(&mut tx, tenant.id, id, &role).await?;
         rbac::notify_policy_change(&mut tx, tenant.id).await?;
         let member = find_staff(&mut tx, id).await?;

@@ -14,6 +14,7 @@ use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::events::{self, EventKind};
+use crate::quotas::{self, Resource};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
@@ -142,7 +143,8 @@ impl WebhooksAdminApi {
     ///
     /// The response carries the signing secret, shown this once. 422 `validation_failed`
     /// (`url`, `events`, `description`), 422 `webhook_url_not_allowed` for a host on a private
-    /// network, 422 `webhook_url_unresolvable`, 409 `webhook_endpoint_limit` past 20 endpoints.
+    /// network, 422 `webhook_url_unresolvable`, 403 `plan_limit_reached` when the shop has as
+    /// many endpoints as its plan allows.
     #[oai(path = "/", method = "post")]
     async fn create(
         &self,
@@ -163,6 +165,8 @@ impl WebhooksAdminApi {
         };
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let endpoint = endpoints::insert(&mut tx, &new).await?;
+        quotas::enforce(&self.state.pool, &mut tx, tenant.id, Resource::WebhookEndpoints, 1)
+            .await?;
         tx.commit().await?;
         Ok(EndpointCreated::Created(Json(WebhookEndpointWithSecret {
             endpoint,

@@ -13,8 +13,6 @@ use super::{ALL_EVENTS, CONSUMER, EVENT_KINDS};
 use crate::error::{AppError, AppResult};
 use crate::events::EventKind;
 
-/// Endpoints one shop may register.
-pub const MAX_ENDPOINTS: i64 = 20;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// A registered endpoint, as every read shows it (never with its secret).
@@ -118,19 +116,8 @@ pub struct NewEndpoint {
     pub secret: String,
 }
 
+/// Inserts an endpoint; the caller enforces the plan's quota (`quotas`) before committing.
 pub async fn insert(conn: &mut PgConnection, new: &NewEndpoint) -> AppResult<WebhookEndpoint> {
-    // Serialise creations of one shop so that the limit holds under concurrency.
-    sqlx::query("lock table webhook_endpoints in share row exclusive mode")
-        .execute(&mut *conn)
-        .await?;
-    let count: i64 =
-        sqlx::query_scalar("select count(*) from webhook_endpoints").fetch_one(&mut *conn).await?;
-    if count >= MAX_ENDPOINTS {
-        return Err(AppError::conflict(
-            "webhook_endpoint_limit",
-            format!("a shop may register at most {MAX_ENDPOINTS} webhook endpoints"),
-        ));
-    }
     Ok(sqlx::query_as(&format!(
         "insert into webhook_endpoints (id, url, events, secret, description) values ($1, $2, $3, $4, $5) returning {COLUMNS}"
     ))

@@ -271,6 +271,19 @@ impl TestApp {
         read(request.send().await.expect("request")).await
     }
 
+    /// Moves a shop to another plan (`basic`, `pro`), as `PATCH /v1/platform/shops/{id}` does,
+    /// for tests that need more than `free` allows (README, "Plans and quotas").
+    pub async fn set_plan(&self, shop: &TestShop, plan: &str) {
+        let changed = sqlx::query("update platform.shops set plan = $2 where id = $1::uuid")
+            .bind(&shop.id)
+            .bind(plan)
+            .execute(&self.pool)
+            .await
+            .expect("change the plan");
+        assert_eq!(changed.rows_affected(), 1, "no shop {}", shop.slug);
+        self.state.tenants.invalidate_all();
+    }
+
     /// Adds a staff member with `role` and returns their access token.
     pub async fn staff_token(&self, shop: &TestShop, role: &str) -> String {
         let email =

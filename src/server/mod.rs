@@ -76,7 +76,8 @@ pub fn endpoint(state: AppState, pages: storefront::Pages) -> impl Endpoint {
     PagesOrApi { api: api_endpoint(state), pages }
         .around(move |next, req| {
             let cache = cache.clone();
-            async move { changes::scope(&cache, next.call(req)).await }
+            // Boxed: the whole request's future would otherwise sit inside this one.
+            async move { changes::scope(&cache, Box::pin(next.call(req))).await }
         })
         .around(middleware::request_context)
 }

@@ -62,6 +62,15 @@ pub struct StoreProductSummary {
     pub image: Option<StoreImage>,
 }
 
+/// A row of the listing: the product, and its primary image's key and text, if it has one.
+#[derive(sqlx::FromRow)]
+struct ListedProduct {
+    #[sqlx(flatten)]
+    product: StoreProductSummary,
+    image_key: Option<String>,
+    image_alt: Option<String>,
+}
+
 #[derive(serde::Serialize, Debug, Object, serde::Deserialize)]
 pub struct StoreProductPage {
     pub items: Vec<StoreProductSummary>,
@@ -153,8 +162,7 @@ impl Browse {
     }
 }
 
-/// A page of active products under `filter`. Reads the page's primary images last in the
-/// transaction (see `media::storefront`).
+/// A page of active products under `filter`, with their primary images, in one query.
 pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<Browse> {
     {
         if filter.min_price.is_some_and(|p| p < 0) {
@@ -202,8 +210,9 @@ pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<
                  union all select c.id, s.depth + 1 from categories c join scope s on c.parent_id = s.id \
                      where s.depth < {max_depth}) \
              select p.id, p.name, p.slug, p.price_min, p.price_max, p.total_stock > 0 as in_stock, lower(p.name) as sort_name, \
-                 p.compare_at_max as compare_at_price \
+                 p.compare_at_max as compare_at_price, m.object_key as image_key, m.alt as image_alt \
              from products p \
+             left join media m on m.product_id = p.id and m.is_primary \
              where p.status = 'active' \
                and ($1::text is null or exists (select 1 from product_categories pc \
                     where pc.product_id = p.id and pc.category_id in (select id from scope))) \
@@ -224,7 +233,7 @@ pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<
                 return Err(categories::not_found());
             }
         }
-        let mut items: Vec<StoreProductSummary> = sqlx::query_as(&sql)
+        let rows: Vec<ListedProduct> = sqlx::query_as(&sql)
             .bind(&filter.category)
             .bind(filter.min_price)
             .bind(filter.max_price)
@@ -234,9 +243,16 @@ pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<
             .bind(filter.limit + 1)
             .fetch_all(&mut *conn)
             .await?;
-        // The page's primary images in one query, not one per product.
-        let ids: Vec<Uuid> = items.iter().map(|item| item.id).collect();
-        let images = media::primary_images(conn, &ids).await?;
+        // The primary images come with the products (the partial unique index on `media`
+        // gives each at most one): one round trip for the page.
+        let images = ImageRows::from_rows(
+            rows.iter()
+                .filter_map(|row| {
+                    Some((row.product.id, row.image_key.clone()?, row.image_alt.clone()?))
+                })
+                .collect(),
+        );
+        let mut items: Vec<StoreProductSummary> = rows.into_iter().map(|row| row.product).collect();
 
         let next_cursor = next_page(&mut items, filter.limit).map(|last| {
             encode_cursor(&match filter.sort {

@@ -31,6 +31,11 @@ pub struct StoreImage {
 pub struct ImageRows(Vec<(Uuid, String, String)>);
 
 impl ImageRows {
+    /// Rows read by another query (the storefront listing joins the primary images).
+    pub fn from_rows(rows: Vec<(Uuid, String, String)>) -> Self {
+        Self(rows)
+    }
+
     /// Turns keys into URLs (after the transaction: signing needs no database).
     pub async fn into_urls(
         self,

@@ -42,7 +42,8 @@ pub async fn client_scope<E: Endpoint>(
     let ip = limits
         .trusted_proxies()
         .client(peer, forwarded.iter().filter_map(|value| value.to_str().ok()));
-    client_ip::scope(ip, next.call(req)).await
+    // Boxed: the rest of the request is a deep future, and debug builds copy it on the stack.
+    client_ip::scope(ip, Box::pin(next.call(req))).await
 }
 
 /// Middleware spending the shop budget of each shop API request (the tenant is already
@@ -81,7 +82,7 @@ impl<E: Endpoint> Endpoint for ShopRateLimitEndpoint<E> {
             Some(refused) if !refused.allowed => {
                 poem::error::ResponseError::as_response(&refused.refusal())
             }
-            _ => match self.inner.call(req).await {
+            _ => match Box::pin(self.inner.call(req)).await {
                 Ok(response) => response.into_response(),
                 Err(err) => into_json_response(err),
             },

@@ -181,7 +181,7 @@ impl Pages {
                     .insert(header::RETRY_AFTER, HeaderValue::from(refused.retry_after_secs));
                 response
             }
-            _ => self.shop_site(req, tenant, &host).await,
+            _ => Box::pin(self.shop_site(req, tenant, &host)).await,
         };
         if let Some(decision) = decision {
             decision.add_headers(response.headers_mut());

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod commerce;
 pub mod dns;
 pub mod objects;
+pub mod private_redis;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -38,14 +38,13 @@ fn config() -> anyhow::Result<ServerConfig> {
         access_token_ttl_secs: 900,
         refresh_token_ttl_days: 30,
         tenant_cache_capacity: 10_000,
-        login_max_failures: 10,
-        login_window_secs: 300,
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),
         dns_resolver: None,
         webhooks: Default::default(),
         cache: Default::default(),
+        limits: shopfleet::config::LimitsConfig::unlimited(),
     })
 }
 

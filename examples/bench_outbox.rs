@@ -141,6 +141,7 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
         // The receiver is on 127.0.0.1.
         webhooks: WebhookConfig { allow_private_networks: true, ..Default::default() },
         cache: Default::default(),
+        limits: shopfleet::config::LimitsConfig::unlimited(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),
@@ -148,8 +149,6 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
         access_token_ttl_secs: 3600,
         refresh_token_ttl_days: 30,
         tenant_cache_capacity: 10_000,
-        login_max_failures: 10,
-        login_window_secs: 300,
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),

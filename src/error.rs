@@ -428,30 +428,31 @@ fn declared_constraint_failure(err: &poem::Error) -> Option<AppError> {
 }
 
 // The error sets operations share. Shop routes can always answer 400 (no shop, or conflicting
-// Host and X-Shop), 403 (suspended shop, or a role without the permission) and 404 (unknown
-// shop, or an unknown resource); authenticated ones add 401.
+// Host and X-Shop), 403 (suspended shop, or a role without the permission), 404 (unknown
+// shop, or an unknown resource) and 429 (the shop's request budget is used up: `limits`);
+// authenticated ones add 401.
 
 error_responses!(
     /// An authenticated shop operation without validation or conflicts (reads, plain deletes).
-    ShopReadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound }
+    ShopReadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 429 TooManyRequests }
 );
 error_responses!(
     /// A staff list with filters and paging.
-    ShopListErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+    ShopListErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests }
 );
 error_responses!(
     /// A staff create or update: validation (422) and uniqueness or state conflicts (409).
-    ShopWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable }
+    ShopWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable, 429 TooManyRequests }
 );
 error_responses!(
     /// A staff delete that can conflict with the resource's state.
-    ShopDeleteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict }
+    ShopDeleteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 429 TooManyRequests }
 );
 error_responses!(
     /// A public storefront read.
-    StorefrontErrors { 400 BadRequest, 403 Forbidden, 404 NotFound }
+    StorefrontErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 429 TooManyRequests }
 );
 error_responses!(
     /// A public storefront list with filters and paging.
-    StorefrontListErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+    StorefrontListErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests }
 );

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod inventory;
+pub mod limits;
 pub mod media;
 mod openapi_tags;
 pub mod orders;

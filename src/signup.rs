@@ -68,7 +68,7 @@ enum SignupCreated {
     Created(Json<SignupResponse>, #[oai(header = "Server-Timing")] String),
 }
 
-error_responses!(SignupErrors { 400 BadRequest, 409 Conflict, 422 Unprocessable });
+error_responses!(SignupErrors { 400 BadRequest, 409 Conflict, 422 Unprocessable, 429 TooManyRequests });
 
 #[OpenApi(prefix_path = "/v1", tag = "crate::openapi_tags::Tag::Signup")]
 impl SignupApi {
@@ -95,6 +95,8 @@ pub async fn create_shop(
     password::check_strength(&req.owner_password, email.as_str())
         .map_err(|msg| AppError::validation("owner_password", msg))?;
     let owner_name = req.owner_name.trim().chars().take(100).collect::<String>();
+    // Counted once the request is well-formed, before any work: per client and overall.
+    state.limits.signup().await?;
 
     let hash_started = Instant::now();
     let password_hash = state.passwords.hash(req.owner_password).await?;

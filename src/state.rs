@@ -1,5 +1,5 @@
 //! `AppState`: the handles that request handlers share (pool, tenant registry, RBAC, token
-//! keys, search engine, object store, DNS resolver, Redis and the cache, configuration). Built once by the server.
+//! keys, search engine, object store, DNS resolver, Redis and the cache, rate limits, configuration). Built once by the server.
 //!
 //! Rule: this module sits below every domain: it holds handles of infrastructure and imports no
 //! domain's API. A part that needs one handle takes that handle, not the whole state (the
@@ -13,13 +13,13 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::auth::password::HashGate;
-use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::rbac::Rbac;
 use crate::auth::revocation::SessionCheck;
 use crate::auth::tokens::TokenKeys;
 use crate::cache::{Cache, RedisClient};
 use crate::config::{DatabaseConfig, ServerConfig};
 use crate::dns::TxtResolver;
+use crate::limits::Limits;
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{self, LocalUrls, ObjectStore};
@@ -34,7 +34,8 @@ pub struct AppState {
     pub tenants: TenantRegistry,
     pub rbac: Rbac,
     pub tokens: Arc<TokenKeys>,
-    pub login_limiter: LoginLimiter,
+    /// Rate limits: shop budgets, logins, registrations and sign-ups (Redis or in process).
+    pub limits: Limits,
     /// The bound on concurrent password hashing (logins, registrations, signups).
     pub passwords: HashGate,
     /// Whether the session of an access token was revoked (logout).
@@ -79,6 +80,7 @@ impl AppState {
         };
         let cache = Cache::new(&config.cache, redis.clone());
         Ok(Self {
+            limits: Limits::new(&config.limits, redis.clone(), pool.clone()),
             redis,
             cache,
             search,
@@ -92,10 +94,6 @@ impl AppState {
                 config.access_token_ttl_secs,
                 config.refresh_token_ttl_days,
             )),
-            login_limiter: LoginLimiter::new(
-                config.login_max_failures,
-                Duration::from_secs(config.login_window_secs),
-            ),
             passwords: HashGate::new(config.password_hash_concurrency, config.password_hash_queue),
             sessions: SessionCheck::new(pool.clone()),
             config: Arc::new(config),

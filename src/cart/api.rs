@@ -65,7 +65,7 @@ enum CartCreated {
     Created(Json<NewCart>),
 }
 
-error_responses!(CartErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
+error_responses!(CartErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable, 429 TooManyRequests });
 
 /// The guest cart token header, described once for every operation.
 type CartToken = Header<Option<String>>;

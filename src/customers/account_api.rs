@@ -52,8 +52,8 @@ enum Registered {
     Created(Json<RegisteredCustomer>),
 }
 
-error_responses!(RegisterErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
-error_responses!(MeErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound });
+error_responses!(RegisterErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable, 429 TooManyRequests });
+error_responses!(MeErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 429 TooManyRequests });
 
 #[OpenApi(prefix_path = "/v1/store", tag = "crate::openapi_tags::Tag::Customers")]
 impl CustomerAccountApi {
@@ -101,6 +101,8 @@ pub async fn register(
         .map_err(|msg| AppError::validation("password", msg))?;
     let first_name: String = req.first_name.trim().chars().take(100).collect();
     let last_name: String = req.last_name.trim().chars().take(100).collect();
+    // Counted per client with logins (`AUTH_PER_IP_PER_MINUTE`), before the hash.
+    state.limits.auth_attempt().await?;
     let hash = state.passwords.hash(req.password).await?;
 
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;

@@ -74,11 +74,11 @@ enum AddressDeleted {
 
 error_responses!(
     /// The signed-in customer's own data.
-    AddressReadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound }
+    AddressReadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 429 TooManyRequests }
 );
 error_responses!(
     /// Changes to the signed-in customer's address book.
-    AddressWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+    AddressWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests }
 );
 
 #[OpenApi(prefix_path = "/v1/store/me/addresses", tag = "crate::openapi_tags::Tag::Customers")]

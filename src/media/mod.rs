@@ -56,7 +56,7 @@ const MAX_POSITION: i32 = 10_000;
 error_responses!(
     /// An image upload: validation and type checks (422), plan size limit (413), image limit
     /// per product (409), plan storage limit (403 `plan_limit_reached`).
-    MediaUploadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 413 PayloadTooLarge, 422 Unprocessable }
+    MediaUploadErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 413 PayloadTooLarge, 422 Unprocessable, 429 TooManyRequests }
 );
 
 /// An image of a product, as the admin API shows it.

@@ -83,7 +83,7 @@ pub struct CallbackAck {
     pub status: String,
 }
 
-error_responses!(CallbackErrors { 400 BadRequest, 403 Forbidden, 404 NotFound });
+error_responses!(CallbackErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 429 TooManyRequests });
 
 #[OpenApi(prefix_path = "/v1/store/payments", tag = "crate::openapi_tags::Tag::Payments")]
 impl PaymentCallbacksApi {

@@ -66,8 +66,8 @@ pub fn order_page(mut items: Vec<OrderSummary>, limit: i64) -> OrderPage {
     OrderPage { items, next_cursor }
 }
 
-error_responses!(CheckoutErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable });
-error_responses!(StoreOrderErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound });
+error_responses!(CheckoutErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 422 Unprocessable, 429 TooManyRequests });
+error_responses!(StoreOrderErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 429 TooManyRequests });
 
 #[OpenApi(prefix_path = "/v1/store", tag = "crate::openapi_tags::Tag::Orders")]
 impl OrdersStoreApi {

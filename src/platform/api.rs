@@ -10,7 +10,6 @@ use super::audit::{self, Actor, AuditEntry};
 use super::provisioning;
 use super::shops::{self, ShopRecord, ShopUsage};
 use crate::auth::principal::PlatformAdminAuth;
-use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::tokens::TokenKind;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
@@ -91,21 +90,27 @@ impl PlatformApi {
         &self,
         body: Json<PlatformLogin>,
     ) -> Result<Json<PlatformToken>, PlatformLoginErrors> {
-        let key = LoginLimiter::key("platform", "platform_admin", &body.email);
-        // Counted before verifying (see `LoginLimiter::begin`); given back if never verified.
-        self.state.login_limiter.begin(&key)?;
+        // Counted before verifying (see `limits::login`); given back if never verified.
+        let attempt =
+            self.state.limits.begin_login("platform", "platform_admin", &body.email).await?;
         let verified = async {
             let account = admins::find_by_email(&self.state.pool, &body.email).await?;
             let (id, hash) = account.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
             let valid = self.state.passwords.verify(body.password.clone(), hash).await?;
             Ok::<_, AppError>(id.filter(|_| valid))
         }
-        .await
-        .inspect_err(|_| self.state.login_limiter.refund(&key))?;
+        .await;
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(err) => {
+                attempt.refund().await;
+                return Err(err.into());
+            }
+        };
         let Some(id) = verified else {
             return Err(invalid_credentials().into());
         };
-        self.state.login_limiter.record_success(&key);
+        attempt.succeeded().await;
         let access_token =
             self.state.tokens.issue_access(TokenKind::PlatformAdmin, id, None, None)?;
         Ok(Json(PlatformToken {

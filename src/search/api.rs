@@ -63,8 +63,8 @@ pub struct SynonymsBody {
     pub synonyms: Synonyms,
 }
 
-error_responses!(SearchErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 Unprocessable, 503 Unavailable });
-error_responses!(SynonymErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable });
+error_responses!(SearchErrors { 400 BadRequest, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests, 503 Unavailable });
+error_responses!(SynonymErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests });
 
 const MAX_SYNONYM_KEYS: usize = 500;
 

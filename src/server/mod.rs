@@ -1,8 +1,9 @@
 //! The composition root: builds the [`Application`] (state, middleware, listener, outbox worker
 //! and its consumers) that `serve` runs and that tests start.
 //!
-//! Request path: request id + error shape ([`middleware`]) → tenant resolver (shop routes only)
-//! → security scheme checker (token bound to the shop) → handler (RBAC check, `TenantTx`).
+//! Request path: request id + error shape ([`middleware`]) → client address (`limits`) →
+//! tenant resolver (shop routes only) → the shop's rate budget → security scheme checker
+//! (token bound to the shop) → handler (RBAC check, `TenantTx`).
 //!
 //! Rule: tests start the server through [`Application::build`], exactly as `serve` does; and
 //! only this module (with `main`/`commands`) wires domains to infrastructure: outbox
@@ -30,12 +31,15 @@ use crate::config::ServerConfig;
 use crate::error::AppError;
 use crate::events::worker::OutboxWorker;
 use crate::events::{self, Consumers, Subscription};
+use crate::limits::http::ShopRateLimit;
 use crate::routes::openapi_service;
 use crate::search::{SearchIndexer, SearchIndexing};
 use crate::state::{AppState, connect};
 use crate::tenancy::Tenant;
 use crate::tenancy::resolver::TenantResolver;
-use crate::{cart, idempotency, media, payments, search, shop, storage, storefront, webhooks};
+use crate::{
+    cart, idempotency, limits, media, payments, search, shop, storage, storefront, webhooks,
+};
 
 pub use middleware::MAX_UPLOAD_BODY_BYTES;
 
@@ -70,14 +74,20 @@ fn consumers(state: &AppState, self_url: String) -> anyhow::Result<Consumers> {
 /// The whole HTTP endpoint, middleware included: the storefront's pages
 /// ([`storefront::Pages`]) for every path that is not the API's.
 /// Every request runs in a [`changes::scope`]: the shops it changed get a new cache generation
-/// before its response leaves.
+/// before its response leaves; and with its client known to the limits
+/// ([`limits::client_ip`], `TRUSTED_PROXIES`).
 pub fn endpoint(state: AppState, pages: storefront::Pages) -> impl Endpoint {
     let cache = state.cache.clone();
+    let limits = state.limits.clone();
     PagesOrApi { api: api_endpoint(state), pages }
         .around(move |next, req| {
             let cache = cache.clone();
             // Boxed: the whole request's future would otherwise sit inside this one.
             async move { changes::scope(&cache, Box::pin(next.call(req))).await }
+        })
+        .around(move |next, req| {
+            let limits = limits.clone();
+            async move { limits::http::client_scope(&limits, next, req).await }
         })
         .around(middleware::request_context)
 }
@@ -124,6 +134,8 @@ fn api_endpoint(state: AppState) -> impl Endpoint<Output = Response> {
         .around(record_admin_writes)
         .around(revalidation::revalidate)
         .with(allowed)
+        // Inside the resolver: it spends the budget of the shop the resolver found.
+        .with(ShopRateLimit { limits: state.limits.clone() })
         .with(TenantResolver {
             registry: state.tenants.clone(),
             base_domain: state.config.base_domain.clone(),

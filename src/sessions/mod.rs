@@ -15,7 +15,6 @@ mod staff_api;
 pub use customer_api::CustomerAuthApi;
 pub use staff_api::StaffAuthApi;
 
-use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::tokens::{self, TokenKind, TokenPair};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -71,13 +70,12 @@ pub async fn password_login(
     email: &str,
     password: &str,
 ) -> AppResult<(Uuid, TokenPair)> {
-    let limit_key = LoginLimiter::key(&tenant.id.to_string(), kind_label(kind), email);
-    state.login_limiter.begin(&limit_key)?;
+    let attempt = state.limits.begin_login(&tenant.id.to_string(), kind_label(kind), email).await?;
     let verified = match verify_password(state, tenant, kind, email, password).await {
         Ok(verified) => verified,
         Err(err) => {
             // Not verified (database error, or too busy to hash): not a failure of the user's.
-            state.login_limiter.refund(&limit_key);
+            attempt.refund().await;
             return Err(err);
         }
     };
@@ -87,7 +85,7 @@ pub async fn password_login(
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     let pair = tokens::issue_pair(&mut tx, &state.tokens, kind, id, tenant.id, None).await?;
     tx.commit().await?;
-    state.login_limiter.record_success(&limit_key);
+    attempt.succeeded().await;
     Ok((id, pair))
 }
 

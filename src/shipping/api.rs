@@ -53,7 +53,7 @@ enum MethodDeleted {
 
 error_responses!(
     /// A shipping method create or update: validation and the per-shop limit (422), no conflicts.
-    MethodWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+    MethodWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests }
 );
 
 fn with_currency(mut method: ShippingMethod, tenant: &Tenant) -> ShippingMethod {

@@ -68,7 +68,7 @@ pub struct CheckoutSettingsUpdate {
 
 error_responses!(
     /// A change to the checkout settings: validation (422), no conflicts.
-    SettingsWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable }
+    SettingsWriteErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 422 Unprocessable, 429 TooManyRequests }
 );
 
 /// The shop's checkout settings, secret included: hide it before showing it to anyone but a

@@ -45,7 +45,7 @@ error_responses!(
     /// A verification: the DNS may not hold the record (422) or not answer (503).
     DomainVerifyErrors {
         400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict,
-        422 Unprocessable, 503 ServiceUnavailable
+        422 Unprocessable, 429 TooManyRequests, 503 ServiceUnavailable
     }
 );
 

@@ -78,7 +78,7 @@ impl StorefrontSettingsApi {
     }
 }
 
-error_responses!(LogoErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 413 PayloadTooLarge, 422 Unprocessable });
+error_responses!(LogoErrors { 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 413 PayloadTooLarge, 422 Unprocessable, 429 TooManyRequests });
 
 impl StorefrontSettingsApi {
     async fn current(&self, tenant: &Tenant) -> AppResult<Json<StorefrontSettings>> {

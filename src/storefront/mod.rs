@@ -5,7 +5,8 @@
 //! Request path: [`Pages`] takes every request that is not an API route (`server` decides),
 //! finds the shop from the `Host` only (never `X-Shop`: a page belongs to the host it is on),
 //! answers a suspended shop with a plain 503 page and an unknown host with a plain 404 page,
-//! refuses a POST without its CSRF token, identifies the customer from the session cookie, and
+//! spends the shop's storefront budget (`limits`: rate headers on every page, a 429 page when
+//! it is spent), refuses a POST without its CSRF token, identifies the customer from the session cookie, and
 //! hands the request to the page. Every answer carries the security headers of
 //! [`security::add_headers`]; every error becomes a page in the shop's look.
 //!
@@ -40,11 +41,12 @@ use self::security::CsrfKey;
 use self::site::{Site, parse_cookies};
 use self::theme::Theme;
 use crate::error::AppError;
+use crate::limits::Budget;
 use crate::shop::storefront_settings;
 use crate::state::AppState;
 use crate::tenancy::registry::LookupKey;
 use crate::tenancy::resolver::{HostShop, classify_host, lookup};
-use crate::tenancy::{ShopStatus, TenantTx};
+use crate::tenancy::{ShopStatus, Tenant, TenantTx};
 
 /// Largest form body a page accepts.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -138,7 +140,7 @@ impl Pages {
         response
     }
 
-    async fn shop_page(&self, mut req: Request) -> Response {
+    async fn shop_page(&self, req: Request) -> Response {
         let host = host_of(&req).to_owned();
         let key = match classify_host(&host, &self.state.config.base_domain) {
             HostShop::Subdomain(slug) => LookupKey::Slug(slug),
@@ -169,7 +171,27 @@ impl Pages {
             }
         }
         tracing::Span::current().record("shop", tenant.slug.as_str());
-        if let Some(location) = primary_domain_redirect(&self.state, &tenant, &req, &host) {
+        // The shop's storefront budget (`limits`): its headers on every page, 429 when spent.
+        let decision = self.state.limits.shop(&tenant, Budget::Storefront).await;
+        let mut response = match decision {
+            Some(refused) if !refused.allowed => {
+                let mut response = self.plain_page(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(refused.retry_after_secs));
+                response
+            }
+            _ => Box::pin(self.shop_site(req, tenant, &host)).await,
+        };
+        if let Some(decision) = decision {
+            decision.add_headers(response.headers_mut());
+        }
+        response
+    }
+
+    /// A page of an active shop's site, once its budget allowed the request.
+    async fn shop_site(&self, mut req: Request, tenant: Tenant, host: &str) -> Response {
+        if let Some(location) = primary_domain_redirect(&self.state, &tenant, &req, host) {
             return Response::builder()
                 .status(StatusCode::MOVED_PERMANENTLY)
                 .header(header::LOCATION, location)

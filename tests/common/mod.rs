@@ -10,13 +10,16 @@ pub mod browser;
 pub mod commerce;
 pub mod dns;
 pub mod objects;
+pub mod private_redis;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use shopfleet::config::{CacheConfig, DatabaseConfig, ServerConfig, StorageConfig, WebhookConfig};
+use shopfleet::config::{
+    CacheConfig, DatabaseConfig, LimitsConfig, ServerConfig, StorageConfig, WebhookConfig,
+};
 use shopfleet::server::Application;
 use shopfleet::state::AppState;
 use shopfleet::tenancy::registry::load_tenants;
@@ -106,6 +109,17 @@ pub fn server_config() -> ServerConfig {
         webhooks: WebhookConfig { allow_private_networks: true, ..Default::default() },
         // This process's memory, the embedded default; tests of Redis use `redis_config`.
         cache: CacheConfig::default(),
+        // Tests of many processes share one address (127.0.0.1) and, with Redis, one store:
+        // per-client limits out of the way, except logins (tests/auth.rs counts to 5). Tests
+        // of the limits set their own and use unique clients (`X-Forwarded-For`) or shops.
+        limits: LimitsConfig {
+            login_max_failures: 5,
+            login_identity_max_failures: 1000,
+            auth_per_ip_per_minute: 100_000,
+            signups_per_ip_per_hour: 100_000,
+            signups_per_hour: 100_000,
+            ..LimitsConfig::default()
+        },
         listen_addr: "127.0.0.1:0".into(),
         base_domain: BASE_DOMAIN.into(),
         public_url_template: "http://{host}".into(),
@@ -113,8 +127,6 @@ pub fn server_config() -> ServerConfig {
         access_token_ttl_secs: 900,
         refresh_token_ttl_days: 30,
         tenant_cache_capacity: 1000,
-        login_max_failures: 5,
-        login_window_secs: 300,
         password_hash_concurrency: 0,
         password_hash_queue: 64,
         cors_allowed_origins: Vec::new(),

@@ -2,10 +2,14 @@
 //!
 //! Rule: secrets (`jwt_secret`, the database password) are never printed; `Debug` redacts them.
 
+mod limits;
+
 use std::fmt;
 
 use anyhow::{Context, bail};
 use clap::Args;
+
+pub use limits::LimitsConfig;
 
 /// Settings shared by every subcommand that talks to the database.
 #[derive(Clone, Args)]
@@ -300,6 +304,9 @@ pub struct ServerConfig {
     #[command(flatten)]
     pub cache: CacheConfig,
 
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
     pub listen_addr: String,
@@ -330,14 +337,6 @@ pub struct ServerConfig {
     #[arg(long, env = "TENANT_CACHE_CAPACITY", default_value_t = 10_000)]
     pub tenant_cache_capacity: u64,
 
-    /// Failed logins allowed per shop and identity within the login window.
-    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 10)]
-    pub login_max_failures: u32,
-
-    /// Length of the login rate-limit window, in seconds.
-    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 300)]
-    pub login_window_secs: u64,
-
     /// Password hashes (argon2id, 19 MiB each) computed at once; 0 means one per CPU core.
     #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", default_value_t = 0)]
     pub password_hash_concurrency: usize,
@@ -366,6 +365,7 @@ impl fmt::Debug for ServerConfig {
             .field("storage", &self.storage)
             .field("webhooks", &self.webhooks)
             .field("cache", &self.cache)
+            .field("limits", &self.limits)
             .field("listen_addr", &self.listen_addr)
             .field("base_domain", &self.base_domain)
             .field("public_url_template", &self.public_url_template)
@@ -403,6 +403,7 @@ impl ServerConfig {
         self.storage.validate()?;
         self.webhooks.validate()?;
         self.cache.validate()?;
+        self.limits.validate()?;
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
             bail!("token lifetimes must be positive");
         }

@@ -121,6 +121,8 @@ async fn create_shops(
     .fetch_all(pool)
     .await?;
     let mut slugs = existing;
+    // Provisioning emits `shop.created`: the outbox must know its subscribers.
+    shopfleet::server::register_subscriptions();
     let migrations = migrate::embedded();
     // One hash for all: the benchmark is about the database, not about argon2.
     let hash = shopfleet::auth::password::hash("bench-password-42".into())

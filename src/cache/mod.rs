@@ -80,6 +80,13 @@ pub struct CacheStats {
     pub refused: AtomicU64,
 }
 
+/// What [`Cache::lookup`] found.
+pub enum Lookup {
+    Hit(Bytes),
+    /// Not cached: the key to store the fresh value under.
+    Miss(Key),
+}
+
 /// A cache key. Only [`Cache::key`] makes one, and it needs the shop: no key without a shop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
@@ -146,6 +153,39 @@ impl Cache {
             Err(err) => tracing::warn!(key = key.as_str(), error = %err, "value not cacheable"),
         }
         Ok(value)
+    }
+
+    /// Raw bytes stored for `what` with `params` (whole HTTP answers, see
+    /// `server::revalidation`): a hit, or the key to store the fresh bytes under with
+    /// [`Self::store`]. `None` while the cache is bypassed. Checked like [`Self::read`].
+    pub async fn lookup(&self, shop: ShopId, what: &str, params: &str) -> Option<Lookup> {
+        let stats = &self.inner.stats;
+        let Some(key) = self.key(shop, what, params).await else {
+            stats.bypassed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        if let Some(stored) = self.get(&key).await {
+            match stored.get(..16).map(|owner| Uuid::from_slice(owner).ok() == Some(shop.0)) {
+                Some(true) => {
+                    stats.hits.fetch_add(1, Ordering::Relaxed);
+                    return Some(Lookup::Hit(stored.slice(16..)));
+                }
+                _ => {
+                    stats.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(key = key.as_str(), "cached bytes of another shop refused");
+                }
+            }
+        }
+        stats.misses.fetch_add(1, Ordering::Relaxed);
+        Some(Lookup::Miss(key))
+    }
+
+    /// Stores `bytes` under a key [`Self::lookup`] gave, marked with the key's shop.
+    pub async fn store(&self, key: &Key, bytes: &[u8]) {
+        let mut stored = BytesMut::with_capacity(16 + bytes.len());
+        stored.put_slice(key.shop.0.as_bytes());
+        stored.put_slice(bytes);
+        self.put(key, stored.freeze()).await;
     }
 
     /// The key a read of `what` with `params` for `shop` uses now; `None` while the cache is

@@ -2,17 +2,25 @@
 //! `/v1/store/categories`, `/v1/store/search…`): each 200 answer carries a strong `ETag` (a
 //! hash of its body) and `Cache-Control: public, no-cache`, so a browser or CDN may keep it
 //! and must revalidate before reuse; a request whose `If-None-Match` names the current ETag
-//! gets `304 Not Modified` without the body. With the server's cache warm, revalidating costs
-//! a cache hit and a hash, and a change is seen at the next revalidation.
+//! gets `304 Not Modified` without the body.
+//!
+//! These answers are also cached whole in the shop's cache (`crate::cache`, key: the path and
+//! query string), with their ETag: a hit answers without running the handler, and a change
+//! of the shop moves its generation, so the next request runs the handler again.
 //!
 //! The HTML pages are not revalidated this way: each carries the visitor's cart count, CSRF
 //! token and a fresh CSP nonce, so they are sent `Cache-Control: private, no-cache` (see
 //! `storefront`). Answers that depend on the caller (carts, the search token, accounts) are
 //! not touched here.
 
+use bytes::Bytes;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
+
+use crate::cache::Lookup;
+use crate::state::AppState;
+use crate::tenancy::Tenant;
 
 /// Paths whose GET answers are the same for every visitor of a shop.
 fn is_public_read(path: &str) -> bool {
@@ -27,30 +35,67 @@ pub async fn revalidate<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
         return Ok(next.call(req).await?.into_response());
     }
     let if_none_match = req.header(header::IF_NONE_MATCH).map(str::to_owned);
+    let target = req.uri().path_and_query().map_or("", |target| target.as_str()).to_owned();
+    let shop = req.data::<Tenant>().map(|tenant| tenant.id);
+    let cache = req.data::<AppState>().map(|state| state.cache.clone());
+    // Only GET answers are stored: a HEAD answer has no body to give a later GET.
+    let lookup = match (&cache, shop) {
+        (Some(cache), Some(shop)) if req.method() == Method::GET => {
+            cache.lookup(shop, "answer", &target).await
+        }
+        _ => None,
+    };
+    let key = match lookup {
+        Some(Lookup::Hit(stored)) if stored.len() >= ETAG_LEN => {
+            let etag = String::from_utf8_lossy(&stored[..ETAG_LEN]).into_owned();
+            let body = stored.slice(ETAG_LEN..);
+            return Ok(answer(if_none_match.as_deref(), &etag, body));
+        }
+        Some(Lookup::Miss(key)) => Some(key),
+        _ => None,
+    };
     let mut response = next.call(req).await?.into_response();
     if response.status() != StatusCode::OK {
         return Ok(response);
     }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
     let body = response.take_body().into_bytes().await?;
     let digest = Sha256::digest(&body);
     let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-    let cache_control = HeaderValue::from_static("public, no-cache");
-    if if_none_match.is_some_and(|tags| matches_etag(&tags, &etag)) {
-        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
-        let headers = not_modified.headers_mut();
-        headers.insert(header::CACHE_CONTROL, cache_control);
-        if let Ok(value) = HeaderValue::from_str(&etag) {
-            headers.insert(header::ETAG, value);
-        }
-        return Ok(not_modified);
+    if let (Some(cache), Some(key)) = (&cache, key)
+        && is_json
+    {
+        let mut stored = Vec::with_capacity(ETAG_LEN + body.len());
+        stored.extend_from_slice(etag.as_bytes());
+        stored.extend_from_slice(&body);
+        cache.store(&key, &stored).await;
     }
-    response.set_body(body);
+    Ok(answer(if_none_match.as_deref(), &etag, body))
+}
+
+/// `"` + 32 hex digits + `"`.
+const ETAG_LEN: usize = 34;
+
+/// The JSON answer with its validators, or 304 when the client has it already.
+fn answer(if_none_match: Option<&str>, etag: &str, body: Bytes) -> Response {
+    let mut response = if if_none_match.is_some_and(|tags| matches_etag(tags, etag)) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response =
+            Response::builder().content_type("application/json; charset=utf-8").body(body);
+        response.set_status(StatusCode::OK);
+        response
+    };
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, cache_control);
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
+    if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
-    Ok(response)
+    response
 }
 
 /// Whether an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks for GET).

@@ -222,7 +222,7 @@ pub struct CacheConfig {
     pub redis_url: Option<String>,
 
     /// Connections in the Redis pool of each instance.
-    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 64)]
     pub redis_pool_size: u32,
 
     /// Milliseconds a Redis call may take; a slower or failed call bypasses the cache (and the
@@ -246,7 +246,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             redis_url: None,
-            redis_pool_size: 16,
+            redis_pool_size: 64,
             redis_timeout_ms: 100,
             cache_ttl_secs: 300,
             cache_memory_mb: 64,

@@ -88,6 +88,11 @@ pub enum Lookup {
 }
 
 /// A cache key. Only [`Cache::key`] makes one, and it needs the shop: no key without a shop.
+/// Its fields are private, so a key cannot be written by hand:
+///
+/// ```compile_fail
+/// let key = shopfleet::cache::Key { text: "sf:{anything}:1:store.products:".to_owned() };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
     shop: ShopId,

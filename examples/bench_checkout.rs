@@ -32,6 +32,7 @@ fn config() -> anyhow::Result<ServerConfig> {
         search: Default::default(),
         storage: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),
         jwt_secret: "bench-secret-bench-secret-bench-secret".into(),

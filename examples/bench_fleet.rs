@@ -60,6 +60,7 @@ async fn signup(count: usize) -> anyhow::Result<()> {
         cache: Default::default(),
         limits: shopfleet::config::LimitsConfig::unlimited(),
         listen_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),
         jwt_secret: "bench-secret-bench-secret-bench-secret".into(),

@@ -308,6 +308,7 @@ pub fn openapi_document() -> anyhow::Result<String> {
             shop_idle_in_transaction_timeout_ms: 0,
         },
         listen_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         base_domain: "shops.localhost".into(),
         public_url_template: "http://{host}".into(),
         search: Default::default(),

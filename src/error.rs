@@ -373,7 +373,19 @@ impl poem::error::ResponseError for AppError {
 
 /// Turns any error that escaped a handler (poem's own: unknown route, wrong method, malformed
 /// JSON, missing credentials) into the one JSON error shape.
+///
+/// The route template poem matched (`PathPattern`, which the `/metrics` request counts are
+/// labelled with) stays with the response.
 pub fn into_json_response(err: poem::Error) -> poem::Response {
+    let route = err.data::<poem::PathPattern>().cloned();
+    let mut response = error_response(err);
+    if let Some(route) = route {
+        response.set_data(route);
+    }
+    response
+}
+
+fn error_response(err: poem::Error) -> poem::Response {
     if err.is::<AppError>() || err.is_from_response() {
         return err.into_response();
     }

@@ -16,6 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::error_responses;
 use crate::platform::provisioning::{NewShop, ProvisionedShop, provision};
 use crate::state::AppState;
+use crate::telemetry::metrics;
 use crate::tenancy::{ShopId, Slug, TenantTx, migrate};
 use crate::values::{Currency, Email, Name};
 
@@ -113,6 +114,7 @@ pub async fn create_shop(
         owner_password_hash: password_hash,
     };
     let shop = provision(&state.pool, &migrate::embedded(), &new_shop).await?;
+    metrics::signup(shop.database_time);
     tracing::info!(shop = %shop.tenant.slug, provision_ms = shop.database_time.as_secs_f64() * 1000.0, "shop created");
     Ok((shop, hash_time))
 }

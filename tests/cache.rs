@@ -192,9 +192,12 @@ async fn one_shops_cached_reads_never_reach_another(app: TestApp) {
     app.product(&b, "Second In B", 1000).await;
     notifications_settled(&app).await;
     let refused = cache.stats().refused.load(std::sync::atomic::Ordering::Relaxed);
-    let key = cache.key(shop_b, "answer", "/v1/store/products").await.expect("cache in use");
+    let key = cache.key(shop_b, "answer.v2", "/v1/store/products").await.expect("cache in use");
     let mut forged = shop_a.0.as_bytes().to_vec();
     forged.extend(format!("\"{}\"", "0".repeat(32)).as_bytes());
+    let route = "/v1/store/products";
+    forged.push(route.len() as u8);
+    forged.extend(route.as_bytes());
     forged.extend(br#"{"items":[{"name":"Only In A"}],"currency":"USD","next_cursor":null}"#);
     cache.put(&key, forged.into()).await;
     assert_eq!(names(&get(&app, &b, "/v1/store/products").await), ["Second In B", "Only In B"]);

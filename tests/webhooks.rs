@@ -514,7 +514,7 @@ async fn a_worker_restart_loses_no_event() {
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     // The server runs on a thread of its own; this state is a stand-in nothing here reads.
     let state = shopfleet::state::AppState::new(pool.clone(), config.clone()).unwrap();
-    let app = TestApp { addr: first.addr, client, pool: pool.clone(), state };
+    let app = TestApp { addr: first.addr, client, pool: pool.clone(), state, metrics_addr: None };
     let shop = app.signup("wh-restart").await;
     let (id, _) = endpoint(&app, &shop, &receiver.url("/hook"), &["*"]).await;
     let product = app.product(&shop, "Before restart", 700).await;

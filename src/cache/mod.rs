@@ -48,6 +48,7 @@ use self::memory::MemoryStore;
 use self::shared::RedisStore;
 use crate::config::CacheConfig;
 use crate::error::AppResult;
+use crate::telemetry::metrics;
 use crate::tenancy::ShopId;
 
 #[derive(Clone)]
@@ -78,6 +79,21 @@ pub struct CacheStats {
     pub bypassed: AtomicU64,
     /// Stored values refused on read (another shop's id, or unreadable).
     pub refused: AtomicU64,
+}
+
+/// What [`Cache::find`] found.
+enum Found {
+    Bypassed,
+    Hit(Key, Bytes),
+    Miss(Key),
+}
+
+#[derive(Clone, Copy)]
+enum Counted {
+    Hit,
+    Miss,
+    Bypassed,
+    Refused,
 }
 
 /// What [`Cache::lookup`] found.
@@ -128,33 +144,33 @@ impl Cache {
     }
 
     /// The value of `what` with `params` for `shop`: from the cache, or from `load` (then
-    /// stored). `params` must name everything the value depends on besides the shop's data.
+    /// stored, as JSON). `params` must name everything the value depends on besides the shop's
+    /// data.
     pub async fn read<T, F>(&self, shop: ShopId, what: &str, params: &str, load: F) -> AppResult<T>
     where
         T: Serialize + DeserializeOwned,
         F: Future<Output = AppResult<T>>,
     {
-        let stats = &self.inner.stats;
-        let Some(key) = self.key(shop, what, params).await else {
-            stats.bypassed.fetch_add(1, Ordering::Relaxed);
-            return load.await;
-        };
-        if let Some(stored) = self.get(&key).await {
-            match decode(shop, &stored) {
+        let key = match self.find(shop, what, params).await {
+            Found::Bypassed => return load.await,
+            Found::Hit(key, json) => match serde_json::from_slice(&json) {
                 Ok(value) => {
-                    stats.hits.fetch_add(1, Ordering::Relaxed);
+                    self.count(Counted::Hit);
                     return Ok(value);
                 }
-                Err(reason) => {
-                    stats.refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(key = key.as_str(), reason, "cached value refused");
+                Err(_) => {
+                    // Written by another version of the code, say: a miss.
+                    self.count(Counted::Refused);
+                    tracing::warn!(key = key.as_str(), "cached value unreadable");
+                    self.count(Counted::Miss);
+                    key
                 }
-            }
-        }
-        stats.misses.fetch_add(1, Ordering::Relaxed);
+            },
+            Found::Miss(key) => key,
+        };
         let value = load.await?;
-        match encode(shop, &value) {
-            Ok(bytes) => self.put(&key, bytes).await,
+        match serde_json::to_vec(&value) {
+            Ok(json) => self.store(&key, &json).await,
             Err(err) => tracing::warn!(key = key.as_str(), error = %err, "value not cacheable"),
         }
         Ok(value)
@@ -162,27 +178,47 @@ impl Cache {
 
     /// Raw bytes stored for `what` with `params` (whole HTTP answers, see
     /// `server::revalidation`): a hit, or the key to store the fresh bytes under with
-    /// [`Self::store`]. `None` while the cache is bypassed. Checked like [`Self::read`].
+    /// [`Self::store`]. `None` while the cache is bypassed.
     pub async fn lookup(&self, shop: ShopId, what: &str, params: &str) -> Option<Lookup> {
-        let stats = &self.inner.stats;
+        match self.find(shop, what, params).await {
+            Found::Bypassed => None,
+            Found::Hit(_, bytes) => {
+                self.count(Counted::Hit);
+                Some(Lookup::Hit(bytes))
+            }
+            Found::Miss(key) => Some(Lookup::Miss(key)),
+        }
+    }
+
+    /// The stored bytes of `what` with `params`, checked to be `shop`'s: every stored value
+    /// begins with its shop's id, and a value with another id is refused (counted, logged) and
+    /// treated as a miss. Counts bypasses and misses; the caller counts the hit it keeps.
+    async fn find(&self, shop: ShopId, what: &str, params: &str) -> Found {
         let Some(key) = self.key(shop, what, params).await else {
-            stats.bypassed.fetch_add(1, Ordering::Relaxed);
-            return None;
+            self.count(Counted::Bypassed);
+            return Found::Bypassed;
         };
         if let Some(stored) = self.get(&key).await {
-            match stored.get(..16).map(|owner| Uuid::from_slice(owner).ok() == Some(shop.0)) {
-                Some(true) => {
-                    stats.hits.fetch_add(1, Ordering::Relaxed);
-                    return Some(Lookup::Hit(stored.slice(16..)));
-                }
-                _ => {
-                    stats.refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(key = key.as_str(), "cached bytes of another shop refused");
-                }
+            if stored.get(..16).and_then(|owner| Uuid::from_slice(owner).ok()) == Some(shop.0) {
+                return Found::Hit(key, stored.slice(16..));
             }
+            self.count(Counted::Refused);
+            tracing::warn!(key = key.as_str(), "cached value of another shop refused");
         }
-        stats.misses.fetch_add(1, Ordering::Relaxed);
-        Some(Lookup::Miss(key))
+        self.count(Counted::Miss);
+        Found::Miss(key)
+    }
+
+    fn count(&self, what: Counted) {
+        let stats = &self.inner.stats;
+        let (counter, label) = match what {
+            Counted::Hit => (&stats.hits, "hit"),
+            Counted::Miss => (&stats.misses, "miss"),
+            Counted::Bypassed => (&stats.bypassed, "bypassed"),
+            Counted::Refused => (&stats.refused, "refused"),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        metrics::cache_lookup(label);
     }
 
     /// Stores `bytes` under a key [`Self::lookup`] gave, marked with the key's shop.
@@ -267,22 +303,6 @@ impl Cache {
     }
 }
 
-/// A stored value: the shop's id (16 bytes), then the value as JSON.
-fn encode<T: Serialize>(shop: ShopId, value: &T) -> serde_json::Result<Bytes> {
-    let mut bytes = BytesMut::with_capacity(256).writer();
-    bytes.get_mut().put_slice(shop.0.as_bytes());
-    serde_json::to_writer(&mut bytes, value)?;
-    Ok(bytes.into_inner().freeze())
-}
-
-fn decode<T: DeserializeOwned>(shop: ShopId, stored: &[u8]) -> Result<T, &'static str> {
-    let (owner, json) = stored.split_at_checked(16).ok_or("too short")?;
-    if Uuid::from_slice(owner).ok() != Some(shop.0) {
-        return Err("stored for another shop");
-    }
-    serde_json::from_slice(json).map_err(|_| "unreadable")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,7 +317,9 @@ mod tests {
         let (a, b) = (ShopId(Uuid::new_v4()), ShopId(Uuid::new_v4()));
         let key_of_b = cache.key(b, "products", "page=1").await.expect("memory key");
         // A value of shop A planted under shop B's key.
-        cache.put(&key_of_b, encode(a, &"secret of A").expect("encode")).await;
+        let mut planted = a.0.as_bytes().to_vec();
+        planted.extend_from_slice(br#""secret of A""#);
+        cache.put(&key_of_b, Bytes::from(planted)).await;
         let read: String = cache
             .read(b, "products", "page=1", async { Ok("B's own".to_owned()) })
             .await

@@ -311,6 +311,11 @@ pub struct ServerConfig {
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
     pub listen_addr: String,
 
+    /// Address of the Prometheus endpoint (`GET /metrics`), a listener of its own that shop
+    /// hosts never reach; unset: no metrics endpoint. Keep it on a private network.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+
     /// Base domain of shop subdomains: `tinashop.<base domain>` is shop `tinashop`; the base
     /// domain itself is the platform host.
     #[arg(long, env = "BASE_DOMAIN", default_value = "shops.localhost")]
@@ -367,6 +372,7 @@ impl fmt::Debug for ServerConfig {
             .field("cache", &self.cache)
             .field("limits", &self.limits)
             .field("listen_addr", &self.listen_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("base_domain", &self.base_domain)
             .field("public_url_template", &self.public_url_template)
             .field("jwt_secret", &"<redacted>")
@@ -397,6 +403,10 @@ impl ServerConfig {
         self.listen_addr
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("LISTEN_ADDR {:?} is not host:port", self.listen_addr))?;
+        if let Some(addr) = &self.metrics_addr {
+            addr.parse::<std::net::SocketAddr>()
+                .with_context(|| format!("METRICS_ADDR {addr:?} is not host:port"))?;
+        }
         if self.search.meili_search_key.is_some() != self.search.meili_search_key_uid.is_some() {
             bail!("MEILI_SEARCH_KEY and MEILI_SEARCH_KEY_UID go together");
         }

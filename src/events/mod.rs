@@ -172,6 +172,8 @@ pub struct OutboxRow {
     pub payload: Value,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
+    /// When the row became due (its commit, or its retry time).
+    pub available_at: DateTime<Utc>,
     /// The target of a fanned-out row (a webhook endpoint). Absent from the table before tenant
     /// migration 8.
     #[sqlx(default)]

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use super::{BatchRecord, Consumers, Handled, OutboxRow, Outcome, RetryPolicy};
 use crate::error::{AppError, AppResult};
+use crate::telemetry::metrics;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
 
@@ -139,18 +140,30 @@ pub async fn process_shop(
         schedule(pool, shop, next).await?;
         return Ok(false);
     }
+    let claimed_at = chrono::Utc::now();
+    for row in &rows {
+        let consumer = consumers.get(&row.consumer).map_or("unknown", |c| c.name());
+        let lag = (claimed_at - row.available_at).to_std().unwrap_or_default();
+        metrics::outbox_lag(consumer, lag);
+    }
     let (outcomes, records) = handle(consumers, &tenant, &rows).await;
 
     let mut tx = TenantTx::begin(pool, &tenant).await?;
+    let mut recorded = Vec::with_capacity(outcomes.len());
     for (row, outcome) in &outcomes {
-        let policy = consumers.get(&row.consumer).map(|c| c.retry_policy()).unwrap_or_default();
-        record(&mut tx, &tenant, row, outcome, policy).await?;
+        let consumer = consumers.get(&row.consumer);
+        let policy = consumer.map(|c| c.retry_policy()).unwrap_or_default();
+        let recorded_as = record(&mut tx, &tenant, row, outcome, policy).await?;
+        recorded.push((consumer.map_or("unknown", |c| c.name()), recorded_as));
     }
     for extra in records {
         extra.write(&mut tx).await?;
     }
     let next = next_due(&mut tx).await?;
     tx.commit().await?;
+    for (consumer, recorded_as) in recorded {
+        metrics::outbox_handled(consumer, recorded_as);
+    }
     schedule(pool, shop, next).await?;
     Ok(rows.len() as i64 == BATCH)
 }
@@ -225,20 +238,22 @@ async fn handle<'a>(
 }
 
 /// Records one row's outcome: done, a retry after the consumer's backoff, a dead letter, or a
-/// deferral that does not count as an attempt.
+/// deferral that does not count as an attempt. Returns which of these it was (`done`, `retry`,
+/// `dead`, `deferred`).
 async fn record(
     tx: &mut TenantTx,
     tenant: &Tenant,
     row: &OutboxRow,
     outcome: &Outcome,
     policy: RetryPolicy,
-) -> anyhow::Result<()> {
-    match outcome {
+) -> anyhow::Result<&'static str> {
+    Ok(match outcome {
         Outcome::Done => {
             sqlx::query("update outbox set processed_at = now(), locked_until = null, last_error = null where id = $1")
                 .bind(row.id)
                 .execute(&mut **tx)
                 .await?;
+            "done"
         }
         Outcome::Failed(error) | Outcome::Dead(error)
             if row.attempts >= policy.max_attempts || matches!(outcome, Outcome::Dead(_)) =>
@@ -249,6 +264,7 @@ async fn record(
                 .bind(error)
                 .execute(&mut **tx)
                 .await?;
+            "dead"
         }
         Outcome::Failed(error) | Outcome::Dead(error) => {
             let delay = policy.delay_after(row.attempts);
@@ -262,6 +278,7 @@ async fn record(
             .bind(error)
             .execute(&mut **tx)
             .await?;
+            "retry"
         }
         Outcome::Deferred(delay) => {
             sqlx::query(
@@ -272,9 +289,9 @@ async fn record(
             .bind(delay.as_secs_f64())
             .execute(&mut **tx)
             .await?;
+            "deferred"
         }
-    }
-    Ok(())
+    })
 }
 
 /// Remembers when this shop next has work, so the once-a-second check finds it.

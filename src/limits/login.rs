@@ -52,8 +52,10 @@ impl Limits {
             identity_key: format!("rl:{{{scope}}}:login:{kind}:{identity}"),
             pair_key: format!("rl:{{{scope}}}:login:{kind}:{identity}:{client}"),
         };
-        self.take(&attempt.pair_key, attempt.pair_rate()).await?;
-        if let Err(refused) = self.take(&attempt.identity_key, attempt.identity_rate()).await {
+        self.take("login_client", &attempt.pair_key, attempt.pair_rate()).await?;
+        if let Err(refused) =
+            self.take("login_identity", &attempt.identity_key, attempt.identity_rate()).await
+        {
             self.inner.store.take(&attempt.pair_key, attempt.pair_rate(), -1).await;
             return Err(refused);
         }

@@ -50,6 +50,7 @@ pub use self::login::LoginAttempt;
 use crate::cache::RedisClient;
 use crate::config::LimitsConfig;
 use crate::error::{AppError, AppResult};
+use crate::telemetry::metrics;
 use crate::tenancy::Tenant;
 
 /// How long a plan's rates are kept in memory before they are read again.
@@ -118,13 +119,19 @@ impl Limits {
                 return None;
             }
         };
-        let (per_minute, name) = match budget {
-            Budget::Admin => (rates.requests_per_minute, "admin"),
-            Budget::Storefront => (rates.storefront_requests_per_minute, "store"),
+        let (per_minute, name, limit) = match budget {
+            Budget::Admin => (rates.requests_per_minute, "admin", "shop_admin"),
+            Budget::Storefront => {
+                (rates.storefront_requests_per_minute, "store", "shop_storefront")
+            }
         };
         let rate = Rate::per_minute(u32::try_from(per_minute).unwrap_or(1));
         let key = format!("rl:{{{}}}:{name}", tenant.id);
-        Some(self.inner.store.take(&key, rate, 1).await)
+        let decision = self.inner.store.take(&key, rate, 1).await;
+        if !decision.allowed {
+            metrics::rate_limit_refused(limit);
+        }
+        Some(decision)
     }
 
     async fn plan_rates(&self, plan: &str) -> Result<PlanRates, Arc<sqlx::Error>> {
@@ -150,9 +157,9 @@ impl Limits {
         let config = &self.inner.config;
         let per_client = Rate { limit: config.signups_per_ip_per_hour, period: HOUR };
         let client_key = format!("rl:ip:{}:signup", client_ip::limit_key(client_ip::current()));
-        self.take(&client_key, per_client).await?;
+        self.take("signup_client", &client_key, per_client).await?;
         let overall = Rate { limit: config.signups_per_hour, period: HOUR };
-        if let Err(refused) = self.take("rl:signup", overall).await {
+        if let Err(refused) = self.take("signup_all", "rl:signup", overall).await {
             self.inner.store.take(&client_key, per_client, -1).await;
             return Err(refused);
         }
@@ -163,15 +170,17 @@ impl Limits {
     pub async fn auth_attempt(&self) -> AppResult<()> {
         let rate = Rate::per_minute(self.inner.config.auth_per_ip_per_minute);
         let key = format!("rl:ip:{}:auth", client_ip::limit_key(client_ip::current()));
-        self.take(&key, rate).await
+        self.take("auth_client", &key, rate).await
     }
 
-    /// Takes one request from `key`, or 429 with the wait.
-    async fn take(&self, key: &str, rate: Rate) -> AppResult<()> {
+    /// Takes one request from `key`, or 429 with the wait (counted as a refusal by the limit
+    /// named `limit`).
+    async fn take(&self, limit: &'static str, key: &str, rate: Rate) -> AppResult<()> {
         let decision = self.inner.store.take(key, rate, 1).await;
         if decision.allowed {
             Ok(())
         } else {
+            metrics::rate_limit_refused(limit);
             Err(AppError::RateLimited { retry_after_secs: decision.retry_after_secs })
         }
     }

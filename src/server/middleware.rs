@@ -7,12 +7,13 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use poem::http::{HeaderValue, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::error::{AppError, REQUEST_ID, into_json_response};
 use crate::media;
+use crate::telemetry::metrics;
 
 /// Largest request body accepted (JSON APIs; uploads go straight to object storage).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -90,8 +91,13 @@ async fn discard(body: poem::Body) -> bool {
     true
 }
 
+/// The `route` label of requests answered before any route matched (an unknown path, a shop
+/// that does not exist, a rate limit's refusal, a body over the limit).
+const UNMATCHED: &str = "unmatched";
+
 /// Gives each request an id (or keeps a sane incoming `X-Request-Id`), a tracing span, and
-/// turns every escaped error into the JSON error shape carrying that id.
+/// turns every escaped error into the JSON error shape carrying that id. Counts the request in
+/// the metrics by the route template poem matched (`PathPattern`), never by its path.
 pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     let request_id = req
         .header("x-request-id")
@@ -108,6 +114,7 @@ pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Re
         shop = tracing::field::Empty,
     );
     let started = Instant::now();
+    let method = req.method().clone();
     let cut_off = Arc::new(AtomicBool::new(false));
     let body_cut_off = cut_off.clone();
     let mut response = REQUEST_ID
@@ -133,6 +140,12 @@ pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Re
     if let Ok(value) = request_id.parse() {
         response.headers_mut().insert("x-request-id", value);
     }
+    let route = response
+        .data::<PathPattern>()
+        .map(|pattern| &*pattern.0)
+        .filter(|pattern| !pattern.is_empty())
+        .unwrap_or(UNMATCHED);
+    metrics::http_request(route, &method, response.status(), started.elapsed());
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

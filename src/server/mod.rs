@@ -38,7 +38,8 @@ use crate::state::{AppState, connect};
 use crate::tenancy::Tenant;
 use crate::tenancy::resolver::TenantResolver;
 use crate::{
-    cart, idempotency, limits, media, payments, search, shop, storage, storefront, webhooks,
+    cart, idempotency, limits, media, payments, search, shop, storage, storefront, telemetry,
+    webhooks,
 };
 
 pub use middleware::MAX_UPLOAD_BODY_BYTES;
@@ -188,6 +189,22 @@ async fn readyz(req: &Request) -> Response {
     }
 }
 
+/// The Prometheus endpoint, served on `METRICS_ADDR` by a listener of its own: shop hosts and
+/// the public API never reach it (`telemetry::metrics`).
+fn metrics_endpoint(pool: sqlx::PgPool) -> impl Endpoint {
+    Route::new().at(
+        "/metrics",
+        get(poem::endpoint::make(move |_| {
+            let pool = pool.clone();
+            async move {
+                Response::builder()
+                    .content_type("text/plain; version=0.0.4; charset=utf-8")
+                    .body(telemetry::metrics::render(&pool).await)
+            }
+        })),
+    )
+}
+
 /// How this process reaches its own HTTP server (the built-in payment gateway calls back).
 fn self_url(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
@@ -201,6 +218,8 @@ fn self_url(addr: SocketAddr) -> String {
 /// A server bound to its port, ready to run. Tests bind port 0 and read the port back.
 pub struct Application {
     acceptor: TcpAcceptor,
+    /// The Prometheus endpoint's own listener (`METRICS_ADDR`).
+    metrics: Option<TcpAcceptor>,
     state: AppState,
     listener: sqlx::postgres::PgListener,
     pages: storefront::Pages,
@@ -209,6 +228,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
         config.validate()?;
+        telemetry::metrics::install();
         register_subscriptions();
         let pool = connect(&config.database).await?;
         let listener =
@@ -217,6 +237,15 @@ impl Application {
             .into_acceptor()
             .await
             .with_context(|| format!("binding {}", config.listen_addr))?;
+        let metrics = match &config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr.clone())
+                    .into_acceptor()
+                    .await
+                    .with_context(|| format!("binding METRICS_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
         let state = AppState::new(pool, config)?;
         state
             .store
@@ -225,7 +254,7 @@ impl Application {
             .with_context(|| format!("checking object storage ({})", state.store.kind()))?;
         let pages =
             storefront::Pages::new(state.clone()).context("loading the storefront theme")?;
-        Ok(Self { acceptor, state, listener, pages })
+        Ok(Self { acceptor, metrics, state, listener, pages })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -234,6 +263,12 @@ impl Application {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Where `GET /metrics` is served, when `METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        let acceptor = self.metrics.as_ref()?;
+        acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied())
     }
 
     pub fn state(&self) -> &AppState {
@@ -259,6 +294,14 @@ impl Application {
                 self.state.pool.clone(),
                 search::health::PROBE_INTERVAL,
             ));
+        }
+        if let Some(acceptor) = self.metrics {
+            let endpoint = metrics_endpoint(self.state.pool.clone());
+            tokio::spawn(async move {
+                if let Err(err) = Server::new_with_acceptor(acceptor).run(endpoint).await {
+                    tracing::error!(error = %err, "the metrics listener failed");
+                }
+            });
         }
         tokio::spawn(listener::run(
             self.listener,

@@ -15,12 +15,15 @@
 
 use bytes::Bytes;
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use sha2::{Digest, Sha256};
 
 use crate::cache::Lookup;
 use crate::state::AppState;
 use crate::tenancy::Tenant;
+
+/// The cache's name of whole answers (`v2`: with their route template).
+const ANSWER: &str = "answer.v2";
 
 /// Paths whose GET answers are the same for every visitor of a shop.
 fn is_public_read(path: &str) -> bool {
@@ -41,23 +44,27 @@ pub async fn revalidate<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
     // Only GET answers are stored: a HEAD answer has no body to give a later GET.
     let lookup = match (&cache, shop) {
         (Some(cache), Some(shop)) if req.method() == Method::GET => {
-            cache.lookup(shop, "answer", &target).await
+            cache.lookup(shop, ANSWER, &target).await
         }
         _ => None,
     };
     let key = match lookup {
-        Some(Lookup::Hit(stored)) if stored.len() >= ETAG_LEN => {
-            let etag = String::from_utf8_lossy(&stored[..ETAG_LEN]).into_owned();
-            let body = stored.slice(ETAG_LEN..);
-            return Ok(answer(if_none_match.as_deref(), &etag, body));
-        }
+        Some(Lookup::Hit(stored)) => match Stored::parse(&stored) {
+            Some(hit) => {
+                let mut response = answer(if_none_match.as_deref(), &hit.etag, hit.body);
+                response.set_data(PathPattern(hit.route.into()));
+                return Ok(response);
+            }
+            None => None,
+        },
         Some(Lookup::Miss(key)) => Some(key),
-        _ => None,
+        None => None,
     };
     let mut response = next.call(req).await?.into_response();
     if response.status() != StatusCode::OK {
         return Ok(response);
     }
+    let route = response.data::<PathPattern>().cloned();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -66,19 +73,49 @@ pub async fn revalidate<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
     let body = response.take_body().into_bytes().await?;
     let digest = Sha256::digest(&body);
     let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-    if let (Some(cache), Some(key)) = (&cache, key)
+    if let (Some(cache), Some(key), Some(route)) = (&cache, key, &route)
         && is_json
     {
-        let mut stored = Vec::with_capacity(ETAG_LEN + body.len());
-        stored.extend_from_slice(etag.as_bytes());
-        stored.extend_from_slice(&body);
-        cache.store(&key, &stored).await;
+        cache.store(&key, &Stored::bytes(&etag, &route.0, &body)).await;
     }
-    Ok(answer(if_none_match.as_deref(), &etag, body))
+    let mut response = answer(if_none_match.as_deref(), &etag, body);
+    if let Some(route) = route {
+        response.set_data(route);
+    }
+    Ok(response)
 }
 
 /// `"` + 32 hex digits + `"`.
 const ETAG_LEN: usize = 34;
+
+/// A cached answer: its ETag, the route template that answered it (the metrics' label of a
+/// hit, as of the miss) and its body. Stored as the ETag, the template's length (one byte),
+/// the template, then the body.
+struct Stored {
+    etag: String,
+    route: String,
+    body: Bytes,
+}
+
+impl Stored {
+    fn bytes(etag: &str, route: &str, body: &[u8]) -> Vec<u8> {
+        let route = &route.as_bytes()[..route.len().min(255)];
+        let mut stored = Vec::with_capacity(ETAG_LEN + 1 + route.len() + body.len());
+        stored.extend_from_slice(etag.as_bytes());
+        stored.push(route.len() as u8);
+        stored.extend_from_slice(route);
+        stored.extend_from_slice(body);
+        stored
+    }
+
+    fn parse(stored: &Bytes) -> Option<Self> {
+        let etag = std::str::from_utf8(stored.get(..ETAG_LEN)?).ok()?.to_owned();
+        let route_len = usize::from(*stored.get(ETAG_LEN)?);
+        let body_at = ETAG_LEN + 1 + route_len;
+        let route = std::str::from_utf8(stored.get(ETAG_LEN + 1..body_at)?).ok()?.to_owned();
+        Some(Self { etag, route, body: stored.slice(body_at..) })
+    }
+}
 
 /// The JSON answer with its validators, or 304 when the client has it already.
 fn answer(if_none_match: Option<&str>, etag: &str, body: Bytes) -> Response {
@@ -116,6 +153,18 @@ mod tests {
         assert!(!is_public_read("/v1/store/search/token"));
         assert!(!is_public_read("/v1/store/cart"));
         assert!(!is_public_read("/v1/store/productsx"));
+    }
+
+    #[test]
+    fn a_stored_answer_reads_back_whole() {
+        let etag = format!("\"{}\"", "a".repeat(32));
+        let stored = Bytes::from(Stored::bytes(&etag, "/v1/store/products/:param0", b"{}"));
+        let read = Stored::parse(&stored).expect("parses");
+        assert_eq!(
+            (read.etag.as_str(), read.route.as_str(), &read.body[..]),
+            (etag.as_str(), "/v1/store/products/:param0", &b"{}"[..])
+        );
+        assert!(Stored::parse(&stored.slice(..ETAG_LEN)).is_none());
     }
 
     #[test]

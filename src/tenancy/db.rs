@@ -17,11 +17,13 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::{ShopId, Tenant, quote_ident};
 use crate::config::DatabaseConfig;
+use crate::telemetry::metrics::{self, BeginWait, TxOutcome};
 
 /// The time limits of every shop transaction, in milliseconds (0: no limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,12 +76,37 @@ static IDLE_TIMEOUT_MS: AtomicU64 =
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     shop_id: ShopId,
+    lifetime: Lifetime,
+}
+
+/// Records a transaction's lifetime and outcome when it ends (dropped uncommitted: rollback).
+struct Lifetime {
+    began: Instant,
+    outcome: TxOutcome,
+}
+
+impl Drop for Lifetime {
+    fn drop(&mut self) {
+        metrics::db_transaction(self.outcome, self.began.elapsed());
+    }
 }
 
 impl TenantTx {
     /// Begins a transaction in the shop's schema, acting as the shop's role and bounded by
     /// [`TxLimits`]: `BEGIN` and the six settings travel in one simple-query round trip.
     pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+        let started = Instant::now();
+        let waiting = BeginWait::start();
+        let result = Self::begin_once_more_if_stale(pool, tenant).await;
+        drop(waiting);
+        match &result {
+            Ok(_) => metrics::db_begin(started.elapsed()),
+            Err(err) => metrics::db_begin_failed(err),
+        }
+        result
+    }
+
+    async fn begin_once_more_if_stale(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
         match Self::try_begin(pool, tenant).await {
             Err(err) if is_set_role_denied(&err) => {
                 // PostgreSQL 15 caches each backend's role memberships, and a grant committed
@@ -120,7 +147,8 @@ impl TenantTx {
             limits.idle_in_transaction_timeout_ms,
         );
         let tx = pool.begin_with(statement).await?;
-        Ok(Self { tx, shop_id: tenant.id })
+        let lifetime = Lifetime { began: Instant::now(), outcome: TxOutcome::Rollback };
+        Ok(Self { tx, shop_id: tenant.id, lifetime })
     }
 
     pub fn shop_id(&self) -> ShopId {
@@ -128,11 +156,17 @@ impl TenantTx {
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        let Self { tx, mut lifetime, .. } = self;
+        let result = tx.commit().await;
+        lifetime.outcome = if result.is_ok() { TxOutcome::Commit } else { TxOutcome::Error };
+        result
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+        let Self { tx, mut lifetime, .. } = self;
+        let result = tx.rollback().await;
+        lifetime.outcome = if result.is_ok() { TxOutcome::Rollback } else { TxOutcome::Error };
+        result
     }
 }
 

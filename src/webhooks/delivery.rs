@@ -18,6 +18,7 @@ use crate::config::WebhookConfig;
 use crate::error::AppResult;
 use crate::events::{BatchRecord, Consumer, Handled, OutboxRow, Outcome, RetryPolicy};
 use crate::signature;
+use crate::telemetry::metrics;
 use crate::tenancy::{Tenant, TenantTx};
 
 /// Endpoints of one batch sent to at once.
@@ -234,17 +235,33 @@ async fn deliver_to<'a>(
     out
 }
 
+/// Why an attempt got no response.
+struct SendFailure {
+    message: String,
+    timed_out: bool,
+}
+
+impl From<String> for SendFailure {
+    fn from(message: String) -> Self {
+        Self { message, timed_out: false }
+    }
+}
+
 impl Sender {
     /// One HTTP attempt. Returns its record and whether it failed before any response
     /// (timeout, connection error, refused address).
     async fn attempt(&self, tenant: &Tenant, target: &Target, row: &OutboxRow) -> (Attempt, bool) {
         let started_at = Utc::now();
         let clock = Instant::now();
-        let (status_code, error, transport_failure) = match self.send(tenant, target, row).await {
-            Ok(status) if status.is_success() => (Some(i32::from(status.as_u16())), None, false),
-            Ok(status) => (Some(i32::from(status.as_u16())), Some(format!("HTTP {status}")), false),
-            Err(error) => (None, Some(error), true),
+        let sent = self.send(tenant, target, row).await;
+        let timed_out = matches!(&sent, Err(failure) if failure.timed_out);
+        let (status_code, error, transport_failure) = match sent {
+            Ok(status) if status.is_success() => (Some(status.as_u16()), None, false),
+            Ok(status) => (Some(status.as_u16()), Some(format!("HTTP {status}")), false),
+            Err(failure) => (None, Some(failure.message), true),
         };
+        metrics::webhook_attempt(status_code, timed_out, clock.elapsed());
+        let status_code = status_code.map(i32::from);
         let attempt = Attempt {
             outbox_id: row.id,
             endpoint_id: target.id,
@@ -262,9 +279,11 @@ impl Sender {
         tenant: &Tenant,
         target: &Target,
         row: &OutboxRow,
-    ) -> Result<reqwest::StatusCode, String> {
-        let url = Url::parse(&target.url).map_err(|err| format!("invalid endpoint URL: {err}"))?;
-        net::check_literal(&url, self.allow_private).map_err(|err| err.to_string())?;
+    ) -> Result<reqwest::StatusCode, SendFailure> {
+        let url = Url::parse(&target.url)
+            .map_err(|err| SendFailure::from(format!("invalid endpoint URL: {err}")))?;
+        net::check_literal(&url, self.allow_private)
+            .map_err(|err| SendFailure::from(err.to_string()))?;
         let body = json!({
             "id": row.event_id,
             "type": row.kind,
@@ -294,7 +313,10 @@ impl Sender {
             .body(body)
             .send()
             .await
-            .map_err(|err| self.describe(&err))?;
+            .map_err(|err| SendFailure {
+                message: self.describe(&err),
+                timed_out: err.is_timeout(),
+            })?;
         let status = response.status();
         // Read a little of the body so the connection can be reused; its content is not kept.
         let mut response = response;

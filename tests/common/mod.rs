@@ -121,6 +121,7 @@ pub fn server_config() -> ServerConfig {
             ..LimitsConfig::default()
         },
         listen_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         base_domain: BASE_DOMAIN.into(),
         public_url_template: "http://{host}".into(),
         jwt_secret: "test-secret-test-secret-test-secret!".into(),
@@ -166,6 +167,8 @@ pub struct TestApp {
     /// The running server's state (handles to its caches and limits), for tests that must hold
     /// one of them in a given state.
     pub state: AppState,
+    /// The Prometheus endpoint's address, when the configuration set `metrics_addr`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// A shop made through `POST /v1/signup`.
@@ -202,13 +205,14 @@ impl TestApp {
         migrate::migrate_platform(&pool).await.expect("platform migrations");
         let app = Application::build(config).await.expect("build the application");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let state = app.state().clone();
         tokio::spawn(app.run());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        Self { addr, client, pool, state }
+        Self { addr, client, pool, state, metrics_addr }
     }
 
     pub fn url(&self, path: &str) -> String {

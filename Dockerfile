@@ -2,6 +2,11 @@
 #   docker run --rm -e DATABASE_URL=… shopfleet migrate        (a deploy step: shop schemas)
 #   docker run -p 8080:8080 -e DATABASE_URL=… -e JWT_SECRET=… -e BASE_DOMAIN=… shopfleet
 # Any subcommand works in place of `serve`. See README.md for the settings.
+#
+# CI (scripts/container.sh) builds the runtime stage with Podman on a debootstrapped bookworm
+# (--build-arg RUNTIME_BASE=…) and the host's release binary in place of the builder stage
+# (--build-context builder=<dir with usr/local/bin/shopfleet>); it does not run the builder stage.
+ARG RUNTIME_BASE=debian:bookworm-slim
 
 # ---- build -------------------------------------------------------------------------------
 FROM rust:1-bookworm AS builder
@@ -30,7 +35,7 @@ RUN touch src/main.rs src/lib.rs \
  && /usr/local/bin/shopfleet --version
 
 # ---- run ---------------------------------------------------------------------------------
-FROM debian:bookworm-slim
+FROM ${RUNTIME_BASE}
 # ca-certificates for outgoing TLS; curl only for the health check below.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
@@ -45,8 +50,9 @@ WORKDIR /var/lib/shopfleet
 ENV LISTEN_ADDR=0.0.0.0:8080 \
     RUST_LOG=info,sqlx=warn
 EXPOSE 8080
-# Liveness only (no database round trip); /readyz also checks PostgreSQL.
+# Liveness only (no database round trip); /readyz also checks PostgreSQL. The port is
+# LISTEN_ADDR's, so the check follows a changed LISTEN_ADDR.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+  CMD curl -fsS "http://127.0.0.1:${LISTEN_ADDR##*:}/healthz" || exit 1
 ENTRYPOINT ["shopfleet"]
 CMD ["serve"]

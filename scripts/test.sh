@@ -3,7 +3,7 @@
 # private PostgreSQL, an S3-compatible server, a DNS server, a Redis) and runs every test.
 # Idempotent; touches only the services it starts itself (PostgreSQL on 54339, moto on 54370,
 # the DNS server on 54353, Redis on 54379; TEST_PG_PORT, TEST_S3_PORT, TEST_DNS_PORT,
-# TEST_REDIS_PORT choose others).
+# TEST_REDIS_PORT choose others; the later scripts name their own ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -68,3 +68,9 @@ TEST_PG_PORT="$TEST_PG_PORT" bash scripts/schemathesis.sh
 # installed when missing; database `shopfleet_test_e2e`, port E2E_PORT, default 29790).
 echo "==> browser end-to-end tests"
 TEST_PG_PORT="$TEST_PG_PORT" bash scripts/e2e.sh
+
+# The runtime image (scripts/container.sh): Podman builds the Dockerfile's runtime stage on a
+# debootstrapped Debian bookworm (cached) with this tree's release binary, then serves it against
+# this cluster (database `shopfleet_test_container`) and checks it.
+echo "==> container image"
+TEST_PG_PORT="$TEST_PG_PORT" bash scripts/container.sh

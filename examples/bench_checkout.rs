@@ -31,6 +31,7 @@ fn config() -> anyhow::Result<ServerConfig> {
         database,
         search: Default::default(),
         storage: Default::default(),
+        shutdown: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: "shops.bench".into(),
         public_url_template: "http://{host}".into(),

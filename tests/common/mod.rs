@@ -120,6 +120,7 @@ pub fn server_config() -> ServerConfig {
             signups_per_hour: 100_000,
             ..LimitsConfig::default()
         },
+        shutdown: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         base_domain: BASE_DOMAIN.into(),
         public_url_template: "http://{host}".into(),

@@ -11,6 +11,7 @@ pub mod commerce;
 pub mod dns;
 pub mod objects;
 pub mod private_redis;
+pub mod server_process;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! tenant resolver (shop routes only) → the shop's rate budget → security scheme checker
 //! (token bound to the shop) → handler (RBAC check, `TenantTx`).
 //!
+//! `serve` runs it until SIGTERM or SIGINT and then shuts down gracefully (`shutdown`);
+//! `/readyz` reports each dependency (`readiness`), `/healthz` only that the process answers.
+//!
 //! Rule: tests start the server through [`Application::build`], exactly as `serve` does; and
 //! only this module (with `main`/`commands`) wires domains to infrastructure: outbox
 //! subscriptions and consumers are registered here, nowhere else.

@@ -31,6 +31,7 @@ fn config() -> anyhow::Result<ServerConfig> {
         database,
         search: Default::default(),
         storage: Default::default(),
+        shutdown: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
         base_domain: "shops.bench".into(),

@@ -190,6 +190,7 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         webhooks: Default::default(),
         cache: Default::default(),
         limits: shopfleet::config::LimitsConfig::unlimited(),
+        shutdown: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
         base_domain: "shops.bench".into(),

@@ -142,6 +142,7 @@ async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
         webhooks: WebhookConfig { allow_private_networks: true, ..Default::default() },
         cache: Default::default(),
         limits: shopfleet::config::LimitsConfig::unlimited(),
+        shutdown: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
         base_domain: "shops.bench".into(),

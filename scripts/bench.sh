@@ -4,7 +4,7 @@
 # and, for `media`, its own S3-compatible server (moto, port 54380); touches nothing else.
 #   scripts/bench.sh            all of them
 #   scripts/bench.sh signup     one of: signup migrate storefront fleet pages search media
-#                               checkout outbox
+#                               checkout outbox shutdown
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -182,4 +182,35 @@ fi
 if [[ "$what" == all || "$what" == outbox ]]; then
   echo "==> outbox: webhooks to a local receiver, $OUTBOX_SHOPS shops x $OUTBOX_EVENTS events in a burst, then $OUTBOX_RATE events/s for 10 s"
   RUST_LOG=warn "$bin/examples/bench_outbox" "$OUTBOX_SHOPS" "$OUTBOX_EVENTS" "$OUTBOX_RATE"
+fi
+
+if [[ "$what" == all || "$what" == shutdown ]]; then
+  # SIGTERM in the middle of 64 connections of storefront reads: the time until the process has
+  # exited (requests in flight finished, pool closed) and the requests that failed. Once the
+  # listener has closed, wrk's reconnections fail (its connect and write errors): expected.
+  # Failed requests are non-2xx answers, timeouts and read errors (a request written on a
+  # keep-alive connection just as the server closed it: at most one per connection).
+  slugs="$STATE_DIR/bench-shutdown-slugs.txt"
+  wrk_out="$STATE_DIR/bench-shutdown-wrk.txt"
+  "$bin/examples/bench_fleet" seed-storefront 10 "$slugs"
+  echo "==> shutdown: SIGTERM 5 s into GET /v1/store/products with 64 connections (SHUTDOWN_GRACE_SECS=25)"
+  start_server RUST_LOG=warn,shopfleet::server::shutdown=info
+  SLUGS_FILE="$slugs" wrk -t2 -c64 -d10s -s scripts/bench/rotate_shops.lua \
+    "http://127.0.0.1:$BENCH_HTTP_PORT/v1/store/products" > "$wrk_out" &
+  load=$!
+  sleep 5
+  signalled=$(date +%s%N)
+  kill -TERM "$server"
+  status=0
+  wait "$server" || status=$?
+  exited=$(date +%s%N)
+  trap - EXIT
+  wait "$load" || true
+  echo "SIGTERM to exit: $(( (exited - signalled) / 1000000 )) ms, exit status $status"
+  grep -o "shutdown complete.*" "$STATE_DIR/bench-server.log" || echo "no shutdown line in the server log"
+  grep -E "requests in" "$wrk_out" || true
+  read_errors=$(sed -n 's/.*Socket errors:.* read \([0-9]*\),.*/\1/p' "$wrk_out")
+  timeouts=$(sed -n 's/.*Socket errors:.* timeout \([0-9]*\).*/\1/p' "$wrk_out")
+  non_2xx=$(sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$wrk_out")
+  echo "failed requests: $(( ${read_errors:-0} + ${timeouts:-0} + ${non_2xx:-0} )) (read errors ${read_errors:-0}, timeouts ${timeouts:-0}, non-2xx ${non_2xx:-0})"
 fi

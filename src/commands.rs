@@ -14,7 +14,7 @@ use crate::platform::provisioning;
 use crate::platform::provisioning::NewShop;
 use crate::platform::{admins, audit, shops};
 use crate::routes;
-use crate::server::Application;
+use crate::server::{Application, shutdown};
 use crate::state::{self, AppState};
 use crate::storage::{self, LocalUrls};
 use crate::tenancy::{ShopId, ShopStatus, Slug, migrate};
@@ -53,9 +53,10 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         );
     }
     pool.close().await;
+    let signal = shutdown::termination_signal().context("installing the signal handlers")?;
     let application = Application::build(config).await?;
     tracing::info!(addr = %application.local_addr(), "shopfleet listening");
-    application.run().await.context("serving HTTP")
+    application.run_until(signal).await.context("serving HTTP")
 }
 
 pub async fn migrate(
@@ -307,6 +308,7 @@ pub fn openapi_document() -> anyhow::Result<String> {
             shop_lock_timeout_ms: 0,
             shop_idle_in_transaction_timeout_ms: 0,
         },
+        shutdown: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
         base_domain: "shops.localhost".into(),

@@ -3,6 +3,7 @@
 //! Rule: secrets (`jwt_secret`, the database password) are never printed; `Debug` redacts them.
 
 mod limits;
+mod shutdown;
 
 use std::fmt;
 
@@ -10,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 pub use limits::LimitsConfig;
+pub use shutdown::ShutdownConfig;
 
 /// Settings shared by every subcommand that talks to the database.
 #[derive(Clone, Args)]
@@ -307,6 +309,9 @@ pub struct ServerConfig {
     #[command(flatten)]
     pub limits: LimitsConfig,
 
+    #[command(flatten)]
+    pub shutdown: ShutdownConfig,
+
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
     pub listen_addr: String,
@@ -371,6 +376,7 @@ impl fmt::Debug for ServerConfig {
             .field("webhooks", &self.webhooks)
             .field("cache", &self.cache)
             .field("limits", &self.limits)
+            .field("shutdown", &self.shutdown)
             .field("listen_addr", &self.listen_addr)
             .field("metrics_addr", &self.metrics_addr)
             .field("base_domain", &self.base_domain)
@@ -414,6 +420,7 @@ impl ServerConfig {
         self.webhooks.validate()?;
         self.cache.validate()?;
         self.limits.validate()?;
+        self.shutdown.validate()?;
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_days == 0 {
             bail!("token lifetimes must be positive");
         }

@@ -136,3 +136,17 @@ impl Consumers {
         &self.housekeeping
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RetryPolicy;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::default();
+        let delays: Vec<u64> = (1..=8).map(|n| policy.delay_after(n).as_secs()).collect();
+        assert_eq!(delays, [120, 240, 480, 960, 1920, 3840, 7200, 7200]);
+        let total: u64 = delays[..7].iter().sum();
+        assert_eq!(total, 14_760, "the 8th attempt comes about 4 h after the first");
+    }
+}

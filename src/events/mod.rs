@@ -22,6 +22,7 @@
 //! Rule: never perform a side effect (network call, index write, object deletion) inside a
 //! request's transaction; emit an event instead. And never import a domain here.
 
+mod cleanup;
 mod consumer;
 mod kind;
 pub mod worker;

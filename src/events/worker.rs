@@ -12,19 +12,26 @@
 //! row is dead-lettered. Afterwards the shop's next due time (a retry, or the end of a lease
 //! held by a worker that died) goes to `outbox_schedule`.
 //!
-//! Housekeeping: once an hour, shop by shop, processed rows past their retention are deleted
-//! and every registered [`Housekeeping`] task runs.
+//! Housekeeping: once an hour, started and stopped with the worker (`events::cleanup`).
+//!
+//! Stopping (the server's graceful shutdown): no batch is claimed after the stop; a batch in
+//! hand gets a grace to finish and record its outcomes, after which it is abandoned and its
+//! rows are released ([`release`]): due at once for another instance or the next start, not
+//! after their lease. A consumer may have delivered some of them already: those are delivered
+//! again, as at-least-once allows.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::{BatchRecord, Consumers, Handled, OutboxRow, Outcome, RetryPolicy};
-use crate::error::{AppError, AppResult};
+use super::{BatchRecord, Consumers, Handled, OutboxRow, Outcome, RetryPolicy, cleanup};
 use crate::telemetry::metrics;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
@@ -38,8 +45,6 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(15 * 60);
 const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(60);
 /// Shops processed at once by one instance.
 const CONCURRENT_SHOPS: usize = 8;
-/// Processed rows are kept this long for inspection, then deleted.
-const RETENTION_DAYS: i32 = 7;
 
 /// Handle to queue shops for the worker.
 #[derive(Clone)]
@@ -71,14 +76,25 @@ impl OutboxWorker {
         self.waker.clone()
     }
 
-    /// Runs for the life of the server.
-    pub async fn run(mut self) {
+    /// Runs until `stop` is cancelled; then claims nothing more, gives each batch in hand
+    /// `grace` to finish (or releases its rows) and returns when none is left.
+    pub async fn run(mut self, stop: CancellationToken, grace: Duration) {
         let queued = Arc::new(Mutex::new(HashMap::<ShopId, bool>::new()));
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_SHOPS));
-        tokio::spawn(sweep_loop(self.pool.clone(), self.waker.clone()));
-        tokio::spawn(schedule_loop(self.pool.clone(), self.waker.clone()));
-        tokio::spawn(cleanup_loop(self.pool.clone(), self.consumers.clone()));
-        while let Some(shop) = self.receiver.recv().await {
+        let loops = [
+            tokio::spawn(sweep_loop(self.pool.clone(), self.waker.clone())),
+            tokio::spawn(schedule_loop(self.pool.clone(), self.waker.clone())),
+            tokio::spawn(cleanup::run(self.pool.clone(), self.consumers.clone())),
+        ];
+        let shops = TaskTracker::new();
+        loop {
+            let shop = tokio::select! {
+                shop = self.receiver.recv() => match shop {
+                    Some(shop) => shop,
+                    None => break,
+                },
+                () = stop.cancelled() => break,
+            };
             {
                 // A shop being processed is only marked: its task makes one more pass before it
                 // stops, so rows committed during a pass are never left waiting for the sweep.
@@ -91,16 +107,30 @@ impl OutboxWorker {
             }
             let (pool, consumers, queued) =
                 (self.pool.clone(), self.consumers.clone(), queued.clone());
-            let permits = permits.clone();
-            tokio::spawn(async move {
-                let Ok(_permit) = permits.acquire().await else { return };
+            let (permits, stop) = (permits.clone(), stop.clone());
+            shops.spawn(async move {
+                let permit = tokio::select! {
+                    permit = permits.acquire() => permit,
+                    () = stop.cancelled() => return,
+                };
+                let Ok(_permit) = permit else { return };
                 loop {
-                    match process_shop(&pool, &consumers, shop).await {
-                        Ok(true) => continue, // a full batch: there may be more
-                        Ok(false) => {}
+                    let cut_off = async {
+                        stop.cancelled().await;
+                        tokio::time::sleep(grace).await;
+                    };
+                    let full = match process_batch(&pool, &consumers, shop, cut_off).await {
+                        Ok(full) => full,
                         Err(err) => {
                             tracing::error!(shop = %shop, error = %err, "outbox processing failed");
+                            false
                         }
+                    };
+                    if stop.is_cancelled() {
+                        break;
+                    }
+                    if full {
+                        continue; // there may be more
                     }
                     let mut queued = queued.lock().await;
                     match queued.get_mut(&shop) {
@@ -113,6 +143,12 @@ impl OutboxWorker {
                 }
             });
         }
+        for task in loops {
+            task.abort();
+            let _ = task.await;
+        }
+        shops.close();
+        shops.wait().await;
     }
 }
 
@@ -126,6 +162,17 @@ pub async fn process_shop(
     pool: &PgPool,
     consumers: &Consumers,
     shop: ShopId,
+) -> anyhow::Result<bool> {
+    process_batch(pool, consumers, shop, std::future::pending()).await
+}
+
+/// [`process_shop`], abandoning the consumers when `cut_off` resolves (the end of a shutdown's
+/// grace): the batch's rows are then released rather than recorded.
+async fn process_batch(
+    pool: &PgPool,
+    consumers: &Consumers,
+    shop: ShopId,
+    cut_off: impl Future<Output = ()>,
 ) -> anyhow::Result<bool> {
     let Some(tenant) = load_tenant(pool, shop).await? else {
         return Ok(false); // purged meanwhile
@@ -146,7 +193,14 @@ pub async fn process_shop(
         let lag = (claimed_at - row.available_at).to_std().unwrap_or_default();
         metrics::outbox_lag(consumer, lag);
     }
-    let (outcomes, records) = handle(consumers, &tenant, &rows).await;
+    let (outcomes, records) = tokio::select! {
+        handled = handle(consumers, &tenant, &rows) => handled,
+        () = cut_off => {
+            release(pool, &tenant, &rows).await?;
+            tracing::warn!(shop = %tenant.slug, rows = rows.len(), "outbox batch cut off by shutdown; its rows are released");
+            return Ok(false);
+        }
+    };
 
     let mut tx = TenantTx::begin(pool, &tenant).await?;
     let mut recorded = Vec::with_capacity(outcomes.len());
@@ -166,6 +220,28 @@ pub async fn process_shop(
     }
     schedule(pool, shop, next).await?;
     Ok(rows.len() as i64 == BATCH)
+}
+
+/// Gives back the rows of an abandoned batch: their lease ends now and the claim does not
+/// count as an attempt; the shop is scheduled, so another instance (or the next start) takes
+/// them at once. A row claimed again since (its lease ran out meanwhile) is left alone.
+async fn release(pool: &PgPool, tenant: &Tenant, rows: &[OutboxRow]) -> anyhow::Result<()> {
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let attempts: Vec<i32> = rows.iter().map(|row| row.attempts).collect();
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    sqlx::query(
+        "update outbox o set locked_until = null, attempts = greatest(o.attempts - 1, 0) \
+         from unnest($1::uuid[], $2::int[]) as claimed(id, attempts) \
+         where o.id = claimed.id and o.attempts = claimed.attempts \
+         and o.processed_at is null and o.dead_at is null",
+    )
+    .bind(&ids)
+    .bind(&attempts)
+    .execute(&mut *tx)
+    .await?;
+    let next = next_due(&mut tx).await?;
+    tx.commit().await?;
+    schedule(pool, tenant.id, next).await
 }
 
 /// When the shop's next unprocessed row is due: its retry time, or the end of its lease.
@@ -402,55 +478,5 @@ async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
             Err(err) => tracing::warn!(error = %err, "outbox sweep failed"),
         }
         tokio::time::sleep(SWEEP_INTERVAL).await;
-    }
-}
-
-/// Once an hour, shop by shop: delete processed rows past the retention period and run every
-/// housekeeping task, each shop in one transaction.
-async fn cleanup_loop(pool: PgPool, consumers: Arc<Consumers>) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        let shops = sqlx::query_scalar::<_, Uuid>(
-            "select id from platform.shops where status in ('active', 'suspended')",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap_or_default();
-        for id in shops {
-            let Ok(Some(tenant)) = load_tenant(&pool, ShopId(id)).await else { continue };
-            if let Err(err) = clean_shop(&pool, &consumers, &tenant).await {
-                tracing::warn!(shop = %tenant.slug, error = %err, "outbox cleanup failed");
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-async fn clean_shop(pool: &PgPool, consumers: &Consumers, tenant: &Tenant) -> AppResult<()> {
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    sqlx::query("delete from outbox where processed_at < now() - make_interval(days => $1)")
-        .bind(RETENTION_DAYS)
-        .execute(&mut *tx)
-        .await?;
-    for task in consumers.housekeeping() {
-        task.run(&mut tx).await.map_err(|err| {
-            AppError::Internal(anyhow::anyhow!("housekeeping {}: {err}", task.name()))
-        })?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::events::RetryPolicy;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let policy = RetryPolicy::default();
-        let delays: Vec<u64> = (1..=8).map(|n| policy.delay_after(n).as_secs()).collect();
-        assert_eq!(delays, [120, 240, 480, 960, 1920, 3840, 7200, 7200]);
-        let total: u64 = delays[..7].iter().sum();
-        assert_eq!(total, 14_760, "the 8th attempt comes about 4 h after the first");
     }
 }

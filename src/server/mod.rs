@@ -5,6 +5,9 @@
 //! tenant resolver (shop routes only) → the shop's rate budget → security scheme checker
 //! (token bound to the shop) → handler (RBAC check, `TenantTx`).
 //!
+//! `serve` runs it until SIGTERM or SIGINT and then shuts down gracefully (`shutdown`);
+//! `/readyz` reports each dependency (`readiness`), `/healthz` only that the process answers.
+//!
 //! Rule: tests start the server through [`Application::build`], exactly as `serve` does; and
 //! only this module (with `main`/`commands`) wires domains to infrastructure: outbox
 //! subscriptions and consumers are registered here, nowhere else.
@@ -12,8 +15,11 @@
 mod cors;
 pub mod listener;
 pub mod middleware;
+mod readiness;
 mod revalidation;
+pub mod shutdown;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +34,6 @@ use self::cors::CorsPolicy;
 use crate::cache::changes;
 use crate::client_text::RejectNul;
 use crate::config::ServerConfig;
-use crate::error::AppError;
 use crate::events::worker::OutboxWorker;
 use crate::events::{self, Consumers, Subscription};
 use crate::limits::http::ShopRateLimit;
@@ -131,7 +136,7 @@ fn api_endpoint(state: AppState) -> impl Endpoint<Output = Response> {
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/healthz", get(healthz))
-        .at("/readyz", get(readyz))
+        .at("/readyz", get(readiness::Readyz::new(state.clone())))
         .around(record_admin_writes)
         .around(revalidation::revalidate)
         .with(allowed)
@@ -173,20 +178,6 @@ async fn record_admin_writes<E: Endpoint>(next: E, req: Request) -> poem::Result
 #[handler]
 fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
-}
-
-#[handler]
-async fn readyz(req: &Request) -> Response {
-    let Some(state) = req.data::<AppState>() else {
-        return poem::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    match sqlx::query("select 1").execute(&state.pool).await {
-        Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness check failed");
-            poem::error::ResponseError::as_response(&AppError::from(err))
-        }
-    }
 }
 
 /// The Prometheus endpoint, served on `METRICS_ADDR` by a listener of its own: shop hosts and
@@ -275,41 +266,57 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process ends, with the outbox worker alongside, the re-check of verified
-    /// custom domains (`shop::verification`) and, with MeiliSearch, its health probe, which
-    /// hurries waiting indexing when it comes back.
+    /// Serves until the process ends (tests, benchmarks): [`Self::run_until`] a signal that
+    /// never comes.
     pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `signal`, then shuts down gracefully ([`shutdown`]). Alongside: the outbox
+    /// worker, the re-check of verified custom domains (`shop::verification`) and, with
+    /// MeiliSearch, its health probe, which hurries waiting indexing when it comes back.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let consumers =
             consumers(&self.state, self_url(self.local_addr())).map_err(std::io::Error::other)?;
+        let shutdown = shutdown::Shutdown::new(self.state.config.shutdown.clone());
         let worker = OutboxWorker::new(self.state.pool.clone(), Arc::new(consumers));
         let waker = worker.waker();
-        tokio::spawn(worker.run());
-        tokio::spawn(shop::verification::recheck_loop(
+        let worker = tokio::spawn(worker.run(shutdown.stopping(), shutdown.batch_grace()));
+        let mut background = vec![tokio::spawn(shop::verification::recheck_loop(
             self.state.pool.clone(),
             self.state.dns.clone(),
-        ));
+        ))];
         if let Some(meili) = self.state.meili.clone() {
-            tokio::spawn(search::health::probe(
+            background.push(tokio::spawn(search::health::probe(
                 meili,
                 self.state.pool.clone(),
                 search::health::PROBE_INTERVAL,
-            ));
+            )));
         }
         if let Some(acceptor) = self.metrics {
             let endpoint = metrics_endpoint(self.state.pool.clone());
-            tokio::spawn(async move {
+            background.push(tokio::spawn(async move {
                 if let Err(err) = Server::new_with_acceptor(acceptor).run(endpoint).await {
                     tracing::error!(error = %err, "the metrics listener failed");
                 }
-            });
+            }));
         }
-        tokio::spawn(listener::run(
+        background.push(tokio::spawn(listener::run(
             self.listener,
             self.state.tenants.clone(),
             self.state.rbac.clone(),
             self.state.cache.clone(),
             waker,
-        ));
-        Server::new_with_acceptor(self.acceptor).run(endpoint(self.state, self.pages)).await
+        )));
+        let pool = self.state.pool.clone();
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                endpoint(self.state, self.pages).data(readiness::Stopping(shutdown.stopping())),
+                shutdown.close_listener_after(signal),
+                Some(shutdown.request_grace()),
+            )
+            .await?;
+        shutdown.finish(worker, background, pool).await;
+        Ok(())
     }
 }

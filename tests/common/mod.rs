@@ -11,6 +11,7 @@ pub mod commerce;
 pub mod dns;
 pub mod objects;
 pub mod private_redis;
+pub mod server_process;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -120,6 +121,7 @@ pub fn server_config() -> ServerConfig {
             signups_per_hour: 100_000,
             ..LimitsConfig::default()
         },
+        shutdown: Default::default(),
         listen_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
         base_domain: BASE_DOMAIN.into(),

@@ -36,6 +36,7 @@ pub mod staff;
 pub mod state;
 pub mod storage;
 pub mod storefront;
+pub mod telemetry;
 pub mod tenancy;
 pub mod values;
 pub mod webhooks;

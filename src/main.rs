@@ -1,7 +1,5 @@
 //! The `shopfleet` binary: parses the command line and calls into the library.
 
-use std::io::IsTerminal;
-
 use clap::{Parser, Subcommand};
 use shopfleet::commands::{self, ShopAction};
 use shopfleet::config::{DatabaseConfig, SearchConfig, ServerConfig, StorageConfig};
@@ -124,14 +122,8 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    // Kept until `main` returns: dropping it exports the spans still queued.
+    let _telemetry = shopfleet::telemetry::init()?;
     // Commands that write shop data (shop create, seed-demo) emit outbox events as `serve` does.
     shopfleet::server::register_subscriptions();
 

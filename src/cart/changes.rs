@@ -28,6 +28,7 @@ fn line_not_found() -> AppError {
 }
 
 /// Adds `quantity` of a variant on sale (to the line's quantity when it is in the cart).
+#[tracing::instrument(skip_all)]
 pub async fn add_item(
     conn: &mut PgConnection,
     cart: &CartRow,
@@ -83,6 +84,7 @@ pub async fn add_item(
 }
 
 /// Sets a line's quantity, within the variant's stock.
+#[tracing::instrument(skip_all)]
 pub async fn set_quantity(
     conn: &mut PgConnection,
     cart: &CartRow,
@@ -110,6 +112,7 @@ pub async fn set_quantity(
     super::touch(conn, cart.id).await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn remove_line(conn: &mut PgConnection, cart: &CartRow, line: Uuid) -> AppResult<()> {
     let removed = sqlx::query("delete from cart_items where id = $1 and cart_id = $2")
         .bind(line)
@@ -133,6 +136,7 @@ pub fn parse_code(raw: &str) -> AppResult<String> {
 
 /// Applies a discount code ([`parse_code`]) when it applies to this cart now (else the
 /// reason, 404/422).
+#[tracing::instrument(skip_all)]
 pub async fn apply_discount(
     conn: &mut PgConnection,
     cart: &CartRow,

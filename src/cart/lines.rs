@@ -134,6 +134,7 @@ pub async fn totals_by_shipping(
 }
 
 /// The full response for a cart; records that the customer has now seen the current prices.
+#[tracing::instrument(skip_all, fields(shop_id = %tenant.id))]
 pub async fn view(conn: &mut PgConnection, tenant: &Tenant, cart: &CartRow) -> AppResult<Cart> {
     let lines = load_lines(conn, cart.id).await?;
     let shipping = match cart.shipping_method_id {

@@ -232,6 +232,7 @@ pub async fn customer_cart(conn: &mut PgConnection, customer: Uuid) -> AppResult
 
 /// The shopper's active cart, locked for the transaction. A customer request carrying a guest
 /// cart token merges that cart first.
+#[tracing::instrument(skip_all)]
 pub async fn find_cart(
     conn: &mut PgConnection,
     shopper: &Shopper,

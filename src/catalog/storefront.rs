@@ -163,6 +163,7 @@ impl Browse {
 }
 
 /// A page of active products under `filter`, with their primary images, in one query.
+#[tracing::instrument(skip_all)]
 pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<Browse> {
     {
         if filter.min_price.is_some_and(|p| p < 0) {
@@ -289,6 +290,7 @@ pub async fn cached_product(
 }
 
 /// An active product by its slug, with its categories; its images come back as rows, read last.
+#[tracing::instrument(skip_all)]
 pub async fn product(
     conn: &mut PgConnection,
     slug: &str,
@@ -380,6 +382,7 @@ pub async fn sitemap_products(
 }
 
 /// The shop's categories in tree order.
+#[tracing::instrument(skip_all)]
 pub async fn category_tree(conn: &mut PgConnection) -> AppResult<Vec<StoreCategory>> {
     Ok(tree_order(categories::list(conn).await?))
 }

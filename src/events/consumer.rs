@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
+use tracing::Instrument;
 
 use super::OutboxRow;
 use crate::error::AppResult;
@@ -86,11 +87,12 @@ pub trait Consumer: Send + Sync {
 
     /// A batch of one shop's claimed rows, in id order, with no transaction open. Returns one
     /// outcome per row, in the same order. By default, each row in turn through
-    /// [`Consumer::handle`], so order is kept.
+    /// [`Consumer::handle`] (in the row's `outbox.event` span), so order is kept.
     async fn handle_batch(&self, tenant: &Tenant, rows: &[&OutboxRow]) -> Handled {
         let mut outcomes = Vec::with_capacity(rows.len());
         for row in rows {
-            outcomes.push(match self.handle(tenant, row).await {
+            let handled = self.handle(tenant, row).instrument(super::trace::row_span(tenant, row));
+            outcomes.push(match handled.await {
                 Ok(()) => Outcome::Done,
                 Err(err) => Outcome::Failed(format!("{err:#}")),
             });

@@ -12,6 +12,8 @@
 //!   with the consumer's backoff, or a dead letter. Delivery is at least once: consumers are
 //!   idempotent.
 //! - **Housekeeping.** Hourly per-shop clean-ups ([`Housekeeping`]) registered the same way.
+//! - **Tracing.** A row keeps the trace context of the transaction that wrote it, and its
+//!   handling continues that trace ([`trace`]).
 //!
 //! Fan-out happens at emit time (commit time), not at claim time as svix does: each consumer
 //! and each webhook endpoint then owns its row, with its own retries, and an event's rows are
@@ -25,6 +27,7 @@
 mod cleanup;
 mod consumer;
 mod kind;
+pub mod trace;
 pub mod worker;
 
 use std::sync::{Arc, OnceLock};
@@ -179,4 +182,8 @@ pub struct OutboxRow {
     /// migration 8.
     #[sqlx(default)]
     pub endpoint_id: Option<Uuid>,
+    /// The W3C traceparent of the transaction that wrote the row, when traces were exported
+    /// ([`trace`]). Absent from the table before tenant migration 14.
+    #[sqlx(default)]
+    pub trace_context: Option<String>,
 }

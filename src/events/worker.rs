@@ -29,6 +29,7 @@ use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{BatchRecord, Consumers, Handled, OutboxRow, Outcome, RetryPolicy, cleanup};
@@ -158,6 +159,7 @@ async fn load_tenant(pool: &PgPool, shop: ShopId) -> Result<Option<Tenant>, sqlx
 
 /// Processes one batch of a shop's due rows: claim, hand to the consumers, record the outcomes,
 /// schedule the next retry. Returns whether the batch was full.
+#[tracing::instrument(name = "outbox.process", skip_all, fields(shop_id = %shop))]
 pub async fn process_shop(
     pool: &PgPool,
     consumers: &Consumers,
@@ -291,7 +293,10 @@ async fn handle<'a>(
     }
     let handled = futures::future::join_all(groups.iter().map(|(name, group)| async move {
         match consumers.get(name) {
-            Some(consumer) => consumer.handle_batch(tenant, group).await,
+            Some(consumer) => {
+                let span = super::trace::batch_span(tenant, name, group);
+                consumer.handle_batch(tenant, group).instrument(span).await
+            }
             None => Handled::from(vec![
                 Outcome::Failed(format!("unknown consumer {name}"));
                 group.len()

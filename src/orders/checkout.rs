@@ -80,6 +80,7 @@ fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
 
 /// Runs a checkout; returns the response status and body (fresh or replayed). The steps are
 /// those of the module doc, each in a function of its own below.
+#[tracing::instrument(skip_all, fields(shop_id = %tenant.id))]
 pub async fn checkout(
     pool: &sqlx::PgPool,
     tenant: &Tenant,

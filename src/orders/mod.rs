@@ -266,6 +266,7 @@ pub async fn load_items(conn: &mut PgConnection, order: Uuid) -> AppResult<Vec<O
 }
 
 /// An order with its items.
+#[tracing::instrument(skip_all)]
 pub async fn load_order(conn: &mut PgConnection, key: OrderKey<'_>) -> AppResult<Order> {
     let mut order = find_row(conn, key, false).await?;
     order.items = load_items(conn, order.id).await?;

@@ -1,5 +1,6 @@
-//! Middleware around every route: the request id and tracing span, the one JSON error shape
-//! for errors that escape handlers, and request body limits.
+//! Middleware around every route: the request id and tracing span (the caller's trace continued
+//! from its `traceparent`), the one JSON error shape for errors that escape handlers, and
+//! request body limits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::{AppError, REQUEST_ID, into_json_response};
 use crate::media;
+use crate::telemetry;
 use crate::telemetry::metrics;
 
 /// Largest request body accepted (JSON APIs; uploads go straight to object storage).
@@ -112,7 +114,11 @@ pub async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Re
         path = %req.uri().path(),
         request_id = %request_id,
         shop = tracing::field::Empty,
+        shop_id = tracing::field::Empty,
+        otel.kind = "server",
     );
+    // An incoming W3C `traceparent` makes this request a part of the caller's trace.
+    telemetry::context::continue_trace(&span, req.header("traceparent"), req.header("tracestate"));
     let started = Instant::now();
     let method = req.method().clone();
     let cut_off = Arc::new(AtomicBool::new(false));

@@ -170,7 +170,9 @@ impl Pages {
                 return self.plain_page(StatusCode::NOT_FOUND, "not_found");
             }
         }
-        tracing::Span::current().record("shop", tenant.slug.as_str());
+        let span = tracing::Span::current();
+        span.record("shop", tenant.slug.as_str());
+        span.record("shop_id", tracing::field::display(tenant.id));
         // The shop's storefront budget (`limits`): its headers on every page, 429 when spent.
         let decision = self.state.limits.shop(&tenant, Budget::Storefront).await;
         let mut response = match decision {

@@ -11,6 +11,10 @@
 //! hold a pooled connection for long ([`TxLimits`], from `SHOP_*_TIMEOUT_MS`; set once per
 //! process by `state::connect`).
 //!
+//! Each transaction has a `tenant_tx` span (shop, shop id, request id; `outcome` commit or
+//! rollback, none when dropped) from `begin` until it ends, and hands its W3C traceparent to
+//! the outbox rows it writes (`shopfleet.traceparent`, also transaction-local).
+//!
 //! Rule: no session-level `SET` anywhere. Shop-data functions take `&mut PgConnection` from a
 //! `TenantTx`; the application's own login role has no rights on any shop schema, so a query
 //! that bypasses `TenantTx` fails instead of leaking.
@@ -20,9 +24,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tracing::Instrument;
 
 use super::{ShopId, Tenant, quote_ident};
 use crate::config::DatabaseConfig;
+use crate::error::REQUEST_ID;
+use crate::telemetry;
 use crate::telemetry::metrics::{self, BeginWait, TxOutcome};
 
 /// The time limits of every shop transaction, in milliseconds (0: no limit).
@@ -77,6 +84,8 @@ pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     shop_id: ShopId,
     lifetime: Lifetime,
+    /// `tenant_tx`, open from `begin` until the transaction ends (its `outcome` says how).
+    span: tracing::Span,
 }
 
 /// Records a transaction's lifetime and outcome when it ends (dropped uncommitted: rollback).
@@ -95,9 +104,19 @@ impl TenantTx {
     /// Begins a transaction in the shop's schema, acting as the shop's role and bounded by
     /// [`TxLimits`]: `BEGIN` and the six settings travel in one simple-query round trip.
     pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+        let span = tracing::info_span!(
+            "tenant_tx",
+            shop = %tenant.slug,
+            shop_id = %tenant.id,
+            request_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        if let Ok(request_id) = REQUEST_ID.try_with(Clone::clone) {
+            span.record("request_id", request_id);
+        }
         let started = Instant::now();
         let waiting = BeginWait::start();
-        let result = Self::begin_once_more_if_stale(pool, tenant).await;
+        let result = Self::begin_traced(pool, tenant, span.clone()).instrument(span).await;
         drop(waiting);
         match &result {
             Ok(_) => metrics::db_begin(started.elapsed()),
@@ -106,8 +125,13 @@ impl TenantTx {
         result
     }
 
-    async fn begin_once_more_if_stale(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
-        match Self::try_begin(pool, tenant).await {
+    async fn begin_traced(
+        pool: &PgPool,
+        tenant: &Tenant,
+        span: tracing::Span,
+    ) -> Result<Self, sqlx::Error> {
+        let traceparent = telemetry::context::traceparent(&span);
+        match Self::try_begin(pool, tenant, traceparent.as_deref()).await {
             Err(err) if is_set_role_denied(&err) => {
                 // PostgreSQL 15 caches each backend's role memberships, and a grant committed
                 // while a backend is recomputing that cache can be missed until the next role
@@ -118,13 +142,21 @@ impl TenantTx {
                 tracing::warn!(shop = %tenant.slug, "shop role refused on a stale membership cache; refreshing it");
                 let refresh = format!("alter role {} nologin", quote_ident(&tenant.role_name));
                 sqlx::Executor::execute(pool, refresh.as_str()).await?;
-                Self::try_begin(pool, tenant).await
+                Self::try_begin(pool, tenant, traceparent.as_deref()).await
             }
             result => result,
         }
+        .map(|tx| {
+            let lifetime = Lifetime { began: Instant::now(), outcome: TxOutcome::Rollback };
+            Self { tx, shop_id: tenant.id, lifetime, span }
+        })
     }
 
-    async fn try_begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+    async fn try_begin(
+        pool: &PgPool,
+        tenant: &Tenant,
+        traceparent: Option<&str>,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         // The values are ours, not a client's (a validated slug, a hex role name, a UUID), and
         // are quoted as literals all the same: a simple query cannot take bind parameters.
         // `BEGIN` comes last: it turns the query's implicit transaction, settings included, into
@@ -132,23 +164,25 @@ impl TenantTx {
         // transaction is rolled back and the pooled connection stays clean; with `BEGIN` first
         // it would go back to the pool inside an aborted transaction (sqlx does not roll back a
         // failed custom BEGIN), failing every later query on it.
-        // The limits are integers (milliseconds), formatted by us.
+        // The limits are integers (milliseconds), formatted by us. `shopfleet.traceparent` (our
+        // propagator's output: hex and dashes) is what the outbox rows written in this
+        // transaction store as their trace context (tenant migration 0014's column default).
         let limits = TxLimits::current();
         let statement = format!(
             "select set_config('search_path', {}, true), set_config('role', {}, true), \
              set_config('shopfleet.tenant_id', {}, true), \
              set_config('statement_timeout', '{}', true), set_config('lock_timeout', '{}', true), \
-             set_config('idle_in_transaction_session_timeout', '{}', true); begin",
+             set_config('idle_in_transaction_session_timeout', '{}', true), \
+             set_config('shopfleet.traceparent', {}, true); begin",
             quote_literal(&quote_ident(&tenant.schema_name)),
             quote_literal(&tenant.role_name),
             quote_literal(&tenant.id.to_string()),
             limits.statement_timeout_ms,
             limits.lock_timeout_ms,
             limits.idle_in_transaction_timeout_ms,
+            quote_literal(traceparent.unwrap_or_default()),
         );
-        let tx = pool.begin_with(statement).await?;
-        let lifetime = Lifetime { began: Instant::now(), outcome: TxOutcome::Rollback };
-        Ok(Self { tx, shop_id: tenant.id, lifetime })
+        pool.begin_with(statement).await
     }
 
     pub fn shop_id(&self) -> ShopId {
@@ -156,15 +190,17 @@ impl TenantTx {
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let Self { tx, mut lifetime, .. } = self;
-        let result = tx.commit().await;
+        let Self { tx, mut lifetime, span, .. } = self;
+        let result = tx.commit().instrument(span.clone()).await;
+        span.record("outcome", if result.is_ok() { "commit" } else { "commit_failed" });
         lifetime.outcome = if result.is_ok() { TxOutcome::Commit } else { TxOutcome::Error };
         result
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        let Self { tx, mut lifetime, .. } = self;
-        let result = tx.rollback().await;
+        let Self { tx, mut lifetime, span, .. } = self;
+        span.record("outcome", "rollback");
+        let result = tx.rollback().instrument(span).await;
         lifetime.outcome = if result.is_ok() { TxOutcome::Rollback } else { TxOutcome::Error };
         result
     }

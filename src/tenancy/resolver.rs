@@ -183,7 +183,9 @@ impl<E: Endpoint> Endpoint for TenantResolverEndpoint<E> {
                 req.header("host").or_else(|| req.uri().host()).unwrap_or_default().to_owned();
             let tenant =
                 resolve(&self.registry, &self.base_domain, &host, req.header("x-shop")).await?;
-            tracing::Span::current().record("shop", tenant.slug.as_str());
+            let span = tracing::Span::current();
+            span.record("shop", tenant.slug.as_str());
+            span.record("shop_id", tracing::field::display(tenant.id));
             req.extensions_mut().insert(tenant);
         }
         self.inner.call(req).await.map(IntoResponse::into_response)

@@ -11,13 +11,15 @@ use futures::StreamExt;
 use reqwest::Url;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::net::{self, GuardedResolver};
 use crate::config::WebhookConfig;
 use crate::error::AppResult;
-use crate::events::{BatchRecord, Consumer, Handled, OutboxRow, Outcome, RetryPolicy};
+use crate::events::{BatchRecord, Consumer, Handled, OutboxRow, Outcome, RetryPolicy, trace};
 use crate::signature;
+use crate::telemetry::context;
 use crate::telemetry::metrics;
 use crate::tenancy::{Tenant, TenantTx};
 
@@ -219,7 +221,10 @@ async fn deliver_to<'a>(
                 (Outcome::Deferred(Duration::ZERO), None)
             }
             (Some(target), None) => {
-                let (attempt, transport_failure) = sender.attempt(tenant, target, row).await;
+                let (attempt, transport_failure) = sender
+                    .attempt(tenant, target, row)
+                    .instrument(trace::row_span(tenant, row))
+                    .await;
                 if transport_failure {
                     unreachable = Some(sender.policy.delay_after(row.attempts));
                 }
@@ -302,9 +307,12 @@ impl Sender {
                 signed.push_str(v1);
             }
         }
-        let response = self
-            .client
-            .post(url)
+        let mut request = self.client.post(url);
+        // The delivery's span (`outbox.event`), which continues the trace of the change.
+        if let Some(traceparent) = context::traceparent(&tracing::Span::current()) {
+            request = request.header("traceparent", traceparent);
+        }
+        let response = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Shopfleet-Signature", signed)
             .header("Shopfleet-Event-Id", row.event_id.to_string())

@@ -19,7 +19,8 @@
 //!   id, shared by every endpoint's delivery of one event: receivers de-duplicate on it),
 //!   signed with [`crate::signature`] under the endpoint's secret (and the previous secret for
 //!   24 h after a rotation) in `Shopfleet-Signature`, plus `Shopfleet-Event-Id`,
-//!   `Shopfleet-Event-Type` and `Shopfleet-Delivery-Id`. A 2xx is delivered; anything else,
+//!   `Shopfleet-Event-Type` and `Shopfleet-Delivery-Id`, and `traceparent` (W3C) when traces
+//!   are exported: the delivery's span, in the trace of the change. A 2xx is delivered; anything else,
 //!   a timeout (`WEBHOOK_TIMEOUT_SECS`) or a connection error is retried with the webhook
 //!   retry policy (`WEBHOOK_MAX_ATTEMPTS`, `WEBHOOK_RETRY_BASE_SECS`), which only webhook rows
 //!   use. Redirects are not followed (a 3xx is a failure).

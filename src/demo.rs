@@ -4,8 +4,8 @@
 //! Idempotent: a shop that exists already is left as it is (except that one seeded before
 //! checkout existed gets the checkout data).
 
+use crate::tenancy::DbPool;
 use anyhow::Context;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::password;
@@ -179,7 +179,7 @@ fn combinations(options: &[ProductOption]) -> Vec<Vec<String>> {
     })
 }
 
-pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
+pub async fn seed(pool: &DbPool) -> anyhow::Result<()> {
     let migrations = migrate::embedded();
     for (slug, name, currency, email, pass) in DEMO_SHOPS {
         let exists: bool = sqlx::query_scalar(
@@ -215,7 +215,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// A demo shop seeded before checkout existed gets its settings; anything else is left.
-async fn complete_existing(pool: &PgPool, slug: &str, currency: &str) -> anyhow::Result<()> {
+async fn complete_existing(pool: &DbPool, slug: &str, currency: &str) -> anyhow::Result<()> {
     let mut added = false;
     if let Some(tenant) = load_tenants(pool, &["active"], None, Some(slug)).await?.pop() {
         let mut tx = TenantTx::begin(pool, &tenant).await?;

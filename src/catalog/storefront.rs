@@ -3,8 +3,9 @@
 //! takes the connection of the caller's `TenantTx`, so a page reads all it needs in one
 //! transaction; image rows become URLs after it ([`crate::media::ImageRows`]).
 
+use crate::tenancy::DbPool;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::categories;
@@ -271,7 +272,7 @@ pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<
 /// behind `GET /v1/store/products/{slug}` and the product page.
 pub async fn cached_product(
     cache: &Cache,
-    pool: &PgPool,
+    pool: &DbPool,
     store: &dyn ObjectStore,
     tenant: &Tenant,
     slug: &str,

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::tenancy::DbPool;
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
@@ -54,14 +54,14 @@ impl OutboxWaker {
 }
 
 pub struct OutboxWorker {
-    pool: PgPool,
+    pool: DbPool,
     consumers: Arc<Consumers>,
     receiver: mpsc::UnboundedReceiver<ShopId>,
     waker: OutboxWaker,
 }
 
 impl OutboxWorker {
-    pub fn new(pool: PgPool, consumers: Arc<Consumers>) -> Self {
+    pub fn new(pool: DbPool, consumers: Arc<Consumers>) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         Self { pool, consumers, receiver, waker: OutboxWaker { sender } }
     }
@@ -115,14 +115,14 @@ impl OutboxWorker {
     }
 }
 
-async fn load_tenant(pool: &PgPool, shop: ShopId) -> Result<Option<Tenant>, sqlx::Error> {
+async fn load_tenant(pool: &DbPool, shop: ShopId) -> Result<Option<Tenant>, sqlx::Error> {
     Ok(load_tenants(pool, &["active", "suspended", "deleted"], Some(shop), None).await?.pop())
 }
 
 /// Processes one batch of a shop's due rows: claim, hand to the consumers, record the outcomes,
 /// schedule the next retry. Returns whether the batch was full.
 pub async fn process_shop(
-    pool: &PgPool,
+    pool: &DbPool,
     consumers: &Consumers,
     shop: ShopId,
 ) -> anyhow::Result<bool> {
@@ -166,7 +166,7 @@ async fn next_due(tx: &mut TenantTx) -> sqlx::Result<Option<chrono::DateTime<chr
 }
 
 /// Claims up to [`BATCH`] due rows under a lease (a short transaction), in id (commit) order.
-async fn claim(pool: &PgPool, tenant: &Tenant) -> anyhow::Result<Vec<OutboxRow>> {
+async fn claim(pool: &DbPool, tenant: &Tenant) -> anyhow::Result<Vec<OutboxRow>> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let mut rows: Vec<OutboxRow> = sqlx::query_as(
         "update outbox set locked_until = now() + make_interval(secs => $1), attempts = attempts + 1 \
@@ -279,7 +279,7 @@ async fn record(
 
 /// Remembers when this shop next has work, so the once-a-second check finds it.
 async fn schedule(
-    pool: &PgPool,
+    pool: &DbPool,
     shop: ShopId,
     next: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<()> {
@@ -310,7 +310,7 @@ async fn schedule(
 /// each listed shop, then those shops are made due in the schedule, so the once-a-second check
 /// delivers their rows (in commit order, as always). Dead-lettered rows stay dead. Returns the
 /// rows made due.
-pub async fn make_due_now(pool: &PgPool, consumer: &str) -> anyhow::Result<u64> {
+pub async fn make_due_now(pool: &DbPool, consumer: &str) -> anyhow::Result<u64> {
     let shops: Vec<Uuid> =
         sqlx::query_scalar("select shop_id from platform.outbox_schedule").fetch_all(pool).await?;
     let (mut due, mut woken) = (0, Vec::new());
@@ -333,7 +333,7 @@ pub async fn make_due_now(pool: &PgPool, consumer: &str) -> anyhow::Result<u64> 
     Ok(due)
 }
 
-async fn make_shop_rows_due(pool: &PgPool, shop: ShopId, consumer: &str) -> anyhow::Result<u64> {
+async fn make_shop_rows_due(pool: &DbPool, shop: ShopId, consumer: &str) -> anyhow::Result<u64> {
     let Some(tenant) = load_tenant(pool, shop).await? else { return Ok(0) };
     let mut tx = TenantTx::begin(pool, &tenant).await?;
     let rows = sqlx::query(
@@ -349,7 +349,7 @@ async fn make_shop_rows_due(pool: &PgPool, shop: ShopId, consumer: &str) -> anyh
 }
 
 /// Once a second: queue the shops whose retries are due.
-async fn schedule_loop(pool: PgPool, waker: OutboxWaker) {
+async fn schedule_loop(pool: DbPool, waker: OutboxWaker) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
@@ -367,7 +367,7 @@ async fn schedule_loop(pool: PgPool, waker: OutboxWaker) {
 
 /// At start-up and then every [`SWEEP_INTERVAL`]: queue every live shop, paced, so rows whose
 /// notification was missed are delivered too.
-async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
+async fn sweep_loop(pool: DbPool, waker: OutboxWaker) {
     tokio::time::sleep(FIRST_SWEEP_AFTER).await;
     loop {
         match sqlx::query_scalar::<_, Uuid>(
@@ -390,7 +390,7 @@ async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
 
 /// Once an hour, shop by shop: delete processed rows past the retention period and run every
 /// housekeeping task, each shop in one transaction.
-async fn cleanup_loop(pool: PgPool, consumers: Arc<Consumers>) {
+async fn cleanup_loop(pool: DbPool, consumers: Arc<Consumers>) {
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         let shops = sqlx::query_scalar::<_, Uuid>(
@@ -409,7 +409,7 @@ async fn cleanup_loop(pool: PgPool, consumers: Arc<Consumers>) {
     }
 }
 
-async fn clean_shop(pool: &PgPool, consumers: &Consumers, tenant: &Tenant) -> AppResult<()> {
+async fn clean_shop(pool: &DbPool, consumers: &Consumers, tenant: &Tenant) -> AppResult<()> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
     sqlx::query("delete from outbox where processed_at < now() - make_interval(days => $1)")
         .bind(RETENTION_DAYS)

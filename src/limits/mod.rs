@@ -40,8 +40,8 @@ mod login;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tenancy::DbPool;
 use moka::future::Cache;
-use sqlx::PgPool;
 
 use self::client_ip::TrustedProxies;
 use self::gcra::Store;
@@ -82,12 +82,12 @@ struct Inner {
     config: LimitsConfig,
     store: Store,
     proxies: TrustedProxies,
-    pool: PgPool,
+    pool: DbPool,
     plans: Cache<String, PlanRates>,
 }
 
 impl Limits {
-    pub fn new(config: &LimitsConfig, redis: Option<RedisClient>, pool: PgPool) -> Self {
+    pub fn new(config: &LimitsConfig, redis: Option<RedisClient>, pool: DbPool) -> Self {
         let longest = HOUR.max(Duration::from_secs(config.login_window_secs));
         Self {
             inner: Arc::new(Inner {

@@ -28,10 +28,11 @@ mod uploads_api;
 
 use std::time::Duration;
 
+use crate::tenancy::DbPool;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub use deletion::{ObjectDeleter, ObjectDeletion};
@@ -104,7 +105,7 @@ async fn to_item(store: &dyn ObjectStore, shop: ShopId, row: db::MediaRow) -> Ap
 }
 
 /// The shop plan's upload limit, never above [`MAX_FILE_BYTES`].
-async fn plan_limit(pool: &PgPool, tenant: &Tenant) -> AppResult<u64> {
+async fn plan_limit(pool: &DbPool, tenant: &Tenant) -> AppResult<u64> {
     let limit: Option<i64> =
         sqlx::query_scalar("select max_upload_bytes from platform.plans where code = $1")
             .bind(&tenant.plan)

@@ -81,7 +81,7 @@ fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
 /// Runs a checkout; returns the response status and body (fresh or replayed). The steps are
 /// those of the module doc, each in a function of its own below.
 pub async fn checkout(
-    pool: &sqlx::PgPool,
+    pool: &crate::tenancy::DbPool,
     tenant: &Tenant,
     shopper: &Shopper,
     guest_token: Option<&str>,

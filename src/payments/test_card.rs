@@ -8,10 +8,11 @@
 //! signed event (`Test-Card-Signature: t=…,v1=…` under the shop's payment secret). The event id
 //! is derived from the payment, so a retried call-back is a duplicate the shop ignores.
 
+use crate::tenancy::DbPool;
 use async_trait::async_trait;
 use poem::http::HeaderMap;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -127,7 +128,7 @@ pub struct Gateway {
     pub http: reqwest::Client,
     /// This server's own base URL, e.g. `http://127.0.0.1:8080`.
     pub self_url: String,
-    pub pool: PgPool,
+    pub pool: DbPool,
 }
 
 #[async_trait]

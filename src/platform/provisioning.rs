@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{PgConnection, PgPool};
+use crate::tenancy::DbPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::rbac;
@@ -45,7 +46,7 @@ pub struct ProvisionedShop {
 /// Creates a shop, atomically. `migrations` is normally [`crate::tenancy::migrate::embedded`]; tests pass
 /// a set with a failing step to prove that nothing is left behind.
 pub async fn provision(
-    pool: &PgPool,
+    pool: &DbPool,
     migrations: &[TenantMigration],
     new: &NewShop,
 ) -> AppResult<ProvisionedShop> {

@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi};
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use crate::tenancy::DbPool;
 
 use super::SearchEngine;
 use super::meili::MeiliEngine;
@@ -25,7 +25,7 @@ use crate::tenancy::{Tenant, TenantTx};
 /// Storefront search and the synonyms admin API. It holds its own handles, not the app state:
 /// the search module sits below the state that holds its engine.
 pub struct SearchApi {
-    pub pool: PgPool,
+    pub pool: DbPool,
     pub rbac: Rbac,
     pub engine: Arc<dyn SearchEngine>,
     /// The same engine when it is MeiliSearch: tenant tokens need its keys.

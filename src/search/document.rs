@@ -7,9 +7,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::tenancy::DbPool;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::SearchEngine;
@@ -218,7 +219,7 @@ pub async fn refresh_search_vector(
 
 /// Brings one product's entry in an outbox-fed engine up to date with the database.
 pub async fn index_from_database(
-    pool: &PgPool,
+    pool: &DbPool,
     engine: &dyn SearchEngine,
     tenant: &Tenant,
     product: Uuid,

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::tenancy::DbPool;
 
 use super::indexing::CONSUMER;
 use super::meili::MeiliEngine;
@@ -45,7 +45,7 @@ impl NodeStates {
 }
 
 /// Runs for the life of the server.
-pub async fn probe(engine: Arc<MeiliEngine>, pool: PgPool, interval: Duration) {
+pub async fn probe(engine: Arc<MeiliEngine>, pool: DbPool, interval: Duration) {
     let mut states = NodeStates::default();
     loop {
         let healthy = engine.nodes_healthy().await;

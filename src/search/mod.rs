@@ -27,9 +27,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tenancy::DbPool;
 use async_trait::async_trait;
 use poem_openapi::{Enum, Object};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use document::{ProductDocument, index_from_database};
@@ -44,7 +44,7 @@ use crate::tenancy::{ShopId, Tenant};
 pub type Engines = (Arc<dyn SearchEngine>, Option<Arc<meili::MeiliEngine>>);
 
 /// The engine the configuration asks for.
-pub fn engine_from_config(config: &SearchConfig, pool: PgPool) -> Result<Engines, SearchError> {
+pub fn engine_from_config(config: &SearchConfig, pool: DbPool) -> Result<Engines, SearchError> {
     if config.meili_urls.iter().all(|url| url.trim().is_empty()) {
         return Ok((Arc::new(postgres::PostgresEngine::new(pool)), None));
     }

@@ -11,9 +11,10 @@
 //! Rule: the query text reaches SQL only as bound parameters and as a `tsquery` built from
 //! letters-and-digits words (see `query::tsquery`).
 
+use crate::tenancy::DbPool;
 use async_trait::async_trait;
+use sqlx::PgConnection;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::query::{self, Alternatives, allowed_typos, edit_distance};
@@ -29,11 +30,11 @@ const PRICE_BUCKETS: i64 = 5;
 const MAX_CORRECTIONS: usize = 5;
 
 pub struct PostgresEngine {
-    pool: PgPool,
+    pool: DbPool,
 }
 
 impl PostgresEngine {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: DbPool) -> Self {
         Self { pool }
     }
 }

@@ -13,8 +13,8 @@
 //! This is chosen over rebuilding into a fresh index and swapping it in: changes the outbox
 //! applies to the live index during a rebuild would be lost by the swap.
 
+use crate::tenancy::DbPool;
 use indicatif::{ProgressBar, ProgressStyle};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::SearchEngine;
@@ -32,7 +32,7 @@ pub struct ReindexReport {
 }
 
 pub async fn reindex(
-    pool: &PgPool,
+    pool: &DbPool,
     engine: &dyn SearchEngine,
     only: Option<&str>,
     progress: bool,
@@ -60,7 +60,7 @@ pub async fn reindex(
 }
 
 async fn reindex_shop(
-    pool: &PgPool,
+    pool: &DbPool,
     engine: &dyn SearchEngine,
     tenant: &Tenant,
 ) -> anyhow::Result<usize> {

@@ -34,7 +34,7 @@ use crate::events::{self, Consumers, Subscription};
 use crate::limits::http::ShopRateLimit;
 use crate::routes::openapi_service;
 use crate::search::{SearchIndexer, SearchIndexing};
-use crate::state::{AppState, connect};
+use crate::state::{AppState, connect, connect_direct};
 use crate::tenancy::Tenant;
 use crate::tenancy::resolver::TenantResolver;
 use crate::{
@@ -211,8 +211,10 @@ impl Application {
         config.validate()?;
         register_subscriptions();
         let pool = connect(&config.database).await?;
+        // `LISTEN` holds a session: straight to PostgreSQL, never through a pooler.
+        let direct = connect_direct(&config.database, 2).await?;
         let listener =
-            listener::connect(&pool).await.context("subscribing to shop change notifications")?;
+            listener::connect(&direct).await.context("subscribing to shop change notifications")?;
         let acceptor = TcpListener::bind(config.listen_addr.clone())
             .into_acceptor()
             .await

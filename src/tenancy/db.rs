@@ -18,7 +18,8 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use super::DbPool;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::{ShopId, Tenant, quote_ident};
 use crate::config::DatabaseConfig;
@@ -79,7 +80,7 @@ pub struct TenantTx {
 impl TenantTx {
     /// Begins a transaction in the shop's schema, acting as the shop's role and bounded by
     /// [`TxLimits`]: `BEGIN` and the six settings travel in one simple-query round trip.
-    pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+    pub async fn begin(pool: &DbPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
         match Self::try_begin(pool, tenant).await {
             Err(err) if is_set_role_denied(&err) => {
                 // PostgreSQL 15 caches each backend's role memberships, and a grant committed
@@ -97,7 +98,7 @@ impl TenantTx {
         }
     }
 
-    async fn try_begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+    async fn try_begin(pool: &DbPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
         // The values are ours, not a client's (a validated slug, a hex role name, a UUID), and
         // are quoted as literals all the same: a simple query cannot take bind parameters.
         // `BEGIN` comes last: it turns the query's implicit transaction, settings included, into

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::tenancy::DbPool;
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use reqwest::Url;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::net::{self, GuardedResolver};
@@ -31,7 +32,7 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The outbox consumer of webhook rows: the HTTP client and retry policy, built once from the
 /// configuration.
 pub struct Sender {
-    pool: PgPool,
+    pool: DbPool,
     client: reqwest::Client,
     allow_private: bool,
     timeout: Duration,
@@ -39,7 +40,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(config: &WebhookConfig, pool: PgPool) -> anyhow::Result<Self> {
+    pub fn new(config: &WebhookConfig, pool: DbPool) -> anyhow::Result<Self> {
         let timeout = Duration::from_secs(config.timeout_secs);
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -156,7 +157,7 @@ struct Target {
 /// rows in order. See the module doc for deferrals.
 async fn deliver_batch<'a>(
     sender: &Sender,
-    pool: &PgPool,
+    pool: &DbPool,
     tenant: &Tenant,
     rows: &[&'a OutboxRow],
 ) -> anyhow::Result<Vec<Delivered<'a>>> {

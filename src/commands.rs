@@ -4,7 +4,6 @@
 
 use std::io::{IsTerminal, Read};
 
-use crate::tenancy::DbPool;
 use anyhow::{Context, anyhow, bail};
 
 use crate::auth::password;
@@ -17,7 +16,7 @@ use crate::routes;
 use crate::server::Application;
 use crate::state::{self, AppState};
 use crate::storage::{self, LocalUrls};
-use crate::tenancy::{ShopId, ShopStatus, Slug, migrate};
+use crate::tenancy::{DbPool, ShopId, ShopStatus, Slug, migrate};
 
 /// Turns an error of the shared domain code into a CLI error: its code and message for what a
 /// user can fix, the real cause for database and internal errors (an operator reads this, not a

@@ -4,7 +4,6 @@
 //! Idempotent: a shop that exists already is left as it is (except that one seeded before
 //! checkout existed gets the checkout data).
 
-use crate::tenancy::DbPool;
 use anyhow::Context;
 use uuid::Uuid;
 
@@ -12,6 +11,7 @@ use crate::auth::password;
 use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
 use crate::commands::cli_error;
 use crate::platform::provisioning::{NewShop, provision};
+use crate::tenancy::DbPool;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Slug, Tenant, TenantTx, migrate};
 

@@ -282,6 +282,9 @@ default_pool_size = $pool_size
 min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = 1000
+; Each test process has databases of its own: their idle server connections go soon, or the
+; pools of finished processes would fill PostgreSQL's max_connections.
+server_idle_timeout = 5
 ; sqlx sends it at start-up; PgBouncer would refuse the connection otherwise.
 ignore_startup_parameters = extra_float_digits
 logfile = $dir/pgbouncer.log

@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use crate::tenancy::DbPool;
 use casbin::prelude::*;
 use moka::future::Cache;
 use sqlx::PgConnection;
@@ -20,7 +19,7 @@ use uuid::Uuid;
 
 use super::permission::Permission;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 const MODEL: &str = include_str!("../../policies/model.conf");
 

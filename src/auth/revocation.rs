@@ -10,13 +10,12 @@
 
 use std::time::Duration;
 
-use crate::tenancy::DbPool;
 use moka::future::Cache;
 use uuid::Uuid;
 
 use super::tokens;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 /// How long an instance trusts its last answer about a session it did not end itself.
 pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);

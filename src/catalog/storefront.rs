@@ -3,7 +3,6 @@
 //! takes the connection of the caller's `TenantTx`, so a page reads all it needs in one
 //! transaction; image rows become URLs after it ([`crate::media::ImageRows`]).
 
-use crate::tenancy::DbPool;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -15,7 +14,7 @@ use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::media::{self, ImageRows, StoreImage};
 use crate::storage::ObjectStore;
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page};
 use poem_openapi::{Enum, Object};
 

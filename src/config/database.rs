@@ -85,3 +85,40 @@ impl DatabaseConfig {
         self.database_direct_url.as_deref().unwrap_or(&self.database_url)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseConfig;
+
+    fn config(direct: Option<&str>, pooler: bool) -> DatabaseConfig {
+        DatabaseConfig {
+            database_url: "postgres://app:pooled-secret@pgbouncer:6432/shopfleet".into(),
+            database_direct_url: direct.map(str::to_owned),
+            database_transaction_pooler: pooler,
+            database_max_connections: 20,
+            database_max_lifetime_secs: 900,
+            shop_statement_timeout_ms: 10_000,
+            shop_lock_timeout_ms: 5_000,
+            shop_idle_in_transaction_timeout_ms: 30_000,
+        }
+    }
+
+    #[test]
+    fn a_transaction_pooler_needs_a_direct_url() {
+        let err = config(None, true).validate().unwrap_err();
+        assert!(err.to_string().contains("DATABASE_DIRECT_URL"), "{err}");
+        assert!(config(Some("postgres://app:s@db/shopfleet"), true).validate().is_ok());
+        assert!(config(None, false).validate().is_ok());
+    }
+
+    #[test]
+    fn the_direct_url_defaults_to_the_database_url_and_its_password_is_redacted() {
+        let pooled = config(None, false);
+        assert_eq!(pooled.direct_url(), pooled.database_url);
+        let direct = config(Some("postgres://app:direct-secret@db:5432/shopfleet"), true);
+        assert_eq!(direct.direct_url(), "postgres://app:direct-secret@db:5432/shopfleet");
+        let printed = format!("{direct:?}");
+        assert!(printed.contains("postgres://app:***@db:5432/shopfleet"), "{printed}");
+        assert!(!printed.contains("secret"), "{printed}");
+    }
+}

@@ -19,12 +19,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::tenancy::DbPool;
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
 use super::{BatchRecord, Consumers, Handled, OutboxRow, Outcome, RetryPolicy};
 use crate::error::{AppError, AppResult};
+use crate::tenancy::DbPool;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
 

@@ -40,7 +40,6 @@ mod login;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::tenancy::DbPool;
 use moka::future::Cache;
 
 use self::client_ip::TrustedProxies;
@@ -50,7 +49,7 @@ pub use self::login::LoginAttempt;
 use crate::cache::RedisClient;
 use crate::config::LimitsConfig;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::Tenant;
+use crate::tenancy::{DbPool, Tenant};
 
 /// How long a plan's rates are kept in memory before they are read again.
 const PLAN_TTL: Duration = Duration::from_secs(60);

@@ -28,7 +28,6 @@ mod uploads_api;
 
 use std::time::Duration;
 
-use crate::tenancy::DbPool;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::json;
@@ -43,7 +42,7 @@ pub use uploads_api::MediaUploadsApi;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
 use crate::storage::{ObjectKey, ObjectStore};
-use crate::tenancy::{ShopId, Tenant};
+use crate::tenancy::{DbPool, ShopId, Tenant};
 
 /// Largest file any plan may upload; the server sizes the upload routes' body limit from it.
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;

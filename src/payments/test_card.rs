@@ -8,7 +8,6 @@
 //! signed event (`Test-Card-Signature: t=…,v1=…` under the shop's payment secret). The event id
 //! is derived from the payment, so a retried call-back is a duplicate the shop ignores.
 
-use crate::tenancy::DbPool;
 use async_trait::async_trait;
 use poem::http::HeaderMap;
 use serde_json::json;
@@ -22,7 +21,7 @@ use super::{
 use crate::error::{AppError, AppResult};
 use crate::events::{self, Consumer, EventKind, OutboxRow, Subscription};
 use crate::signature;
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 pub const SIGNATURE_HEADER: &str = "Test-Card-Signature";
 /// Name of the gateway's outbox consumer.

@@ -1,9 +1,9 @@
 //! Platform admin accounts (created with `shopfleet admin create`).
 
-use crate::tenancy::DbPool;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, OnConstraint};
+use crate::tenancy::DbPool;
 
 pub async fn create(pool: &DbPool, email: &str, password_hash: &str) -> AppResult<Uuid> {
     let id = Uuid::now_v7();

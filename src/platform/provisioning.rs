@@ -9,13 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::tenancy::DbPool;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::rbac;
 use crate::error::{AppError, AppResult, OnConstraint};
 use crate::events;
+use crate::tenancy::DbPool;
 use crate::tenancy::db::{enter_shop, leave_shop};
 use crate::tenancy::migrate::{TenantMigration, apply_migrations};
 use crate::tenancy::{

@@ -1,6 +1,5 @@
 //! The shops of the fleet as platform admins see them: catalog rows plus usage.
 
-use crate::tenancy::DbPool;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use sqlx::PgConnection;
@@ -9,7 +8,7 @@ use uuid::Uuid;
 use super::audit::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::quotas::{self, QuotaUsage};
-use crate::tenancy::{ShopId, ShopStatus, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, ShopStatus, Tenant, TenantTx};
 
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
 pub struct ShopRecord {

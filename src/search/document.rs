@@ -7,14 +7,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::tenancy::DbPool;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::SearchEngine;
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{DbPool, Tenant, TenantTx};
 
 /// The part of a product option (`products.options`) the document needs: its name.
 #[derive(Debug, Deserialize)]

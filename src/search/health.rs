@@ -11,11 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::tenancy::DbPool;
-
 use super::indexing::CONSUMER;
 use super::meili::MeiliEngine;
 use crate::events::worker::make_due_now;
+use crate::tenancy::DbPool;
 
 /// How often the nodes are asked.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);

@@ -6,12 +6,11 @@
 
 use std::sync::Arc;
 
-use crate::tenancy::DbPool;
 use async_trait::async_trait;
 
 use super::{SearchEngine, index_from_database, load_synonyms};
 use crate::events::{Consumer, EventKind, OutboxRow, RetryPolicy, Subscription};
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{DbPool, Tenant, TenantTx};
 
 pub(super) const CONSUMER: &str = "search_index";
 

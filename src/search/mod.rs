@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::tenancy::DbPool;
 use async_trait::async_trait;
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -38,7 +37,7 @@ pub use indexing::{SearchIndexer, SearchIndexing};
 use crate::cache::Cache;
 use crate::config::SearchConfig;
 use crate::error::AppError;
-use crate::tenancy::{ShopId, Tenant};
+use crate::tenancy::{DbPool, ShopId, Tenant};
 
 /// The configured engine, and the same engine as MeiliSearch when it is one (tenant tokens).
 pub type Engines = (Arc<dyn SearchEngine>, Option<Arc<meili::MeiliEngine>>);

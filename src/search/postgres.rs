@@ -11,7 +11,6 @@
 //! Rule: the query text reaches SQL only as bound parameters and as a `tsquery` built from
 //! letters-and-digits words (see `query::tsquery`).
 
-use crate::tenancy::DbPool;
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -22,7 +21,7 @@ use super::{
     FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery,
     SearchResults, SearchSort, Suggestion, Synonyms, option_facets, price_buckets,
 };
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 /// Price buckets in the price facet.
 const PRICE_BUCKETS: i64 = 5;

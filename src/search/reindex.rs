@@ -13,13 +13,13 @@
 //! This is chosen over rebuilding into a fresh index and swapping it in: changes the outbox
 //! applies to the live index during a rebuild would be lost by the swap.
 
-use crate::tenancy::DbPool;
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
 
 use super::SearchEngine;
 use super::document::{load_documents, refresh_search_vector};
 use super::load_synonyms;
+use crate::tenancy::DbPool;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{Tenant, TenantTx};
 

@@ -12,7 +12,6 @@
 //! Rule: every query is filtered by the resolved tenant's id; another shop's domain is
 //! "not found", and another shop's *verified* hostname is "taken".
 
-use crate::tenancy::DbPool;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use sqlx::PgConnection;
@@ -20,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, OnConstraint};
 use crate::quotas::{Quota, Resource};
-use crate::tenancy::ShopId;
+use crate::tenancy::{DbPool, ShopId};
 
 /// What the TXT record's value starts with; the token follows.
 pub const RECORD_VALUE_PREFIX: &str = "shopfleet-verify=";

@@ -22,13 +22,13 @@
 
 use std::time::Duration;
 
-use crate::tenancy::DbPool;
 use futures::StreamExt;
 use uuid::Uuid;
 
 use super::domains::{COLUMNS, DomainRow};
 use crate::dns::{TxtAnswer, TxtResolver};
 use crate::error::AppResult;
+use crate::tenancy::DbPool;
 
 /// How often the server's loop looks for domains due for a re-check.
 pub const RECHECK_TICK: Duration = Duration::from_secs(10 * 60);

@@ -18,10 +18,9 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::DbPool;
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use super::{ShopId, Tenant, quote_ident};
+use super::{DbPool, ShopId, Tenant, quote_ident};
 use crate::config::DatabaseConfig;
 
 /// The time limits of every shop transaction, in milliseconds (0: no limit).

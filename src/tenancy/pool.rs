@@ -4,11 +4,11 @@
 //!
 //! Behind such a pooler a client holds a server connection only while a transaction is open:
 //! the pooler hands it to another client at each `ReadyForQuery` outside one. Two things sqlx
-//! does then break, and both were seen to return another client's results:
+//! does then break (tests/pooler.rs fails at once without this module):
 //! - sqlx runs a query with bind parameters as two exchanges, each ended by `Sync`: `Parse` +
 //!   `Describe`, then `Bind` + `Execute`. Outside a transaction the second may reach another
 //!   server connection, where it binds whatever statement of that name (or the unnamed one)
-//!   another client left there.
+//!   another client left there: a query was seen to return another client's result.
 //! - With the statement cache off (which the pooler needs), sqlx still names each statement
 //!   (`sqlx_s_<n>`, counted per client connection) and never closes it, so statements of one
 //!   client stay on a server connection and collide with the next client's
@@ -19,7 +19,9 @@
 //! transaction of its own. Straight to the server, both are plain sqlx.
 //!
 //! Rule: the application reaches the database only through a `DbPool` (or a transaction it
-//! began); the raw `PgPool` inside is never handed out, so no path can forget the above.
+//! began); the raw `PgPool` inside is never handed out, so no path can forget the above. Only
+//! the change listener and the migrations, which need a session, use a plain `PgPool` straight
+//! to PostgreSQL (`state::connect_direct`).
 
 use std::borrow::Cow;
 

@@ -23,11 +23,10 @@
 
 use std::time::Duration;
 
-use super::DbPool;
 use moka::future::Cache;
 use uuid::Uuid;
 
-use super::{ShopId, ShopStatus, Tenant};
+use super::{DbPool, ShopId, ShopStatus, Tenant};
 
 /// Channel of shop and domain changes (payload: the shop id).
 pub const TENANTS_CHANNEL: &str = "shopfleet_tenants";

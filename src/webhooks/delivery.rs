@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::tenancy::DbPool;
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,7 +18,7 @@ use crate::config::WebhookConfig;
 use crate::error::AppResult;
 use crate::events::{BatchRecord, Consumer, Handled, OutboxRow, Outcome, RetryPolicy};
 use crate::signature;
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{DbPool, Tenant, TenantTx};
 
 /// Endpoints of one batch sent to at once.
 const PARALLEL_ENDPOINTS: usize = 16;

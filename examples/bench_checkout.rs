@@ -15,12 +15,12 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use shopfleet::config::{DatabaseConfig, ServerConfig};
 use shopfleet::server::Application;
-use shopfleet::state;
-use shopfleet::tenancy::migrate;
 
 fn config() -> anyhow::Result<ServerConfig> {
     let database = DatabaseConfig {
         database_url: std::env::var("DATABASE_URL").context("DATABASE_URL")?,
+        database_direct_url: None,
+        database_transaction_pooler: false,
         database_max_connections: 40,
         database_max_lifetime_secs: 900,
         shop_statement_timeout_ms: 10_000,
@@ -169,8 +169,7 @@ async fn main() -> anyhow::Result<()> {
     let (checkouts, buyers) =
         (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(32));
     let config = config()?;
-    let pool = state::connect(&config.database).await?;
-    migrate::migrate_platform(&pool).await?;
+    shopfleet::commands::migrate_platform(&config.database).await?;
     let application = Application::build(config).await?;
     let base = format!("http://{}", application.local_addr());
     tokio::spawn(application.run());

@@ -25,6 +25,8 @@ use shopfleet::tenancy::{Slug, TenantTx};
 fn database() -> DatabaseConfig {
     DatabaseConfig {
         database_url: std::env::var("DATABASE_URL").expect("DATABASE_URL"),
+        database_direct_url: None,
+        database_transaction_pooler: false,
         database_max_connections: 20,
         database_max_lifetime_secs: 900,
         shop_statement_timeout_ms: 10_000,
@@ -50,8 +52,7 @@ fn summary(label: &str, mut samples: Vec<Duration>) {
 }
 
 async fn signup(count: usize) -> anyhow::Result<()> {
-    let pool = state::connect(&database()).await?;
-    migrate::migrate_platform(&pool).await?;
+    shopfleet::commands::migrate_platform(&database()).await?;
     let config = ServerConfig {
         database: database(),
         search: Default::default(),
@@ -112,7 +113,7 @@ async fn signup(count: usize) -> anyhow::Result<()> {
 }
 
 async fn create_shops(
-    pool: &sqlx::PgPool,
+    pool: &shopfleet::tenancy::DbPool,
     target: i64,
     prefix: &str,
 ) -> anyhow::Result<Vec<String>> {
@@ -151,8 +152,8 @@ async fn create_shops(
 }
 
 async fn migrate_bench(count: i64) -> anyhow::Result<()> {
+    shopfleet::commands::migrate_platform(&database()).await?;
     let pool = state::connect(&database()).await?;
-    migrate::migrate_platform(&pool).await?;
     create_shops(&pool, count, "mig").await?;
     let base = migrate::embedded();
 
@@ -199,8 +200,8 @@ async fn migrate_bench(count: i64) -> anyhow::Result<()> {
 }
 
 async fn seed_storefront(count: i64, file: &str, products: i64) -> anyhow::Result<()> {
+    shopfleet::commands::migrate_platform(&database()).await?;
     let pool = state::connect(&database()).await?;
-    migrate::migrate_platform(&pool).await?;
     let slugs = create_shops(&pool, count, "store").await?;
     for slug in &slugs {
         let tenant = sqlx::query_as::<_, (uuid::Uuid, String, String)>(
@@ -289,8 +290,8 @@ const COLOURS: &[&str] = &["Black", "White", "Navy", "Olive", "Sand", "Rust"];
 
 /// Shops full of varied products, for search latency.
 async fn seed_search(shops: i64, products: i64, prefix: &str, file: &str) -> anyhow::Result<()> {
+    shopfleet::commands::migrate_platform(&database()).await?;
     let pool = state::connect(&database()).await?;
-    migrate::migrate_platform(&pool).await?;
     let slugs = create_shops(&pool, shops, prefix).await?;
     let started = Instant::now();
     for slug in &slugs {

@@ -17,9 +17,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use shopfleet::config::{DatabaseConfig, ServerConfig, StorageConfig};
 use shopfleet::server::Application;
-use shopfleet::state;
 use shopfleet::storage::{self, LocalUrls, ObjectBody, ObjectKey, ObjectStore, S3Store};
-use shopfleet::tenancy::{ShopId, migrate};
+use shopfleet::tenancy::ShopId;
 
 const IMAGE_BYTES: usize = 1_000_000;
 const PASSWORD: &str = "bench-password-42";
@@ -175,14 +174,15 @@ async fn run(count: usize, concurrency: usize) -> anyhow::Result<()> {
         .context("creating the bucket")?;
     let database = DatabaseConfig {
         database_url: std::env::var("DATABASE_URL").context("DATABASE_URL")?,
+        database_direct_url: None,
+        database_transaction_pooler: false,
         database_max_connections: 20,
         database_max_lifetime_secs: 900,
         shop_statement_timeout_ms: 10_000,
         shop_lock_timeout_ms: 5_000,
         shop_idle_in_transaction_timeout_ms: 30_000,
     };
-    let pool = state::connect(&database).await?;
-    migrate::migrate_platform(&pool).await?;
+    shopfleet::commands::migrate_platform(&database).await?;
     let config = ServerConfig {
         database,
         search: Default::default(),

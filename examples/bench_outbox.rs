@@ -24,7 +24,7 @@ use shopfleet::config::{DatabaseConfig, ServerConfig, WebhookConfig};
 use shopfleet::server::Application;
 use shopfleet::state;
 use shopfleet::tenancy::registry::load_tenants;
-use shopfleet::tenancy::{ShopId, Tenant, TenantTx, migrate};
+use shopfleet::tenancy::{ShopId, Tenant, TenantTx};
 use uuid::Uuid;
 
 const PASSWORD: &str = "bench-password-42";
@@ -83,7 +83,10 @@ async fn call(
 }
 
 /// Commits one `product.updated` event; returns its id and when `COMMIT` returned.
-async fn commit_event(pool: &sqlx::PgPool, tenant: &Tenant) -> anyhow::Result<(Uuid, Instant)> {
+async fn commit_event(
+    pool: &shopfleet::tenancy::DbPool,
+    tenant: &Tenant,
+) -> anyhow::Result<(Uuid, Instant)> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let id = shopfleet::events::emit(
         &mut tx,
@@ -126,14 +129,16 @@ async fn collect(
 async fn run(shops: usize, per_shop: usize, rate: usize) -> anyhow::Result<()> {
     let database = DatabaseConfig {
         database_url: std::env::var("DATABASE_URL").context("DATABASE_URL")?,
+        database_direct_url: None,
+        database_transaction_pooler: false,
         database_max_connections: 32,
         database_max_lifetime_secs: 900,
         shop_statement_timeout_ms: 10_000,
         shop_lock_timeout_ms: 5_000,
         shop_idle_in_transaction_timeout_ms: 30_000,
     };
+    shopfleet::commands::migrate_platform(&database).await?;
     let pool = state::connect(&database).await?;
-    migrate::migrate_platform(&pool).await?;
     let config = ServerConfig {
         database,
         search: Default::default(),

@@ -2,8 +2,9 @@
 # Checks formatting, module dependencies and lints, sets up the real services the tests need (a
 # private PostgreSQL, an S3-compatible server, a DNS server, a Redis) and runs every test.
 # Idempotent; touches only the services it starts itself (PostgreSQL on 54339, moto on 54370,
-# the DNS server on 54353, Redis on 54379; TEST_PG_PORT, TEST_S3_PORT, TEST_DNS_PORT,
-# TEST_REDIS_PORT choose others; the later scripts name their own ports).
+# the DNS server on 54353, Redis on 54379, PgBouncer on 54338; TEST_PG_PORT, TEST_S3_PORT,
+# TEST_DNS_PORT, TEST_REDIS_PORT, TEST_PGBOUNCER_PORT choose others; the later scripts name
+# their own ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -13,6 +14,8 @@ TEST_PG_PORT="${TEST_PG_PORT:-54339}"
 TEST_S3_PORT="${TEST_S3_PORT:-54370}"
 TEST_DNS_PORT="${TEST_DNS_PORT:-54353}"
 TEST_REDIS_PORT="${TEST_REDIS_PORT:-54379}"
+TEST_PGBOUNCER_PORT="${TEST_PGBOUNCER_PORT:-54338}"
+TEST_PGBOUNCER_POOL_SIZE="${TEST_PGBOUNCER_POOL_SIZE:-4}"
 
 # Hygiene first: formatting, then no import circle between modules (docs/ARCHITECTURE.md).
 echo "==> cargo fmt --check"
@@ -49,6 +52,15 @@ cargo clippy --all-targets --quiet -- -D warnings
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 echo "==> cargo nextest run (target dir $CARGO_TARGET_DIR)"
 cargo nextest run --all-targets --no-fail-fast "$@"
+
+# The same shops behind a transaction-mode pooler (README, "Behind PgBouncer"): the servers
+# under test reach PostgreSQL through a private PgBouncer with a few server connections per
+# database (DATABASE_TRANSACTION_POOLER), LISTEN and migrations straight (DATABASE_DIRECT_URL).
+echo "==> isolation and tenancy suite through PgBouncer (transaction mode, $TEST_PGBOUNCER_POOL_SIZE server connections)"
+start_pgbouncer "$STATE_DIR/test-pgbouncer" "$TEST_PGBOUNCER_PORT" "$TEST_PG_PORT" "$TEST_PGBOUNCER_POOL_SIZE"
+TEST_POOLER_URL="postgres://shopfleet:shopfleet@$STARTED_PGBOUNCER_ADDR/shopfleet_test" \
+  cargo nextest run --no-fail-fast --test isolation --test pooler --test signup --test platform \
+  --test rbac --test quotas --test migrations --test outbox
 # Doc tests are not run by nextest.
 cargo test --doc --quiet
 

@@ -5,7 +5,6 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, anyhow, bail};
-use sqlx::PgPool;
 
 use crate::auth::password;
 use crate::config::{DatabaseConfig, SearchConfig, ServerConfig, StorageConfig};
@@ -17,7 +16,7 @@ use crate::routes;
 use crate::server::{Application, shutdown};
 use crate::state::{self, AppState};
 use crate::storage::{self, LocalUrls};
-use crate::tenancy::{ShopId, ShopStatus, Slug, migrate};
+use crate::tenancy::{DbPool, ShopId, ShopStatus, Slug, migrate};
 
 /// Turns an error of the shared domain code into a CLI error: its code and message for what a
 /// user can fix, the real cause for database and internal errors (an operator reads this, not a
@@ -34,8 +33,8 @@ pub fn cli_error(err: AppError) -> anyhow::Error {
 }
 
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
-    let pool = state::connect(&config.database).await?;
-    migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
+    let direct = state::connect_direct(&config.database, 1).await?;
+    migrate::migrate_platform(&direct).await.context("migrating the platform schema")?;
     // Tenant migrations are a deliberate step (`shopfleet migrate`), not a side effect of
     // starting an instance; the code runs on schema versions N and N+1 meanwhile.
     let latest = migrate::latest_version(&migrate::embedded());
@@ -43,7 +42,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         "select count(*) from platform.shops where status <> 'purged' and schema_version < $1",
     )
     .bind(latest)
-    .fetch_one(&pool)
+    .fetch_one(&direct)
     .await?;
     if behind > 0 {
         tracing::warn!(
@@ -52,11 +51,20 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             "shops are behind the latest tenant migration; run `shopfleet migrate`"
         );
     }
-    pool.close().await;
+    direct.close().await;
     let signal = shutdown::termination_signal().context("installing the signal handlers")?;
     let application = Application::build(config).await?;
     tracing::info!(addr = %application.local_addr(), "shopfleet listening");
     application.run_until(signal).await.context("serving HTTP")
+}
+
+/// Applies the platform schema's migrations over a connection straight to PostgreSQL
+/// (`DATABASE_DIRECT_URL`): their advisory lock is session-level.
+pub async fn migrate_platform(db: &DatabaseConfig) -> anyhow::Result<()> {
+    let direct = state::connect_direct(db, 1).await?;
+    migrate::migrate_platform(&direct).await.context("migrating the platform schema")?;
+    direct.close().await;
+    Ok(())
 }
 
 pub async fn migrate(
@@ -65,8 +73,12 @@ pub async fn migrate(
     concurrency: usize,
     status: bool,
 ) -> anyhow::Result<()> {
-    let pool = state::connect(db).await?;
-    migrate::migrate_platform(&pool).await.context("migrating the platform schema")?;
+    // Straight to PostgreSQL, as many connections as shops migrate at once: migrations are
+    // long DDL transactions, kept off a transaction pooler's few server connections.
+    let connections = u32::try_from(concurrency.max(1)).unwrap_or(u32::MAX);
+    let direct = state::connect_direct(db, connections).await?;
+    migrate::migrate_platform(&direct).await.context("migrating the platform schema")?;
+    let pool = DbPool::direct(direct);
     let migrations = migrate::embedded();
     let latest = migrate::latest_version(&migrations);
     if status {
@@ -115,8 +127,8 @@ pub async fn reindex(
     search: &SearchConfig,
     shop: Option<&str>,
 ) -> anyhow::Result<()> {
+    migrate_platform(db).await?;
     let pool = state::connect(db).await?;
-    migrate::migrate_platform(&pool).await?;
     let (engine, _) = crate::search::engine_from_config(search, pool.clone())?;
     let report = crate::search::reindex::reindex(
         &pool,
@@ -159,8 +171,8 @@ pub async fn admin_create(
     let email = crate::values::Email::parse("email", email).map_err(cli_error)?;
     let password = read_password(password_env)?;
     password::check_strength(&password, email.as_str()).map_err(|msg| anyhow!("password {msg}"))?;
+    migrate_platform(db).await?;
     let pool = state::connect(db).await?;
-    migrate::migrate_platform(&pool).await?;
     let hash = password::hash(password).await.map_err(cli_error)?;
     let id = admins::create(&pool, email.as_str(), &hash).await.map_err(cli_error)?;
     println!("platform admin {} created ({id})", email.as_str());
@@ -182,8 +194,8 @@ pub async fn shop_create(
     let email = crate::values::Email::parse("owner_email", owner_email).map_err(cli_error)?;
     let password = read_password(password_env)?;
     password::check_strength(&password, email.as_str()).map_err(|msg| anyhow!("password {msg}"))?;
+    migrate_platform(db).await?;
     let pool = state::connect(db).await?;
-    migrate::migrate_platform(&pool).await?;
     let new_shop = NewShop {
         id: ShopId::generate(),
         slug,
@@ -200,7 +212,7 @@ pub async fn shop_create(
     Ok(())
 }
 
-async fn find_shop(pool: &PgPool, slug: &str) -> anyhow::Result<ShopId> {
+async fn find_shop(pool: &DbPool, slug: &str) -> anyhow::Result<ShopId> {
     let id: Option<uuid::Uuid> =
         sqlx::query_scalar("select id from platform.shops where slug = $1 and status <> 'purged'")
             .bind(slug)
@@ -302,6 +314,8 @@ pub fn openapi_document() -> anyhow::Result<String> {
     let config = ServerConfig {
         database: DatabaseConfig {
             database_url: String::new(),
+            database_direct_url: None,
+            database_transaction_pooler: false,
             database_max_connections: 1,
             database_max_lifetime_secs: 60,
             shop_statement_timeout_ms: 0,
@@ -328,7 +342,7 @@ pub fn openapi_document() -> anyhow::Result<String> {
         // No lookup happens; a resolver of its own keeps the system's DNS configuration unread.
         dns_resolver: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 53))),
     };
-    Ok(routes::openapi_json(&AppState::new(pool, config)?))
+    Ok(routes::openapi_json(&AppState::new(DbPool::direct(pool), config)?))
 }
 
 #[cfg(test)]

@@ -5,13 +5,13 @@
 //! checkout existed gets the checkout data).
 
 use anyhow::Context;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::password;
 use crate::catalog::{NewProduct, NewVariant, ProductOption, create_product};
 use crate::commands::cli_error;
 use crate::platform::provisioning::{NewShop, provision};
+use crate::tenancy::DbPool;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Slug, Tenant, TenantTx, migrate};
 
@@ -179,7 +179,7 @@ fn combinations(options: &[ProductOption]) -> Vec<Vec<String>> {
     })
 }
 
-pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
+pub async fn seed(pool: &DbPool) -> anyhow::Result<()> {
     let migrations = migrate::embedded();
     for (slug, name, currency, email, pass) in DEMO_SHOPS {
         let exists: bool = sqlx::query_scalar(
@@ -215,7 +215,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// A demo shop seeded before checkout existed gets its settings; anything else is left.
-async fn complete_existing(pool: &PgPool, slug: &str, currency: &str) -> anyhow::Result<()> {
+async fn complete_existing(pool: &DbPool, slug: &str, currency: &str) -> anyhow::Result<()> {
     let mut added = false;
     if let Some(tenant) = load_tenants(pool, &["active"], None, Some(slug)).await?.pop() {
         let mut tx = TenantTx::begin(pool, &tenant).await?;

@@ -165,9 +165,8 @@ async fn main() -> anyhow::Result<()> {
             commands::reindex(&db, &search, shop.as_deref()).await
         }
         Command::SeedDemo { db } => {
-            let pool = shopfleet::state::connect(&db).await?;
-            shopfleet::tenancy::migrate::migrate_platform(&pool).await?;
-            shopfleet::demo::seed(&pool).await
+            commands::migrate_platform(&db).await?;
+            shopfleet::demo::seed(&shopfleet::state::connect(&db).await?).await
         }
         Command::Openapi => {
             println!("{}", commands::openapi_document()?);

@@ -2,13 +2,14 @@
 //! and how many bytes of product images it may store, by its plan (`platform.plans`; a null
 //! limit is unlimited).
 //!
-//! Rule: every place that creates one of these calls [`enforce`] once, inside the transaction
-//! that creates it, *after* writing the new row and before committing. Over the limit, the
+//! Rule: every place that creates one of these reads the shop's [`Quota`] before it begins the
+//! creating transaction, then calls [`Quota::enforce`] once inside it, *after* writing the new
+//! row and before committing. Over the limit, the
 //! call fails with 403 `plan_limit_reached` (`AppError::PlanLimitReached`: the resource, the
 //! limit and the usage before this creation) and the caller's transaction rolls back, so the
 //! row is never seen.
 //!
-//! **Atomicity.** [`enforce`] takes a transaction-level advisory lock named by the shop and the
+//! **Atomicity.** [`Quota::enforce`] takes a transaction-level advisory lock named by the shop and the
 //! resource (`pg_advisory_xact_lock`, held until the transaction ends), then counts, then
 //! compares. Two creations of one shop's resource therefore count one after the other: the
 //! second one's count starts after the first has committed or rolled back, and in READ
@@ -22,7 +23,10 @@
 //!
 //! **The limit** is read from the shop's current plan with the application's pool (shop roles
 //! cannot read `platform.plans`), by shop id rather than from the cached `Tenant`, so a plan
-//! change applies to every creation that starts after it commits.
+//! change applies to every creation that starts after it commits. It is read *before* the
+//! creating transaction begins, never while it holds its connection: a request holding one
+//! connection while it waits for a second can wait forever once every connection of the pool
+//! (or of a transaction pooler's few server connections) is held by such requests.
 //!
 //! **Downgrades.** A platform admin may move a shop to a plan below its current usage: nothing
 //! is deleted or hidden, but every further creation of that resource is refused until usage is
@@ -34,10 +38,10 @@
 //! domains, claims included); this module imports none of them, so any domain may call it.
 
 use poem_openapi::Object;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use crate::error::{AppError, AppResult};
-use crate::tenancy::ShopId;
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 /// What a plan limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +114,7 @@ pub struct QuotaUsage {
 }
 
 /// The shop's plan limit for `resource` (`None`: unlimited), read with the application's pool.
-pub async fn limit(pool: &PgPool, shop: ShopId, resource: Resource) -> AppResult<Option<i64>> {
+async fn limit(pool: &DbPool, shop: ShopId, resource: Resource) -> AppResult<Option<i64>> {
     let row: Option<Option<i64>> = sqlx::query_scalar(&format!(
         "select p.{}::bigint from platform.shops s join platform.plans p on p.code = s.plan \
          where s.id = $1",
@@ -122,34 +126,43 @@ pub async fn limit(pool: &PgPool, shop: ShopId, resource: Resource) -> AppResult
     row.ok_or_else(|| anyhow::anyhow!("shop {shop} is not in the catalog").into())
 }
 
-/// Refuses the creation that the caller's transaction has just written if it takes the shop
-/// over its plan's limit for `resource`. `added` is what the creation adds to the usage (1 for
-/// a row, the file's bytes for storage). Call it after the insert and before the commit, on
-/// the creating transaction: a `TenantTx` for shop tables, an application transaction for
-/// custom domains. See the module doc for why this is atomic.
-pub async fn enforce(
-    pool: &PgPool,
-    conn: &mut PgConnection,
+/// A shop's limit for one resource, read before the creating transaction begins.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
     shop: ShopId,
     resource: Resource,
-    added: i64,
-) -> AppResult<()> {
-    let Some(limit) = limit(pool, shop, resource).await? else {
-        return Ok(());
-    };
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!("shopfleet.quota:{shop}:{}", resource.as_str()))
-        .execute(&mut *conn)
-        .await?;
-    let with_new = count(conn, shop, resource).await?;
-    if with_new > limit {
-        return Err(AppError::PlanLimitReached {
-            resource: resource.as_str(),
-            limit,
-            usage: with_new.saturating_sub(added).max(0),
-        });
+    limit: Option<i64>,
+}
+
+impl Quota {
+    /// Reads the shop's current limit for `resource`.
+    pub async fn read(pool: &DbPool, shop: ShopId, resource: Resource) -> AppResult<Self> {
+        Ok(Self { shop, resource, limit: limit(pool, shop, resource).await? })
     }
-    Ok(())
+
+    /// Refuses the creation that the caller's transaction has just written if it takes the
+    /// shop over the limit. `added` is what the creation adds to the usage (1 for a row, the
+    /// file's bytes for storage). Call it after the insert and before the commit, on the
+    /// creating transaction: a `TenantTx` for shop tables, an application transaction for
+    /// custom domains. See the module doc for why this is atomic.
+    pub async fn enforce(&self, conn: &mut PgConnection, added: i64) -> AppResult<()> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("shopfleet.quota:{}:{}", self.shop, self.resource.as_str()))
+            .execute(&mut *conn)
+            .await?;
+        let with_new = count(conn, self.shop, self.resource).await?;
+        if with_new > limit {
+            return Err(AppError::PlanLimitReached {
+                resource: self.resource.as_str(),
+                limit,
+                usage: with_new.saturating_sub(added).max(0),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Current usage of `resource`. Shop tables are counted through `conn`, which must be inside
@@ -164,30 +177,31 @@ async fn count(conn: &mut PgConnection, shop: ShopId, resource: Resource) -> App
     Ok(query.fetch_one(conn).await?)
 }
 
-/// Every limit of the shop's plan against its usage, for the platform's shop detail. `conn` is
-/// inside the shop's schema and role (a `TenantTx`); custom domains and the plan are read with
-/// `pool`. A table a shop's schema does not have yet (a migration still rolling out) counts 0.
-pub async fn report(
-    pool: &PgPool,
-    conn: &mut PgConnection,
-    shop: ShopId,
-) -> AppResult<Vec<QuotaUsage>> {
-    let mut out = Vec::with_capacity(Resource::ALL.len());
+/// Every limit of the shop's plan against its usage, for the platform's shop detail. The plan
+/// and custom domains are read with `pool`, then the shop's tables in a `TenantTx` of its own.
+/// A table a shop's schema does not have yet (a migration still rolling out) counts 0.
+pub async fn report(pool: &DbPool, tenant: &Tenant) -> AppResult<Vec<QuotaUsage>> {
+    let mut limits = Vec::with_capacity(Resource::ALL.len());
     for resource in Resource::ALL {
+        limits.push((resource, limit(pool, tenant.id, resource).await?));
+    }
+    let mut platform = pool.begin().await?;
+    let custom_domains = count(&mut platform, tenant.id, Resource::CustomDomains).await?;
+    platform.commit().await?;
+
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let mut out = Vec::with_capacity(limits.len());
+    for (resource, limit) in limits {
         let usage = match resource.shop_table() {
             Some((table, _)) => {
                 let exists: bool = sqlx::query_scalar("select to_regclass($1) is not null")
                     .bind(table)
-                    .fetch_one(&mut *conn)
+                    .fetch_one(&mut *tx)
                     .await?;
-                if exists { count(conn, shop, resource).await? } else { 0 }
+                if exists { count(&mut tx, tenant.id, resource).await? } else { 0 }
             }
-            None => {
-                let mut platform = pool.acquire().await?;
-                count(&mut platform, shop, resource).await?
-            }
+            None => custom_domains,
         };
-        let limit = limit(pool, shop, resource).await?;
         out.push(QuotaUsage {
             resource: resource.as_str().to_owned(),
             usage,
@@ -195,5 +209,6 @@ pub async fn report(
             at_limit: limit.is_some_and(|limit| usage >= limit),
         });
     }
+    tx.commit().await?;
     Ok(out)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::auth::password::HashGate;
 use crate::auth::rbac::Rbac;
@@ -23,13 +23,14 @@ use crate::limits::Limits;
 use crate::search::meili::MeiliEngine;
 use crate::search::{SearchEngine, engine_from_config};
 use crate::storage::{self, LocalUrls, ObjectStore};
+use crate::tenancy::DbPool;
 use crate::tenancy::db::TxLimits;
 use crate::tenancy::registry::TenantRegistry;
 
 /// Everything handlers share. Cheap to clone: every field is a handle.
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: PgPool,
+    pub pool: DbPool,
     pub config: Arc<ServerConfig>,
     pub tenants: TenantRegistry,
     pub rbac: Rbac,
@@ -55,7 +56,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: ServerConfig) -> anyhow::Result<Self> {
+    pub fn new(pool: DbPool, config: ServerConfig) -> anyhow::Result<Self> {
         let (search, meili) =
             engine_from_config(&config.search, pool.clone()).context("configuring search")?;
         // The local store's signed URLs are served by this application on the platform host.
@@ -107,21 +108,56 @@ impl AppState {
     }
 }
 
-/// Opens the one pool shared by every shop.
+/// Opens the one pool shared by every shop (`DATABASE_URL`).
 ///
 /// No ping before each checkout (sqlx's default): it would add a round trip to every request.
 /// A connection broken by a server restart fails one query and is then discarded; the lifetime
 /// limit recycles the rest.
 ///
+/// Behind a transaction-mode pooler (`DATABASE_TRANSACTION_POOLER`), a client keeps a server
+/// connection only until its transaction ends, so a statement prepared on one may be gone (or
+/// another client's) on the next: sqlx's statement cache is off, and [`DbPool`] runs every query
+/// inside a transaction that first drops the statements other clients left. Nothing this pool
+/// does needs a session: shop settings are transaction-local (`TenantTx`), advisory locks
+/// transaction-level; `LISTEN` and the migrations use [`connect_direct`].
+///
 /// Also installs the time limits of shop transactions ([`TxLimits`]) for this process.
-pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<DbPool> {
+    config.validate()?;
     TxLimits::from_config(config).install();
-    PgPoolOptions::new()
+    let mut options: PgConnectOptions =
+        config.database_url.parse().context("DATABASE_URL is not a PostgreSQL URL")?;
+    if config.database_transaction_pooler {
+        options = options.statement_cache_capacity(0);
+    }
+    let pool = PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .max_lifetime(Duration::from_secs(config.database_max_lifetime_secs))
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(&config.database_url)
+        .connect_with(options)
         .await
-        .context("connecting to PostgreSQL (DATABASE_URL)")
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    Ok(if config.database_transaction_pooler {
+        DbPool::behind_transaction_pooler(pool)
+    } else {
+        DbPool::direct(pool)
+    })
+}
+
+/// Opens a small pool straight to PostgreSQL (`DATABASE_DIRECT_URL`, else `DATABASE_URL`), for
+/// what needs a session of its own: the change listener's `LISTEN` and the migrations, whose
+/// advisory lock is session-level. A server holds one connection of it (the listener; two while
+/// it reconnects); `shopfleet migrate` as many as it migrates shops at once.
+pub async fn connect_direct(
+    config: &DatabaseConfig,
+    max_connections: u32,
+) -> anyhow::Result<PgPool> {
+    config.validate()?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(config.direct_url())
+        .await
+        .context("connecting to PostgreSQL (DATABASE_DIRECT_URL)")
 }

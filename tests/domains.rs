@@ -274,7 +274,7 @@ async fn a_verified_domain_whose_record_stays_missing_stops_routing_after_the_re
     // A database of its own: the re-check visits every verified domain of its database, and the
     // reports below count this test's one domain.
     let mut config = server_config();
-    config.database.database_url = database_url_for("recheck");
+    config.database = database_config("recheck");
     let app = TestApp::spawn_with(config).await;
     let shop = app.signup("dom-recheck").await;
     let host = unique_hostname("recheck");

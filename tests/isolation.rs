@@ -9,7 +9,6 @@ use shopfleet::config::ServerConfig;
 use shopfleet::tenancy::TenantTx;
 use shopfleet::tenancy::registry::{LookupKey, TenantRegistry};
 use shopfleet::tenancy::resolver::resolve;
-use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test]
 async fn a_token_of_one_shop_is_refused_on_another_shops_host() {
@@ -122,7 +121,7 @@ async fn a_pooled_connection_leaves_a_shop_transaction_with_default_settings() {
     let shop = app.signup("iso-pool").await;
     let tenant = tenant_of(&app.pool, &shop.slug).await;
     // One connection, so every transaction below reuses it.
-    let pool = PgPoolOptions::new().max_connections(1).connect(&database_url()).await.unwrap();
+    let pool = pool(1).await;
     let defaults: (String, String, String) = sqlx::query_as(
         "select current_setting('search_path'), current_user::text, coalesce(current_setting('shopfleet.tenant_id', true), '')",
     )
@@ -315,7 +314,7 @@ async fn a_shop_transaction_that_cannot_start_leaves_its_pooled_connection_clean
     let shop = app.signup("iso-role").await;
     let mut tenant = tenant_of(&app.pool, &shop.slug).await;
     // One connection, so the failure and the next query share it.
-    let pool = PgPoolOptions::new().max_connections(1).connect(&database_url()).await.unwrap();
+    let pool = pool(1).await;
     tenant.role_name = "shop_role_that_was_dropped".into();
     let err = TenantTx::begin(&pool, &tenant).await.err().expect("a missing role must fail");
     assert!(err.to_string().contains("does not exist"), "{err}");
@@ -343,7 +342,7 @@ async fn shop_transactions_carry_statement_lock_and_idle_timeouts_that_end_with_
     let shop = app.signup("iso-timeout").await;
     let tenant = tenant_of(&app.pool, &shop.slug).await;
     // One connection, so the transaction and the query after it share it.
-    let pool = PgPoolOptions::new().max_connections(1).connect(&database_url()).await.unwrap();
+    let pool = pool(1).await;
     let settings = "select current_setting('statement_timeout'), current_setting('lock_timeout'), \
                     current_setting('idle_in_transaction_session_timeout')";
     let mut tx = TenantTx::begin(&pool, &tenant).await.unwrap();

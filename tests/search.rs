@@ -288,7 +288,7 @@ fn meilisearch_or_skip(test: &str) -> Option<String> {
 /// without indexing anything.
 async fn meilisearch_app(url: String, database: &str) -> TestApp {
     let mut config = server_config();
-    config.database.database_url = database_url_for(database);
+    config.database = database_config(database);
     config.search.meili_urls = vec![url];
     config.search.meili_api_key = std::env::var("MEILI_API_KEY").ok();
     TestApp::spawn_with(config).await
@@ -456,7 +456,7 @@ async fn when_meilisearch_is_down_search_answers_503_and_writes_still_succeed() 
     let mut config = server_config();
     // Its own database: its outbox worker (with a dead MeiliSearch) must not take other tests'
     // events, nor theirs this test's.
-    config.database.database_url = database_url_for("search_down");
+    config.database = database_config("search_down");
     // Nothing listens there: every MeiliSearch call fails at once.
     config.search.meili_urls = vec!["http://127.0.0.1:9".into()];
     config.search.meili_timeout_ms = 500;

@@ -15,16 +15,18 @@ use common::server_process::ServerProcess;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shopfleet::tenancy::DbPool;
 use shopfleet::tenancy::TenantTx;
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn pool_on(database: &str) -> PgPool {
+async fn pool_on(database: &str) -> DbPool {
     ensure_database(database).await;
-    PgPoolOptions::new().max_connections(5).connect(database).await.expect("connect")
+    DbPool::direct(
+        PgPoolOptions::new().max_connections(5).connect(database).await.expect("connect"),
+    )
 }
 
 /// A webhook receiver that records each delivery's event id when it arrives, then holds the
@@ -82,7 +84,7 @@ async fn webhook(app: &TestApp, shop: &TestShop, receiver: &Receiver) -> String 
 }
 
 /// The endpoint's outbox rows in commit order: (processed, leased, attempts).
-async fn webhook_rows(pool: &PgPool, shop: &TestShop, endpoint: &str) -> Vec<(bool, bool, i32)> {
+async fn webhook_rows(pool: &DbPool, shop: &TestShop, endpoint: &str) -> Vec<(bool, bool, i32)> {
     let tenant = tenant_of(pool, &shop.slug).await;
     let mut tx = TenantTx::begin(pool, &tenant).await.unwrap();
     let rows = sqlx::query_as(

@@ -19,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shopfleet::config::ServerConfig;
 use shopfleet::server::Application;
-use shopfleet::tenancy::{TenantTx, migrate};
+use shopfleet::tenancy::TenantTx;
 
 // ---------------------------------------------------------------------------------------------
 // The receiver: records every request, answers scripted statuses per path (200 by default).
@@ -116,7 +116,7 @@ impl Receiver {
 /// The default test config on another database, delivering with a short backoff.
 fn config_on(database: &str, base_secs: u64, max_attempts: u32) -> ServerConfig {
     let mut config = server_config();
-    config.database.database_url = database_url_for(database);
+    config.database = database_config(database);
     config.webhooks.retry_base_secs = base_secs;
     config.webhooks.max_attempts = max_attempts;
     config.webhooks.timeout_secs = 2;
@@ -499,13 +499,9 @@ impl StoppableServer {
 async fn a_worker_restart_loses_no_event() {
     // 5 s backoff: long enough to stop the first server between two attempts.
     let config = config_on("webhook_restart", 5, 8);
-    ensure_database(&config.database.database_url).await;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(3)
-        .connect(&config.database.database_url)
-        .await
-        .unwrap();
-    migrate::migrate_platform(&pool).await.unwrap();
+    ensure_database(config.database.direct_url()).await;
+    migrate_platform(&config.database).await;
+    let pool = shopfleet::state::connect(&config.database).await.unwrap();
     let receiver = Receiver::start().await;
     receiver.fix("/hook", 503);
 
@@ -854,7 +850,7 @@ async fn another_shops_endpoint_is_not_found_and_roles_without_the_permission_ar
 #[tokio::test]
 async fn private_network_urls_are_refused_at_create_update_and_delivery_unless_allowed() {
     let mut config = server_config();
-    config.database.database_url = database_url_for("webhook_strict");
+    config.database = database_config("webhook_strict");
     config.webhooks.allow_private_networks = false;
     let app = TestApp::spawn_with(config).await;
     let receiver = Receiver::start().await;

@@ -241,5 +241,76 @@ start_redis() {
   return 1
 }
 
+# The pid of the PgBouncer started from DIR, printed when it still runs and listens on PORT.
+pgbouncer_pid_of() {
+  local dir="$1" port="$2" pid
+  pid="$(cat "$dir/pgbouncer.pid" 2>/dev/null)" || return 0
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "pgbouncer" ] && port_in_use "$port"; then
+    echo "$pid"
+  fi
+}
+
+# start_pgbouncer DIR PORT PG_PORT [POOL_SIZE]: a private PgBouncer (Debian's pgbouncer) on
+# 127.0.0.1:PORT in transaction mode, in front of the PostgreSQL on 127.0.0.1:PG_PORT, for the
+# application role `shopfleet` (password `shopfleet`, as start_postgres makes it) and any
+# database (`*`). POOL_SIZE (default 4) server connections per database, however many clients
+# (up to 1000) connect. Config, userlist, pid and log in DIR; it runs as PostgreSQL's user
+# (PgBouncer refuses root). Idempotent: the PgBouncer already started from DIR on PORT rereads
+# its config. `shopfleet` may run SHOW commands on its admin console (database `pgbouncer`).
+# Sets STARTED_PGBOUNCER_ADDR.
+start_pgbouncer() {
+  local dir port="$2" pg_port="$3" pool_size="${4:-4}" pid
+  dir=$(pg_data_dir_for "$1" "$port")
+  ensure_packages pgbouncer
+  STARTED_PGBOUNCER_ADDR="127.0.0.1:$port"
+  # The server's clients log in with SCRAM; a plain password here lets PgBouncer do SCRAM with
+  # both the client and the server.
+  echo '"shopfleet" "shopfleet"' >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$pg_port
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir = $dir
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+stats_users = shopfleet
+pool_mode = transaction
+default_pool_size = $pool_size
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 1000
+; Each test process has databases of its own: their idle server connections go soon, or the
+; pools of finished processes would fill PostgreSQL's max_connections.
+server_idle_timeout = 5
+; sqlx sends it at start-up; PgBouncer would refuse the connection otherwise.
+ignore_startup_parameters = extra_float_digits
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/userlist.txt" "$dir/pgbouncer.ini"
+  chmod 600 "$dir/userlist.txt"
+  pid="$(pgbouncer_pid_of "$dir" "$port")"
+  if [ -n "$pid" ]; then
+    kill -HUP "$pid"
+    return 0
+  fi
+  if port_in_use "$port"; then
+    echo "error: port $port is taken by a server that is not the PgBouncer of $dir; choose" >&2
+    echo "       another port (see the script's *_PGBOUNCER_PORT variable)." >&2
+    return 1
+  fi
+  echo "==> starting PgBouncer on 127.0.0.1:$port (transaction mode, $pool_size server connections)"
+  as_pg_user pgbouncer -d -q "$dir/pgbouncer.ini"
+  for _ in $(seq 1 50); do
+    [ -n "$(pgbouncer_pid_of "$dir" "$port")" ] && return 0
+    sleep 0.1
+  done
+  echo "error: PgBouncer did not start on port $port; see $dir/pgbouncer.log" >&2
+  return 1
+}
+
 # Where cargo builds: a cache outside the checkout, so fresh clones (CI) reuse earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shopfleet/target}"

@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use casbin::prelude::*;
 use moka::future::Cache;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::permission::Permission;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 const MODEL: &str = include_str!("../../policies/model.conf");
 
@@ -55,12 +55,12 @@ pub fn template_permissions(csv: &str) -> Vec<(String, String)> {
 
 #[derive(Clone)]
 pub struct Rbac {
-    pool: PgPool,
+    pool: DbPool,
     enforcers: Cache<ShopId, Arc<Enforcer>>,
 }
 
 impl Rbac {
-    pub fn new(pool: PgPool, capacity: u64) -> Self {
+    pub fn new(pool: DbPool, capacity: u64) -> Self {
         Self { pool, enforcers: Cache::builder().max_capacity(capacity).build() }
     }
 
@@ -126,7 +126,7 @@ impl Rbac {
     }
 }
 
-async fn load_enforcer(pool: &PgPool, tenant: &Tenant) -> anyhow::Result<Enforcer> {
+async fn load_enforcer(pool: &DbPool, tenant: &Tenant) -> anyhow::Result<Enforcer> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let rows: Vec<(String, String, String, String, String)> =
         sqlx::query_as("select ptype, v0, v1, v2, v3 from casbin_rules order by id")

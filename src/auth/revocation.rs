@@ -11,12 +11,11 @@
 use std::time::Duration;
 
 use moka::future::Cache;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::tokens;
 use crate::error::{AppError, AppResult};
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 /// How long an instance trusts its last answer about a session it did not end itself.
 pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
@@ -24,12 +23,12 @@ pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
 /// Whether the session of an access token was revoked (see the module documentation).
 #[derive(Clone)]
 pub struct SessionCheck {
-    pool: PgPool,
+    pool: DbPool,
     revoked: Cache<(ShopId, Uuid), bool>,
 }
 
 impl SessionCheck {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: DbPool) -> Self {
         let revoked =
             Cache::builder().max_capacity(100_000).time_to_live(SESSION_CHECK_TTL).build();
         Self { pool, revoked }

@@ -11,7 +11,7 @@ use super::products::{self, NewProduct, Product, ProductKey, ProductStatus, Prod
 use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
-use crate::quotas::{self, Resource};
+use crate::quotas::{Quota, Resource};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, escape_like, next_page, page_limit};
@@ -119,9 +119,10 @@ impl ProductsAdminApi {
         body: Json<NewProduct>,
     ) -> Result<ProductCreated, ShopWriteErrors> {
         self.state.rbac.require(&tenant, auth.0.id, Permission::ProductsWrite).await?;
+        let quota = Quota::read(&self.state.pool, tenant.id, Resource::Products).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let id = products::create_product(&mut tx, tenant.id, &body.0).await?;
-        quotas::enforce(&self.state.pool, &mut tx, tenant.id, Resource::Products, 1).await?;
+        quota.enforce(&mut tx, 1).await?;
         let product = products::load_product(&mut tx, ProductKey::Id(id), &tenant.currency).await?;
         tx.commit().await?;
         Ok(ProductCreated::Created(Json(product)))

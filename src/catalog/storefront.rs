@@ -4,7 +4,7 @@
 //! transaction; image rows become URLs after it ([`crate::media::ImageRows`]).
 
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::categories;
@@ -14,7 +14,7 @@ use crate::cache::Cache;
 use crate::error::{AppError, AppResult};
 use crate::media::{self, ImageRows, StoreImage};
 use crate::storage::ObjectStore;
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page};
 use poem_openapi::{Enum, Object};
 
@@ -272,7 +272,7 @@ pub async fn browse(conn: &mut PgConnection, filter: &StoreFilter) -> AppResult<
 /// behind `GET /v1/store/products/{slug}` and the product page.
 pub async fn cached_product(
     cache: &Cache,
-    pool: &PgPool,
+    pool: &DbPool,
     store: &dyn ObjectStore,
     tenant: &Tenant,
     slug: &str,

@@ -2,6 +2,7 @@
 //!
 //! Rule: secrets (`jwt_secret`, the database password) are never printed; `Debug` redacts them.
 
+mod database;
 mod limits;
 mod shutdown;
 
@@ -10,53 +11,9 @@ use std::fmt;
 use anyhow::{Context, bail};
 use clap::Args;
 
+pub use database::DatabaseConfig;
 pub use limits::LimitsConfig;
 pub use shutdown::ShutdownConfig;
-
-/// Settings shared by every subcommand that talks to the database.
-#[derive(Clone, Args)]
-pub struct DatabaseConfig {
-    /// PostgreSQL URL of the application's login role (not a superuser: see README). TLS with
-    /// `?sslmode=require` (or `verify-full` and `sslrootcert=…`); system CA roots are trusted.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
-
-    /// Maximum connections in the one pool shared by all shops.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
-    pub database_max_connections: u32,
-
-    /// Seconds after which a pooled connection is closed: a backend's catalog cache grows with
-    /// every shop schema it touches, so connections are recycled.
-    #[arg(long, env = "DATABASE_MAX_LIFETIME_SECS", default_value_t = 900)]
-    pub database_max_lifetime_secs: u64,
-
-    /// Milliseconds one statement of a shop transaction may run (`statement_timeout`, set
-    /// transaction-locally by `TenantTx`); 0 turns the limit off.
-    #[arg(long, env = "SHOP_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
-    pub shop_statement_timeout_ms: u64,
-
-    /// Milliseconds a shop transaction's statement may wait for a lock (`lock_timeout`).
-    #[arg(long, env = "SHOP_LOCK_TIMEOUT_MS", default_value_t = 5_000)]
-    pub shop_lock_timeout_ms: u64,
-
-    /// Milliseconds a shop transaction may sit idle between statements before PostgreSQL ends
-    /// its session (`idle_in_transaction_session_timeout`).
-    #[arg(long, env = "SHOP_IDLE_IN_TRANSACTION_TIMEOUT_MS", default_value_t = 30_000)]
-    pub shop_idle_in_transaction_timeout_ms: u64,
-}
-
-impl fmt::Debug for DatabaseConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseConfig")
-            .field("database_url", &redact_url(&self.database_url))
-            .field("database_max_connections", &self.database_max_connections)
-            .field("database_max_lifetime_secs", &self.database_max_lifetime_secs)
-            .field("shop_statement_timeout_ms", &self.shop_statement_timeout_ms)
-            .field("shop_lock_timeout_ms", &self.shop_lock_timeout_ms)
-            .field("shop_idle_in_transaction_timeout_ms", &self.shop_idle_in_transaction_timeout_ms)
-            .finish()
-    }
-}
 
 /// Settings of the search engine: MeiliSearch when `MEILI_URL` is set, PostgreSQL full-text
 /// search otherwise.
@@ -416,6 +373,7 @@ impl ServerConfig {
         if self.search.meili_search_key.is_some() != self.search.meili_search_key_uid.is_some() {
             bail!("MEILI_SEARCH_KEY and MEILI_SEARCH_KEY_UID go together");
         }
+        self.database.validate()?;
         self.storage.validate()?;
         self.webhooks.validate()?;
         self.cache.validate()?;

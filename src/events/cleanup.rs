@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::tenancy::DbPool;
 use uuid::Uuid;
 
 use super::Consumers;
@@ -20,7 +20,7 @@ use crate::tenancy::{ShopId, Tenant, TenantTx};
 const RETENTION_DAYS: i32 = 7;
 
 /// Runs until the worker aborts it.
-pub async fn run(pool: PgPool, consumers: Arc<Consumers>) {
+pub async fn run(pool: DbPool, consumers: Arc<Consumers>) {
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         let shops = sqlx::query_scalar::<_, Uuid>(
@@ -44,7 +44,7 @@ pub async fn run(pool: PgPool, consumers: Arc<Consumers>) {
     }
 }
 
-async fn clean_shop(pool: &PgPool, consumers: &Consumers, tenant: &Tenant) -> AppResult<()> {
+async fn clean_shop(pool: &DbPool, consumers: &Consumers, tenant: &Tenant) -> AppResult<()> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
     sqlx::query("delete from outbox where processed_at < now() - make_interval(days => $1)")
         .bind(RETENTION_DAYS)

@@ -25,7 +25,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -34,6 +33,7 @@ use uuid::Uuid;
 
 use super::{BatchRecord, Consumers, Handled, OutboxRow, Outcome, RetryPolicy, cleanup};
 use crate::telemetry::metrics;
+use crate::tenancy::DbPool;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{ShopId, Tenant, TenantTx};
 
@@ -61,14 +61,14 @@ impl OutboxWaker {
 }
 
 pub struct OutboxWorker {
-    pool: PgPool,
+    pool: DbPool,
     consumers: Arc<Consumers>,
     receiver: mpsc::UnboundedReceiver<ShopId>,
     waker: OutboxWaker,
 }
 
 impl OutboxWorker {
-    pub fn new(pool: PgPool, consumers: Arc<Consumers>) -> Self {
+    pub fn new(pool: DbPool, consumers: Arc<Consumers>) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         Self { pool, consumers, receiver, waker: OutboxWaker { sender } }
     }
@@ -153,7 +153,7 @@ impl OutboxWorker {
     }
 }
 
-async fn load_tenant(pool: &PgPool, shop: ShopId) -> Result<Option<Tenant>, sqlx::Error> {
+async fn load_tenant(pool: &DbPool, shop: ShopId) -> Result<Option<Tenant>, sqlx::Error> {
     Ok(load_tenants(pool, &["active", "suspended", "deleted"], Some(shop), None).await?.pop())
 }
 
@@ -161,7 +161,7 @@ async fn load_tenant(pool: &PgPool, shop: ShopId) -> Result<Option<Tenant>, sqlx
 /// schedule the next retry. Returns whether the batch was full.
 #[tracing::instrument(name = "outbox.process", skip_all, fields(shop_id = %shop))]
 pub async fn process_shop(
-    pool: &PgPool,
+    pool: &DbPool,
     consumers: &Consumers,
     shop: ShopId,
 ) -> anyhow::Result<bool> {
@@ -171,7 +171,7 @@ pub async fn process_shop(
 /// [`process_shop`], abandoning the consumers when `cut_off` resolves (the end of a shutdown's
 /// grace): the batch's rows are then released rather than recorded.
 async fn process_batch(
-    pool: &PgPool,
+    pool: &DbPool,
     consumers: &Consumers,
     shop: ShopId,
     cut_off: impl Future<Output = ()>,
@@ -227,7 +227,7 @@ async fn process_batch(
 /// Gives back the rows of an abandoned batch: their lease ends now and the claim does not
 /// count as an attempt; the shop is scheduled, so another instance (or the next start) takes
 /// them at once. A row claimed again since (its lease ran out meanwhile) is left alone.
-async fn release(pool: &PgPool, tenant: &Tenant, rows: &[OutboxRow]) -> anyhow::Result<()> {
+async fn release(pool: &DbPool, tenant: &Tenant, rows: &[OutboxRow]) -> anyhow::Result<()> {
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let attempts: Vec<i32> = rows.iter().map(|row| row.attempts).collect();
     let mut tx = TenantTx::begin(pool, tenant).await?;
@@ -257,7 +257,7 @@ async fn next_due(tx: &mut TenantTx) -> sqlx::Result<Option<chrono::DateTime<chr
 }
 
 /// Claims up to [`BATCH`] due rows under a lease (a short transaction), in id (commit) order.
-async fn claim(pool: &PgPool, tenant: &Tenant) -> anyhow::Result<Vec<OutboxRow>> {
+async fn claim(pool: &DbPool, tenant: &Tenant) -> anyhow::Result<Vec<OutboxRow>> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let mut rows: Vec<OutboxRow> = sqlx::query_as(
         "update outbox set locked_until = now() + make_interval(secs => $1), attempts = attempts + 1 \
@@ -377,7 +377,7 @@ async fn record(
 
 /// Remembers when this shop next has work, so the once-a-second check finds it.
 async fn schedule(
-    pool: &PgPool,
+    pool: &DbPool,
     shop: ShopId,
     next: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<()> {
@@ -408,7 +408,7 @@ async fn schedule(
 /// each listed shop, then those shops are made due in the schedule, so the once-a-second check
 /// delivers their rows (in commit order, as always). Dead-lettered rows stay dead. Returns the
 /// rows made due.
-pub async fn make_due_now(pool: &PgPool, consumer: &str) -> anyhow::Result<u64> {
+pub async fn make_due_now(pool: &DbPool, consumer: &str) -> anyhow::Result<u64> {
     let shops: Vec<Uuid> =
         sqlx::query_scalar("select shop_id from platform.outbox_schedule").fetch_all(pool).await?;
     let (mut due, mut woken) = (0, Vec::new());
@@ -431,7 +431,7 @@ pub async fn make_due_now(pool: &PgPool, consumer: &str) -> anyhow::Result<u64> 
     Ok(due)
 }
 
-async fn make_shop_rows_due(pool: &PgPool, shop: ShopId, consumer: &str) -> anyhow::Result<u64> {
+async fn make_shop_rows_due(pool: &DbPool, shop: ShopId, consumer: &str) -> anyhow::Result<u64> {
     let Some(tenant) = load_tenant(pool, shop).await? else { return Ok(0) };
     let mut tx = TenantTx::begin(pool, &tenant).await?;
     let rows = sqlx::query(
@@ -447,7 +447,7 @@ async fn make_shop_rows_due(pool: &PgPool, shop: ShopId, consumer: &str) -> anyh
 }
 
 /// Once a second: queue the shops whose retries are due.
-async fn schedule_loop(pool: PgPool, waker: OutboxWaker) {
+async fn schedule_loop(pool: DbPool, waker: OutboxWaker) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
@@ -465,7 +465,7 @@ async fn schedule_loop(pool: PgPool, waker: OutboxWaker) {
 
 /// At start-up and then every [`SWEEP_INTERVAL`]: queue every live shop, paced, so rows whose
 /// notification was missed are delivered too.
-async fn sweep_loop(pool: PgPool, waker: OutboxWaker) {
+async fn sweep_loop(pool: DbPool, waker: OutboxWaker) {
     tokio::time::sleep(FIRST_SWEEP_AFTER).await;
     loop {
         match sqlx::query_scalar::<_, Uuid>(

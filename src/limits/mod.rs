@@ -41,7 +41,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
-use sqlx::PgPool;
 
 use self::client_ip::TrustedProxies;
 use self::gcra::Store;
@@ -51,7 +50,7 @@ use crate::cache::RedisClient;
 use crate::config::LimitsConfig;
 use crate::error::{AppError, AppResult};
 use crate::telemetry::metrics;
-use crate::tenancy::Tenant;
+use crate::tenancy::{DbPool, Tenant};
 
 /// How long a plan's rates are kept in memory before they are read again.
 const PLAN_TTL: Duration = Duration::from_secs(60);
@@ -83,12 +82,12 @@ struct Inner {
     config: LimitsConfig,
     store: Store,
     proxies: TrustedProxies,
-    pool: PgPool,
+    pool: DbPool,
     plans: Cache<String, PlanRates>,
 }
 
 impl Limits {
-    pub fn new(config: &LimitsConfig, redis: Option<RedisClient>, pool: PgPool) -> Self {
+    pub fn new(config: &LimitsConfig, redis: Option<RedisClient>, pool: DbPool) -> Self {
         let longest = HOUR.max(Duration::from_secs(config.login_window_secs));
         Self {
             inner: Arc::new(Inner {

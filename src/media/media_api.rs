@@ -17,7 +17,7 @@ use super::{
 use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopReadErrors, ShopWriteErrors};
-use crate::quotas::{self, Resource};
+use crate::quotas::{Quota, Resource};
 use crate::state::AppState;
 use crate::storage::{ObjectBody, ObjectKey};
 use crate::tenancy::{Tenant, TenantTx};
@@ -222,6 +222,7 @@ pub(super) async fn attach(
     new: &NewMedia<'_>,
     upload: Option<(Uuid, &str)>,
 ) -> AppResult<db::MediaRow> {
+    let quota = Quota::read(&state.pool, tenant.id, Resource::StorageBytes).await?;
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     db::ensure_product(&mut tx, new.product, true).await?;
     if let Some((upload, key)) = upload {
@@ -234,8 +235,7 @@ pub(super) async fn attach(
     }
     db::ensure_room(&mut tx, new.product).await?;
     let row = db::insert(&mut tx, new).await?;
-    quotas::enforce(&state.pool, &mut tx, tenant.id, Resource::StorageBytes, new.size_bytes)
-        .await?;
+    quota.enforce(&mut tx, new.size_bytes).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -31,7 +31,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub use deletion::{ObjectDeleter, ObjectDeletion};
@@ -42,7 +42,7 @@ pub use uploads_api::MediaUploadsApi;
 use crate::error::{AppError, AppResult};
 use crate::error_responses;
 use crate::storage::{ObjectKey, ObjectStore};
-use crate::tenancy::{ShopId, Tenant};
+use crate::tenancy::{DbPool, ShopId, Tenant};
 
 /// Largest file any plan may upload; the server sizes the upload routes' body limit from it.
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
@@ -104,7 +104,7 @@ async fn to_item(store: &dyn ObjectStore, shop: ShopId, row: db::MediaRow) -> Ap
 }
 
 /// The shop plan's upload limit, never above [`MAX_FILE_BYTES`].
-async fn plan_limit(pool: &PgPool, tenant: &Tenant) -> AppResult<u64> {
+async fn plan_limit(pool: &DbPool, tenant: &Tenant) -> AppResult<u64> {
     let limit: Option<i64> =
         sqlx::query_scalar("select max_upload_bytes from platform.plans where code = $1")
             .bind(&tenant.plan)

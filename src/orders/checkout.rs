@@ -82,7 +82,7 @@ fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
 /// those of the module doc, each in a function of its own below.
 #[tracing::instrument(skip_all, fields(shop_id = %tenant.id))]
 pub async fn checkout(
-    pool: &sqlx::PgPool,
+    pool: &crate::tenancy::DbPool,
     tenant: &Tenant,
     shopper: &Shopper,
     guest_token: Option<&str>,

@@ -150,15 +150,16 @@ impl PaymentCallbacksApi {
             return Ok(());
         };
         let actor = audit::Actor { kind: "payment_provider", id: None, label: provider.to_owned() };
-        let mut conn = self.state.pool.acquire().await?;
         let details = json!({
             "provider": provider,
             "reason": err.to_string(),
             "request_id": current_request_id(),
             "rejections_not_logged": not_logged,
         });
-        audit::record(&mut conn, &actor, "payment.callback_rejected", Some(tenant.id.0), details)
-            .await
+        let mut tx = self.state.pool.begin().await?;
+        audit::record(&mut tx, &actor, "payment.callback_rejected", Some(tenant.id.0), details)
+            .await?;
+        Ok(tx.commit().await?)
     }
 }
 

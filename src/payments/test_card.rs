@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use poem::http::HeaderMap;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -21,7 +21,7 @@ use super::{
 use crate::error::{AppError, AppResult};
 use crate::events::{self, Consumer, EventKind, OutboxRow, Subscription};
 use crate::signature;
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 pub const SIGNATURE_HEADER: &str = "Test-Card-Signature";
 /// Name of the gateway's outbox consumer.
@@ -127,7 +127,7 @@ pub struct Gateway {
     pub http: reqwest::Client,
     /// This server's own base URL, e.g. `http://127.0.0.1:8080`.
     pub self_url: String,
-    pub pool: PgPool,
+    pub pool: DbPool,
 }
 
 #[async_trait]

@@ -284,8 +284,9 @@ impl PlatformApi {
     ) -> Result<Json<AuditPage>, PlatformListErrors> {
         let limit = page_limit(limit.0)?;
         let before: Option<Uuid> = cursor.0.as_deref().map(decode_cursor).transpose()?;
-        let mut conn = self.state.pool.acquire().await?;
-        let mut items = audit::list(&mut conn, shop_id.0, before, limit + 1).await?;
+        let mut tx = self.state.pool.begin().await?;
+        let mut items = audit::list(&mut tx, shop_id.0, before, limit + 1).await?;
+        tx.commit().await?;
         let next_cursor = next_page(&mut items, limit).map(|last| encode_cursor(&last.id));
         Ok(Json(AuditPage { items, next_cursor }))
     }
@@ -317,9 +318,9 @@ impl PlatformApi {
     }
 
     async fn detail(&self, id: Uuid) -> AppResult<ShopDetail> {
-        let mut conn = self.state.pool.acquire().await?;
-        let shop = shops::find(&mut conn, id, false).await?;
-        drop(conn);
+        let mut tx = self.state.pool.begin().await?;
+        let shop = shops::find(&mut tx, id, false).await?;
+        tx.commit().await?;
         let usage = shops::usage(&self.state.pool, &shop).await?;
         Ok(ShopDetail {
             url: self.state.shop_url(&shop.slug),

@@ -9,12 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::rbac;
 use crate::error::{AppError, AppResult, OnConstraint};
 use crate::events;
+use crate::tenancy::DbPool;
 use crate::tenancy::db::{enter_shop, leave_shop};
 use crate::tenancy::migrate::{TenantMigration, apply_migrations};
 use crate::tenancy::{
@@ -45,7 +46,7 @@ pub struct ProvisionedShop {
 /// Creates a shop, atomically. `migrations` is normally [`crate::tenancy::migrate::embedded`]; tests pass
 /// a set with a failing step to prove that nothing is left behind.
 pub async fn provision(
-    pool: &PgPool,
+    pool: &DbPool,
     migrations: &[TenantMigration],
     new: &NewShop,
 ) -> AppResult<ProvisionedShop> {

@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::audit::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::quotas::{self, QuotaUsage};
-use crate::tenancy::{ShopId, ShopStatus, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, ShopStatus, Tenant, TenantTx};
 
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
 pub struct ShopRecord {
@@ -42,7 +42,7 @@ pub fn not_found() -> AppError {
 }
 
 pub async fn list(
-    pool: &PgPool,
+    pool: &DbPool,
     q: Option<&str>,
     status: Option<&str>,
     before: Option<Uuid>,
@@ -116,7 +116,7 @@ pub struct ShopUsage {
 }
 
 /// Counts inside the shop's own schema (through its `TenantTx`); none for a purged shop.
-pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsage>> {
+pub async fn usage(pool: &DbPool, shop: &ShopRecord) -> AppResult<Option<ShopUsage>> {
     if shop.status == "purged" {
         return Ok(None);
     }
@@ -152,8 +152,8 @@ pub async fn usage(pool: &PgPool, shop: &ShopRecord) -> AppResult<Option<ShopUsa
         (0, 0)
     };
     let storage_bytes = crate::media::storage_bytes(&mut tx).await?;
-    let quotas = quotas::report(pool, &mut tx, tenant.id).await?;
     tx.commit().await?;
+    let quotas = quotas::report(pool, &tenant).await?;
     Ok(Some(ShopUsage {
         products,
         active_products,
@@ -196,7 +196,7 @@ pub async fn plan_exists(conn: &mut PgConnection, plan: &str) -> AppResult<bool>
         .await?)
 }
 
-pub async fn domains_of(pool: &PgPool, id: Uuid) -> AppResult<Vec<String>> {
+pub async fn domains_of(pool: &DbPool, id: Uuid) -> AppResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "select hostname from platform.domains where shop_id = $1 and verified_at is not null \
          order by hostname",

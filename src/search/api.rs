@@ -8,8 +8,6 @@ use poem_openapi::{Object, OpenApi};
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
-
 use super::SearchEngine;
 use super::meili::MeiliEngine;
 use super::{SearchQuery, SearchResults, SearchSort, Suggestion, Synonyms, load_synonyms};
@@ -20,12 +18,12 @@ use crate::cache::Cache;
 use crate::error::{AppError, AppResult, ShopReadErrors};
 use crate::error_responses;
 use crate::events;
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{DbPool, Tenant, TenantTx};
 
 /// Storefront search and the synonyms admin API. It holds its own handles, not the app state:
 /// the search module sits below the state that holds its engine.
 pub struct SearchApi {
-    pub pool: PgPool,
+    pub pool: DbPool,
     pub rbac: Rbac,
     pub engine: Arc<dyn SearchEngine>,
     /// The same engine when it is MeiliSearch: tenant tokens need its keys.

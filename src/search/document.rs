@@ -9,11 +9,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::SearchEngine;
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{DbPool, Tenant, TenantTx};
 
 /// The part of a product option (`products.options`) the document needs: its name.
 #[derive(Debug, Deserialize)]
@@ -218,7 +218,7 @@ pub async fn refresh_search_vector(
 
 /// Brings one product's entry in an outbox-fed engine up to date with the database.
 pub async fn index_from_database(
-    pool: &PgPool,
+    pool: &DbPool,
     engine: &dyn SearchEngine,
     tenant: &Tenant,
     product: Uuid,

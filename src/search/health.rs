@@ -11,11 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
-
 use super::indexing::CONSUMER;
 use super::meili::MeiliEngine;
 use crate::events::worker::make_due_now;
+use crate::tenancy::DbPool;
 
 /// How often the nodes are asked.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
@@ -45,7 +44,7 @@ impl NodeStates {
 }
 
 /// Runs for the life of the server.
-pub async fn probe(engine: Arc<MeiliEngine>, pool: PgPool, interval: Duration) {
+pub async fn probe(engine: Arc<MeiliEngine>, pool: DbPool, interval: Duration) {
     let mut states = NodeStates::default();
     loop {
         let healthy = engine.nodes_healthy().await;

@@ -7,11 +7,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::PgPool;
 
 use super::{SearchEngine, index_from_database, load_synonyms};
 use crate::events::{Consumer, EventKind, OutboxRow, RetryPolicy, Subscription};
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{DbPool, Tenant, TenantTx};
 
 pub(super) const CONSUMER: &str = "search_index";
 
@@ -30,13 +29,13 @@ impl Subscription for SearchIndexing {
 
 /// Applies them to the configured engine.
 pub struct SearchIndexer {
-    pool: PgPool,
+    pool: DbPool,
     engine: Arc<dyn SearchEngine>,
     policy: RetryPolicy,
 }
 
 impl SearchIndexer {
-    pub fn new(pool: PgPool, engine: Arc<dyn SearchEngine>) -> Self {
+    pub fn new(pool: DbPool, engine: Arc<dyn SearchEngine>) -> Self {
         Self { pool, engine, policy: RetryPolicy::default() }
     }
 

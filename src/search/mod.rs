@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use poem_openapi::{Enum, Object};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use document::{ProductDocument, index_from_database};
@@ -38,13 +37,13 @@ pub use indexing::{SearchIndexer, SearchIndexing};
 use crate::cache::Cache;
 use crate::config::SearchConfig;
 use crate::error::AppError;
-use crate::tenancy::{ShopId, Tenant};
+use crate::tenancy::{DbPool, ShopId, Tenant};
 
 /// The configured engine, and the same engine as MeiliSearch when it is one (tenant tokens).
 pub type Engines = (Arc<dyn SearchEngine>, Option<Arc<meili::MeiliEngine>>);
 
 /// The engine the configuration asks for.
-pub fn engine_from_config(config: &SearchConfig, pool: PgPool) -> Result<Engines, SearchError> {
+pub fn engine_from_config(config: &SearchConfig, pool: DbPool) -> Result<Engines, SearchError> {
     if config.meili_urls.iter().all(|url| url.trim().is_empty()) {
         return Ok((Arc::new(postgres::PostgresEngine::new(pool)), None));
     }

@@ -12,8 +12,8 @@
 //! letters-and-digits words (see `query::tsquery`).
 
 use async_trait::async_trait;
+use sqlx::PgConnection;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::query::{self, Alternatives, allowed_typos, edit_distance};
@@ -21,7 +21,7 @@ use super::{
     FacetValue, Facets, ProductDocument, SearchEngine, SearchError, SearchHit, SearchQuery,
     SearchResults, SearchSort, Suggestion, Synonyms, option_facets, price_buckets,
 };
-use crate::tenancy::{ShopId, Tenant, TenantTx};
+use crate::tenancy::{DbPool, ShopId, Tenant, TenantTx};
 
 /// Price buckets in the price facet.
 const PRICE_BUCKETS: i64 = 5;
@@ -29,11 +29,11 @@ const PRICE_BUCKETS: i64 = 5;
 const MAX_CORRECTIONS: usize = 5;
 
 pub struct PostgresEngine {
-    pool: PgPool,
+    pool: DbPool,
 }
 
 impl PostgresEngine {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: DbPool) -> Self {
         Self { pool }
     }
 }

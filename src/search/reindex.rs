@@ -14,12 +14,12 @@
 //! applies to the live index during a rebuild would be lost by the swap.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::SearchEngine;
 use super::document::{load_documents, refresh_search_vector};
 use super::load_synonyms;
+use crate::tenancy::DbPool;
 use crate::tenancy::registry::load_tenants;
 use crate::tenancy::{Tenant, TenantTx};
 
@@ -32,7 +32,7 @@ pub struct ReindexReport {
 }
 
 pub async fn reindex(
-    pool: &PgPool,
+    pool: &DbPool,
     engine: &dyn SearchEngine,
     only: Option<&str>,
     progress: bool,
@@ -60,7 +60,7 @@ pub async fn reindex(
 }
 
 async fn reindex_shop(
-    pool: &PgPool,
+    pool: &DbPool,
     engine: &dyn SearchEngine,
     tenant: &Tenant,
 ) -> anyhow::Result<usize> {

@@ -1,4 +1,5 @@
-//! The change listener: one PostgreSQL `LISTEN` connection per instance, routing each channel
+//! The change listener: one PostgreSQL `LISTEN` connection per instance (straight to the server,
+//! `DATABASE_DIRECT_URL`: a session of its own), routing each channel
 //! to the part that reacts to it: shop and domain changes drop the tenant cache, policy
 //! changes drop a shop's enforcer, storefront changes move the shop's cache generation, outbox
 //! notifications wake the worker.

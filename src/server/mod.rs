@@ -39,9 +39,9 @@ use crate::events::{self, Consumers, Subscription};
 use crate::limits::http::ShopRateLimit;
 use crate::routes::openapi_service;
 use crate::search::{SearchIndexer, SearchIndexing};
-use crate::state::{AppState, connect};
-use crate::tenancy::Tenant;
+use crate::state::{AppState, connect, connect_direct};
 use crate::tenancy::resolver::TenantResolver;
+use crate::tenancy::{DbPool, Tenant};
 use crate::{
     cart, idempotency, limits, media, payments, search, shop, storage, storefront, telemetry,
     webhooks,
@@ -182,7 +182,7 @@ fn healthz() -> Json<serde_json::Value> {
 
 /// The Prometheus endpoint, served on `METRICS_ADDR` by a listener of its own: shop hosts and
 /// the public API never reach it (`telemetry::metrics`).
-fn metrics_endpoint(pool: sqlx::PgPool) -> impl Endpoint {
+fn metrics_endpoint(pool: DbPool) -> impl Endpoint {
     Route::new().at(
         "/metrics",
         get(poem::endpoint::make(move |_| {
@@ -190,7 +190,7 @@ fn metrics_endpoint(pool: sqlx::PgPool) -> impl Endpoint {
             async move {
                 Response::builder()
                     .content_type("text/plain; version=0.0.4; charset=utf-8")
-                    .body(telemetry::metrics::render(&pool).await)
+                    .body(telemetry::metrics::render(pool.gauges(), &pool).await)
             }
         })),
     )
@@ -222,8 +222,10 @@ impl Application {
         telemetry::metrics::install();
         register_subscriptions();
         let pool = connect(&config.database).await?;
+        // `LISTEN` holds a session: straight to PostgreSQL, never through a pooler.
+        let direct = connect_direct(&config.database, 2).await?;
         let listener =
-            listener::connect(&pool).await.context("subscribing to shop change notifications")?;
+            listener::connect(&direct).await.context("subscribing to shop change notifications")?;
         let acceptor = TcpListener::bind(config.listen_addr.clone())
             .into_acceptor()
             .await

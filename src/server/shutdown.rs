@@ -19,7 +19,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
+use crate::tenancy::DbPool;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -88,7 +88,7 @@ impl Shutdown {
         &self,
         worker: JoinHandle<()>,
         background: Vec<JoinHandle<()>>,
-        pool: PgPool,
+        pool: DbPool,
     ) {
         let began = *self.began.get_or_init(Instant::now);
         let deadline = tokio::time::Instant::from_std(began + self.config.grace());

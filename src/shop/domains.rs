@@ -14,12 +14,12 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, OnConstraint};
-use crate::quotas::{self, Resource};
-use crate::tenancy::ShopId;
+use crate::quotas::{Quota, Resource};
+use crate::tenancy::{DbPool, ShopId};
 
 /// What the TXT record's value starts with; the token follows.
 pub const RECORD_VALUE_PREFIX: &str = "shopfleet-verify=";
@@ -153,7 +153,7 @@ pub fn domain_taken() -> AppError {
     AppError::conflict("domain_taken", "another shop has verified this domain")
 }
 
-pub async fn list(pool: &PgPool, shop: ShopId) -> AppResult<Vec<Domain>> {
+pub async fn list(pool: &DbPool, shop: ShopId) -> AppResult<Vec<Domain>> {
     let rows: Vec<DomainRow> = sqlx::query_as(&format!(
         "select {COLUMNS} from platform.domains where shop_id = $1 order by created_at, id"
     ))
@@ -164,7 +164,7 @@ pub async fn list(pool: &PgPool, shop: ShopId) -> AppResult<Vec<Domain>> {
 }
 
 /// One domain of this shop; another shop's domain id is "not found".
-pub async fn get(pool: &PgPool, shop: ShopId, id: Uuid) -> AppResult<DomainRow> {
+pub async fn get(pool: &DbPool, shop: ShopId, id: Uuid) -> AppResult<DomainRow> {
     sqlx::query_as(&format!(
         "select {COLUMNS} from platform.domains where id = $1 and shop_id = $2"
     ))
@@ -194,7 +194,8 @@ async fn verified_elsewhere(
 /// Adds an unverified claim with a fresh token. 409 `domain_taken` when another shop holds the
 /// hostname verified, `domain_exists` when this shop already has it; 403 `plan_limit_reached`
 /// when the shop has as many domains (claims included) as its plan allows (`quotas`).
-pub async fn add(pool: &PgPool, shop: ShopId, hostname: &str) -> AppResult<Domain> {
+pub async fn add(pool: &DbPool, shop: ShopId, hostname: &str) -> AppResult<Domain> {
+    let quota = Quota::read(pool, shop, Resource::CustomDomains).await?;
     let mut tx = pool.begin().await?;
     if verified_elsewhere(&mut tx, shop, hostname).await? {
         return Err(domain_taken());
@@ -212,14 +213,14 @@ pub async fn add(pool: &PgPool, shop: ShopId, hostname: &str) -> AppResult<Domai
     .on_constraint("domains_shop_hostname_key", |_| {
         AppError::conflict("domain_exists", "this shop already has this domain")
     })?;
-    quotas::enforce(pool, &mut tx, shop, Resource::CustomDomains, 1).await?;
+    quota.enforce(&mut tx, 1).await?;
     tx.commit().await?;
     Ok(row.into())
 }
 
 /// Removes a domain of this shop; another shop's domain id is "not found". Removing the
 /// primary domain leaves the shop without one.
-pub async fn remove(pool: &PgPool, shop: ShopId, id: Uuid) -> AppResult<()> {
+pub async fn remove(pool: &DbPool, shop: ShopId, id: Uuid) -> AppResult<()> {
     let deleted = sqlx::query("delete from platform.domains where id = $1 and shop_id = $2")
         .bind(id)
         .bind(shop)
@@ -234,9 +235,9 @@ pub async fn remove(pool: &PgPool, shop: ShopId, id: Uuid) -> AppResult<()> {
 /// Records that the domain's TXT record was found: it is verified (again) and its check
 /// history is clean. 409 `domain_taken` when another shop holds the hostname verified, also
 /// when that shop's verification commits while this one runs.
-pub async fn mark_verified(pool: &PgPool, shop: ShopId, domain: &DomainRow) -> AppResult<Domain> {
-    let mut conn = pool.acquire().await?;
-    if verified_elsewhere(&mut conn, shop, &domain.hostname).await? {
+pub async fn mark_verified(pool: &DbPool, shop: ShopId, domain: &DomainRow) -> AppResult<Domain> {
+    let mut tx = pool.begin().await?;
+    if verified_elsewhere(&mut tx, shop, &domain.hostname).await? {
         return Err(domain_taken());
     }
     let row: Option<DomainRow> = sqlx::query_as(&format!(
@@ -246,15 +247,16 @@ pub async fn mark_verified(pool: &PgPool, shop: ShopId, domain: &DomainRow) -> A
     ))
     .bind(domain.id)
     .bind(shop)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(&mut *tx)
     .await
     .on_constraint("domains_verified_hostname_key", |_| domain_taken())?;
+    tx.commit().await?;
     Ok(row.ok_or_else(domain_not_found)?.into())
 }
 
 /// Makes a verified domain the shop's primary one (the previous primary, if any, is no longer
 /// primary). 422 `domain_not_verified` for an unverified domain.
-pub async fn set_primary(pool: &PgPool, shop: ShopId, id: Uuid) -> AppResult<Domain> {
+pub async fn set_primary(pool: &DbPool, shop: ShopId, id: Uuid) -> AppResult<Domain> {
     let mut tx = pool.begin().await?;
     // One change of primary at a time per shop: the partial unique index would refuse the
     // second of two racing ones with an error instead.
@@ -298,7 +300,7 @@ pub async fn set_primary(pool: &PgPool, shop: ShopId, id: Uuid) -> AppResult<Dom
 }
 
 /// Leaves the shop without a primary domain, if this one was it.
-pub async fn clear_primary(pool: &PgPool, shop: ShopId, id: Uuid) -> AppResult<Domain> {
+pub async fn clear_primary(pool: &DbPool, shop: ShopId, id: Uuid) -> AppResult<Domain> {
     let row: Option<DomainRow> = sqlx::query_as(&format!(
         "update platform.domains set is_primary = false where id = $1 and shop_id = $2 \
          returning {COLUMNS}"

@@ -119,7 +119,7 @@ pub const MAX_LOGO_BYTES: usize = 512 * 1024;
 /// content): stores the object, then records its key and the old logo's deletion in one
 /// transaction. If that transaction fails, the new object is deleted again.
 pub async fn set_logo(
-    pool: &sqlx::PgPool,
+    pool: &crate::tenancy::DbPool,
     store: &dyn ObjectStore,
     tenant: &Tenant,
     bytes: Vec<u8>,
@@ -145,7 +145,7 @@ pub async fn set_logo(
 
 /// Sets (or, with `None`, clears) the logo's key; the old logo's object goes to the outbox.
 pub async fn replace_logo(
-    pool: &sqlx::PgPool,
+    pool: &crate::tenancy::DbPool,
     tenant: &Tenant,
     key: Option<&str>,
 ) -> AppResult<()> {

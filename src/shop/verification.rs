@@ -23,12 +23,12 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::domains::{COLUMNS, DomainRow};
 use crate::dns::{TxtAnswer, TxtResolver};
 use crate::error::AppResult;
+use crate::tenancy::DbPool;
 
 /// How often the server's loop looks for domains due for a re-check.
 pub const RECHECK_TICK: Duration = Duration::from_secs(10 * 60);
@@ -126,7 +126,7 @@ pub struct RecheckReport {
 
 /// Checks every verified domain that is due under `rule`, once, and records the outcomes.
 pub async fn recheck_due(
-    pool: &PgPool,
+    pool: &DbPool,
     dns: &TxtResolver,
     rule: RecheckRule,
 ) -> AppResult<RecheckReport> {
@@ -178,7 +178,7 @@ pub async fn recheck_due(
 
 /// Writes one re-check's outcome; returns whether the domain stopped routing.
 async fn record_finding(
-    pool: &PgPool,
+    pool: &DbPool,
     id: Uuid,
     finding: &Finding,
     rule: RecheckRule,
@@ -221,7 +221,7 @@ async fn record_finding(
 }
 
 /// Runs for the life of the server: every [`RECHECK_TICK`], re-checks the domains due.
-pub async fn recheck_loop(pool: PgPool, dns: TxtResolver) {
+pub async fn recheck_loop(pool: DbPool, dns: TxtResolver) {
     tokio::time::sleep(FIRST_RECHECK_AFTER).await;
     loop {
         match recheck_due(&pool, &dns, RecheckRule::default()).await {

@@ -15,7 +15,7 @@ use crate::auth::{password, rbac, tokens};
 use crate::error::{
     AppError, AppResult, OnConstraint, ShopDeleteErrors, ShopReadErrors, ShopWriteErrors,
 };
-use crate::quotas::{self, Resource};
+use crate::quotas::{Quota, Resource};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{Email, Name};
@@ -194,6 +194,7 @@ impl StaffApi {
         // Before the transaction: the hash may wait in the queue of the hashing gate.
         let hash = self.state.passwords.hash(req.password).await?;
 
+        let quota = Quota::read(&self.state.pool, tenant.id, Resource::Staff).await?;
         let mut tx = TenantTx::begin(&self.state.pool, tenant).await?;
         let permissions = role_exists(&mut tx, &role).await?;
         check_assignable(&self.state, tenant, actor, &role, &permissions).await?;
@@ -208,7 +209,7 @@ impl StaffApi {
             .on_constraint("staff_email_key", |_| {
                 AppError::conflict("email_taken", "a staff member with this e-mail exists")
             })?;
-        quotas::enforce(&self.state.pool, &mut tx, tenant.id, Resource::Staff, 1).await?;
+        quota.enforce(&mut tx, 1).await?;
         rbac::assign_role(&mut tx, tenant.id, id, &role).await?;
         rbac::notify_policy_change(&mut tx, tenant.id).await?;
         let member = find_staff(&mut tx, id).await?;

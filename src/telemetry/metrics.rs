@@ -16,7 +16,7 @@ use std::time::Duration;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::http::{Method, StatusCode};
-use sqlx::PgPool;
+use sqlx::{Executor, Postgres};
 
 /// Latency buckets in seconds: 1 ms to 10 s (requests, transactions, deliveries).
 const LATENCY_BUCKETS: &[f64] =
@@ -248,21 +248,36 @@ pub fn signup(provisioning: Duration) {
     histogram!("shopfleet_shop_provisioning_seconds").record(provisioning.as_secs_f64());
 }
 
-/// The exposition text: reads the state gauges first (pool, shops, outbox schedule), then
-/// renders everything recorded. A failed read leaves those gauges at their last value (logged).
-pub async fn render(pool: &PgPool) -> String {
+/// The database pool's connections when scraped: open, idle, maximum.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolGauges {
+    pub open: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
+/// The exposition text: sets the state gauges first (the pool's, then shops and the outbox
+/// schedule read through `db`), then renders everything recorded. A failed read leaves those
+/// gauges at their last value (logged).
+pub async fn render<'e, E>(pool: PoolGauges, db: E) -> String
+where
+    E: Executor<'e, Database = Postgres> + Copy,
+{
     let Some(handle) = install() else { return String::new() };
-    gauge!("shopfleet_db_pool_connections").set(f64::from(pool.size()));
-    gauge!("shopfleet_db_pool_idle").set(pool.num_idle() as f64);
-    gauge!("shopfleet_db_pool_max").set(f64::from(pool.options().get_max_connections()));
-    if let Err(err) = read_platform_gauges(pool).await {
+    gauge!("shopfleet_db_pool_connections").set(f64::from(pool.open));
+    gauge!("shopfleet_db_pool_idle").set(pool.idle as f64);
+    gauge!("shopfleet_db_pool_max").set(f64::from(pool.max));
+    if let Err(err) = read_platform_gauges(db).await {
         tracing::warn!(error = %err, "metrics: platform figures unreadable");
     }
     handle.run_upkeep();
     handle.render()
 }
 
-async fn read_platform_gauges(pool: &PgPool) -> sqlx::Result<()> {
+async fn read_platform_gauges<'e, E>(pool: E) -> sqlx::Result<()>
+where
+    E: Executor<'e, Database = Postgres> + Copy,
+{
     let shops: Vec<(String, i64)> =
         sqlx::query_as("select status, count(*) from platform.shops group by status")
             .fetch_all(pool)

@@ -23,10 +23,10 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use tracing::Instrument;
 
-use super::{ShopId, Tenant, quote_ident};
+use super::{DbPool, ShopId, Tenant, quote_ident};
 use crate::config::DatabaseConfig;
 use crate::error::REQUEST_ID;
 use crate::telemetry;
@@ -103,7 +103,7 @@ impl Drop for Lifetime {
 impl TenantTx {
     /// Begins a transaction in the shop's schema, acting as the shop's role and bounded by
     /// [`TxLimits`]: `BEGIN` and the six settings travel in one simple-query round trip.
-    pub async fn begin(pool: &PgPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
+    pub async fn begin(pool: &DbPool, tenant: &Tenant) -> Result<Self, sqlx::Error> {
         let span = tracing::info_span!(
             "tenant_tx",
             shop = %tenant.slug,
@@ -126,7 +126,7 @@ impl TenantTx {
     }
 
     async fn begin_traced(
-        pool: &PgPool,
+        pool: &DbPool,
         tenant: &Tenant,
         span: tracing::Span,
     ) -> Result<Self, sqlx::Error> {
@@ -153,7 +153,7 @@ impl TenantTx {
     }
 
     async fn try_begin(
-        pool: &PgPool,
+        pool: &DbPool,
         tenant: &Tenant,
         traceparent: Option<&str>,
     ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {

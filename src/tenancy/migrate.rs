@@ -17,8 +17,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::ShopId;
 use super::db::{enter_shop, leave_shop};
+use super::{DbPool, ShopId};
 
 static PLATFORM: Migrator = sqlx::migrate!("./migrations");
 static TENANT: Migrator = sqlx::migrate!("./tenant-migrations");
@@ -47,6 +47,8 @@ pub fn latest_version(migrations: &[TenantMigration]) -> i64 {
 }
 
 /// Applies the platform schema's migrations (idempotent, serialised by sqlx's advisory lock).
+/// The lock is session-level: `pool` connects straight to PostgreSQL (`DATABASE_DIRECT_URL`),
+/// never through a transaction pooler.
 pub async fn migrate_platform(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     PLATFORM.run(pool).await
 }
@@ -88,7 +90,7 @@ struct PendingShop {
 /// Brings every shop behind `latest_version(migrations)` up to it, `concurrency` at a time.
 /// `only` restricts the run to the shops with these slugs (a canary first, say).
 pub async fn migrate_shops(
-    pool: &PgPool,
+    pool: &DbPool,
     migrations: &[TenantMigration],
     only: Option<&[String]>,
     concurrency: usize,
@@ -144,7 +146,7 @@ pub async fn migrate_shops(
 /// Migrates one shop in one transaction. Returns the version it started from, or `None` if
 /// another migrator got there first.
 async fn migrate_one(
-    pool: &PgPool,
+    pool: &DbPool,
     migrations: &[TenantMigration],
     shop: &PendingShop,
 ) -> Result<Option<i64>, sqlx::Error> {
@@ -181,7 +183,7 @@ pub struct ShopVersion {
     pub schema_version: i64,
 }
 
-pub async fn shop_versions(pool: &PgPool) -> Result<Vec<ShopVersion>, sqlx::Error> {
+pub async fn shop_versions(pool: &DbPool) -> Result<Vec<ShopVersion>, sqlx::Error> {
     sqlx::query_as("select slug, status, schema_version from platform.shops where status <> 'purged' order by slug")
         .fetch_all(pool)
         .await

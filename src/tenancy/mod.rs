@@ -3,6 +3,8 @@
 //! - [`resolver`] turns a request's host (or `X-Shop` header) into a [`Tenant`];
 //! - [`registry`] caches resolutions in process and drops them on `NOTIFY` from PostgreSQL;
 //! - [`db`] holds [`TenantTx`], the one door to a shop's schema;
+//! - [`pool`] holds [`DbPool`], the connections every query goes through (straight to
+//!   PostgreSQL or behind a transaction-mode pooler);
 //! - [`migrate`] upgrades shop schemas (creating and purging shops is `platform::provisioning`).
 //!
 //! Rule: the tenant comes from the host and the verified token, never from a body field. And
@@ -10,6 +12,7 @@
 
 pub mod db;
 pub mod migrate;
+pub mod pool;
 pub mod registry;
 pub mod resolver;
 mod slug;
@@ -18,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use db::TenantTx;
+pub use pool::DbPool;
 pub use slug::Slug;
 
 /// Id of a shop. Also the casbin domain of its rules and the root of its storage prefix.

@@ -24,10 +24,9 @@
 use std::time::Duration;
 
 use moka::future::Cache;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{ShopId, ShopStatus, Tenant};
+use super::{DbPool, ShopId, ShopStatus, Tenant};
 
 /// Channel of shop and domain changes (payload: the shop id).
 pub const TENANTS_CHANNEL: &str = "shopfleet_tenants";
@@ -39,7 +38,7 @@ const MISS_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct TenantRegistry {
-    pool: PgPool,
+    pool: DbPool,
     found: Cache<LookupKey, Tenant>,
     missing: Cache<LookupKey, ()>,
 }
@@ -81,7 +80,7 @@ const SELECT_TENANT: &str = "select s.id, s.slug, s.name, s.currency, s.plan, s.
 
 impl TenantRegistry {
     /// `capacity` shops found, and as many misses in a cache of their own.
-    pub fn new(pool: PgPool, capacity: u64) -> Self {
+    pub fn new(pool: DbPool, capacity: u64) -> Self {
         let found = Cache::builder().max_capacity(capacity).time_to_live(TTL).build();
         let missing = Cache::builder().max_capacity(capacity).time_to_live(MISS_TTL).build();
         Self { pool, found, missing }
@@ -151,7 +150,7 @@ impl TenantRow {
 /// Shops in one of `statuses`, optionally only the one with this id or slug, straight from
 /// the catalog (no cache): for background work such as the outbox worker and reindexing.
 pub async fn load_tenants(
-    pool: &PgPool,
+    pool: &DbPool,
     statuses: &[&str],
     id: Option<ShopId>,
     slug: Option<&str>,
@@ -169,7 +168,7 @@ pub async fn load_tenants(
     Ok(rows.into_iter().filter_map(TenantRow::into_tenant).collect())
 }
 
-async fn fetch(pool: &PgPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::Error> {
+async fn fetch(pool: &DbPool, key: &LookupKey) -> Result<Option<Tenant>, sqlx::Error> {
     let row: Option<TenantRow> = match key {
         LookupKey::Slug(slug) => {
             sqlx::query_as(&format!(

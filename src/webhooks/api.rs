@@ -14,7 +14,7 @@ use crate::auth::permission::Permission;
 use crate::auth::principal::StaffAuth;
 use crate::error::{AppError, AppResult, ShopListErrors, ShopReadErrors, ShopWriteErrors};
 use crate::events::{self, EventKind};
-use crate::quotas::{self, Resource};
+use crate::quotas::{Quota, Resource};
 use crate::state::AppState;
 use crate::tenancy::{Tenant, TenantTx};
 use crate::values::{decode_cursor, encode_cursor, next_page, page_limit};
@@ -163,10 +163,10 @@ impl WebhooksAdminApi {
             )?,
             secret: endpoints::new_secret(),
         };
+        let quota = Quota::read(&self.state.pool, tenant.id, Resource::WebhookEndpoints).await?;
         let mut tx = TenantTx::begin(&self.state.pool, &tenant).await?;
         let endpoint = endpoints::insert(&mut tx, &new).await?;
-        quotas::enforce(&self.state.pool, &mut tx, tenant.id, Resource::WebhookEndpoints, 1)
-            .await?;
+        quota.enforce(&mut tx, 1).await?;
         tx.commit().await?;
         Ok(EndpointCreated::Created(Json(WebhookEndpointWithSecret {
             endpoint,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use reqwest::Url;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ use crate::events::{BatchRecord, Consumer, Handled, OutboxRow, Outcome, RetryPol
 use crate::signature;
 use crate::telemetry::context;
 use crate::telemetry::metrics;
-use crate::tenancy::{Tenant, TenantTx};
+use crate::tenancy::{DbPool, Tenant, TenantTx};
 
 /// Endpoints of one batch sent to at once.
 const PARALLEL_ENDPOINTS: usize = 16;
@@ -34,7 +34,7 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The outbox consumer of webhook rows: the HTTP client and retry policy, built once from the
 /// configuration.
 pub struct Sender {
-    pool: PgPool,
+    pool: DbPool,
     client: reqwest::Client,
     allow_private: bool,
     timeout: Duration,
@@ -42,7 +42,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(config: &WebhookConfig, pool: PgPool) -> anyhow::Result<Self> {
+    pub fn new(config: &WebhookConfig, pool: DbPool) -> anyhow::Result<Self> {
         let timeout = Duration::from_secs(config.timeout_secs);
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -159,7 +159,7 @@ struct Target {
 /// rows in order. See the module doc for deferrals.
 async fn deliver_batch<'a>(
     sender: &Sender,
-    pool: &PgPool,
+    pool: &DbPool,
     tenant: &Tenant,
     rows: &[&'a OutboxRow],
 ) -> anyhow::Result<Vec<Delivered<'a>>> {

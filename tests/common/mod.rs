@@ -4,6 +4,11 @@
 //! outbox worker that may deliver any shop's events of its database, and a worker in a process
 //! that ends mid-batch leaves its leased rows waiting for their lease to run out. Tests that
 //! start several servers in one process (several instances) share the process's database.
+//!
+//! With `TEST_POOLER_URL` set (scripts/test.sh's run through PgBouncer), the servers under test
+//! and [`TestApp::pool`] reach their database through that transaction-mode pooler
+//! (`DATABASE_TRANSACTION_POOLER`), and `LISTEN` and migrations go straight to PostgreSQL
+//! (`DATABASE_DIRECT_URL`); databases are still made straight, as the superuser.
 #![allow(dead_code)]
 
 pub mod browser;
@@ -22,10 +27,9 @@ use shopfleet::config::{
     CacheConfig, DatabaseConfig, LimitsConfig, ServerConfig, StorageConfig, WebhookConfig,
 };
 use shopfleet::server::Application;
-use shopfleet::state::AppState;
+use shopfleet::state::{self, AppState};
 use shopfleet::tenancy::registry::load_tenants;
-use shopfleet::tenancy::{Tenant, migrate};
-use sqlx::PgPool;
+use shopfleet::tenancy::{DbPool, Tenant, migrate};
 use sqlx::postgres::PgPoolOptions;
 
 pub const BASE_DOMAIN: &str = "shops.test";
@@ -38,19 +42,50 @@ fn cluster_url() -> String {
         .expect("TEST_DATABASE_URL is not set: run the tests through scripts/test.sh")
 }
 
-/// This test process's default database, `shopfleet_test_p<pid>` (made by
-/// [`TestApp::spawn`] or [`pool`] on first use).
+/// This test process's default database, `shopfleet_test_default_p<pid>` (made by
+/// [`TestApp::spawn`] or [`pool`] on first use), straight to PostgreSQL.
 pub fn database_url() -> String {
     database_url_for("default")
 }
 
-/// The URL of this process's database `name`, `shopfleet_test_<name>_p<pid>`, for servers
-/// configured differently from the default. [`TestApp::spawn_with`] creates it on first use
-/// ([`ensure_database`]); `scripts/test.sh` drops them all at the start of the next run.
+/// The URL, straight to PostgreSQL, of this process's database `name`,
+/// `shopfleet_test_<name>_p<pid>`, for servers configured differently from the default.
+/// [`TestApp::spawn_with`] creates it on first use ([`ensure_database`]); `scripts/test.sh`
+/// starts each run on a new cluster.
 pub fn database_url_for(name: &str) -> String {
-    let mut url = url::Url::parse(&cluster_url()).expect("TEST_DATABASE_URL is a URL");
+    url_of_database(&cluster_url(), name)
+}
+
+fn url_of_database(server: &str, name: &str) -> String {
+    let mut url = url::Url::parse(server).expect("a database URL");
     url.set_path(&format!("shopfleet_test_{name}_p{}", std::process::id()));
     url.to_string()
+}
+
+/// The transaction-mode pooler in front of the test cluster, when the run goes through one
+/// (`TEST_POOLER_URL`; only its host, port and user are used).
+pub fn pooler_url() -> Option<String> {
+    std::env::var("TEST_POOLER_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// A server's database settings for this process's database `name`: through the pooler when
+/// the run has one ([`pooler_url`]), straight to PostgreSQL otherwise.
+pub fn database_config(name: &str) -> DatabaseConfig {
+    let direct = database_url_for(name);
+    let (database_url, database_direct_url) = match pooler_url() {
+        Some(pooler) => (url_of_database(&pooler, name), Some(direct)),
+        None => (direct, None),
+    };
+    DatabaseConfig {
+        database_transaction_pooler: database_direct_url.is_some(),
+        database_url,
+        database_direct_url,
+        database_max_connections: 10,
+        database_max_lifetime_secs: 300,
+        shop_statement_timeout_ms: 10_000,
+        shop_lock_timeout_ms: 5_000,
+        shop_idle_in_transaction_timeout_ms: 30_000,
+    }
 }
 
 /// Creates the database of `url`, owned by its user, unless it exists. Uses the test cluster's
@@ -93,14 +128,7 @@ pub async fn ensure_database(url: &str) {
 
 pub fn server_config() -> ServerConfig {
     ServerConfig {
-        database: DatabaseConfig {
-            database_url: database_url(),
-            database_max_connections: 10,
-            database_max_lifetime_secs: 300,
-            shop_statement_timeout_ms: 10_000,
-            shop_lock_timeout_ms: 5_000,
-            shop_idle_in_transaction_timeout_ms: 30_000,
-        },
+        database: database_config("default"),
         search: Default::default(),
         storage: StorageConfig {
             storage_dir: std::env::temp_dir().join("shopfleet-test-objects"),
@@ -149,13 +177,12 @@ pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL (scripts/test.sh starts a Redis)")
 }
 
-pub async fn pool() -> PgPool {
-    ensure_database(&database_url()).await;
-    PgPoolOptions::new()
-        .max_connections(5)
-        .connect(&database_url())
-        .await
-        .expect("connect to the test database")
+/// A pool of `connections` to this process's default database, made as the server makes its
+/// own (through the pooler when the run has one). The database must exist ([`TestApp::spawn`]).
+pub async fn pool(connections: u32) -> DbPool {
+    let mut config = database_config("default");
+    config.database_max_connections = connections;
+    state::connect(&config).await.expect("connect to the test database")
 }
 
 pub fn random_slug(prefix: &str) -> String {
@@ -165,7 +192,9 @@ pub fn random_slug(prefix: &str) -> String {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    pub pool: PgPool,
+    /// A pool of the server's kind (through the pooler when the run has one), for the test's
+    /// own queries.
+    pub pool: DbPool,
     /// The running server's state (handles to its caches and limits), for tests that must hold
     /// one of them in a given state.
     pub state: AppState,
@@ -198,13 +227,11 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         // The database of `config` (tests of the S3 store use their own, see `objects`).
-        ensure_database(&config.database.database_url).await;
-        let pool = PgPoolOptions::new()
-            .max_connections(5)
-            .connect(&config.database.database_url)
-            .await
-            .expect("connect to the test database");
-        migrate::migrate_platform(&pool).await.expect("platform migrations");
+        ensure_database(config.database.direct_url()).await;
+        migrate_platform(&config.database).await;
+        let mut pool_config = config.database.clone();
+        pool_config.database_max_connections = 5;
+        let pool = state::connect(&pool_config).await.expect("connect to the test database");
         let app = Application::build(config).await.expect("build the application");
         let addr = app.local_addr();
         let metrics_addr = app.metrics_addr();
@@ -443,10 +470,22 @@ where
 }
 
 /// The live shop `slug`, as the request pipeline resolves it.
-pub async fn tenant_of(pool: &PgPool, slug: &str) -> Tenant {
+pub async fn tenant_of(pool: &DbPool, slug: &str) -> Tenant {
     load_tenants(pool, &["active", "suspended"], None, Some(slug))
         .await
         .expect("load the shop")
         .pop()
         .unwrap_or_else(|| panic!("no live shop {slug}"))
+}
+
+/// Applies the platform migrations to the database of `config`, straight to PostgreSQL (their
+/// advisory lock is session-level), as `serve` does.
+pub async fn migrate_platform(config: &DatabaseConfig) {
+    let direct = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(config.direct_url())
+        .await
+        .expect("connect to the test database");
+    migrate::migrate_platform(&direct).await.expect("platform migrations");
+    direct.close().await;
 }

@@ -31,8 +31,8 @@ pub fn s3_endpoint() -> String {
 }
 
 /// The S3 store's own database: one database is one deployment, with one store.
-pub fn s3_database_url() -> String {
-    super::database_url_for("s3")
+pub fn s3_database() -> shopfleet::config::DatabaseConfig {
+    super::database_config("s3")
 }
 
 fn s3_storage(bucket: &str) -> StorageConfig {
@@ -93,7 +93,7 @@ async fn shared_s3_config() -> StorageConfig {
 pub async fn config_with(kind: StoreKind) -> ServerConfig {
     let mut config = server_config();
     if kind == StoreKind::S3 {
-        config.database.database_url = s3_database_url();
+        config.database = s3_database();
         config.storage = shared_s3_config().await;
     }
     config

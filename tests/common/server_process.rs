@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shopfleet::state::AppState;
+use shopfleet::tenancy::DbPool;
 
 use super::{BASE_DOMAIN, TestApp, ensure_database, server_config};
 
@@ -80,11 +81,11 @@ impl ServerProcess {
 
     /// A [`TestApp`] whose requests go to this process (its `state` is a stand-in built on
     /// `pool`, for the helpers that need one; it is not the process's).
-    pub fn app(&self, pool: sqlx::PgPool) -> TestApp {
+    pub fn app(&self, pool: DbPool) -> TestApp {
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let state = AppState::new(pool.clone(), server_config()).expect("a stand-in state");
-        TestApp { addr: self.addr, client, pool, state }
+        TestApp { addr: self.addr, client, pool, state, metrics_addr: None }
     }
 
     /// Sends a signal (`TERM`, `INT`) with kill(1).
